@@ -1,0 +1,120 @@
+//! `dagship detect`: range -> changed files -> filters -> jobs -> matrix -> outputs.
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use super::{config_path, load_config};
+use crate::cli::{Cli, DetectArgs, EventKind, OutputFormat};
+use crate::config::Config;
+use crate::context::{self, FetchPolicy, Range, RangeRequest};
+use crate::detect::filters::FilterSet;
+use crate::detect::{ParsedDiff, parse_name_status};
+use crate::error::{Error, Result};
+use crate::exit_code::ExitCode;
+use crate::git::Git;
+use crate::github::output::write_outputs;
+use crate::github::summary::append_summary;
+use crate::github::workflow::{Level, announce, escape_controls};
+use crate::matrix::{self, JobFinder};
+use crate::report::{DetectReport, render_detect_markdown, render_detect_text};
+
+pub fn run(cli: &Cli, args: &DetectArgs) -> Result<ExitCode> {
+    let git = Git::discover(&cli.repo)?;
+    let config = load_config(&config_path(cli, Some(&git)))?.config;
+    let (report, range) = detect(&git, &config, args)?;
+
+    match args.format {
+        OutputFormat::Json => println!("{}", report.to_json()),
+        OutputFormat::Text => print!("{}", render_detect_text(&report, &range.description)),
+    }
+    if let Some(output_file) = std::env::var_os("GITHUB_OUTPUT").filter(|value| !value.is_empty()) {
+        let spill_dir = std::env::var_os("RUNNER_TEMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        write_outputs(&PathBuf::from(output_file), &spill_dir, &report.outputs())?;
+    }
+    if let Some(summary_file) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|value| !value.is_empty()) {
+        append_summary(&PathBuf::from(summary_file), &render_detect_markdown(&report, &range.description))?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The whole detect stage as a function of the repository, the config and the flags.
+pub fn detect(git: &Git, config: &Config, args: &DetectArgs) -> Result<(DetectReport, Range)> {
+    let request = range_request(args)?;
+    let policy = FetchPolicy { remote: args.remote.clone(), allowed: !args.no_fetch };
+    let default_branch = args.default_branch.as_deref().or(config.default_branch.as_deref());
+    let range = context::resolve(git, &request, default_branch, &policy)?;
+    for notice in &range.notices {
+        announce(Level::Notice, notice);
+    }
+
+    let finder = JobFinder::new(&config.jobs)?;
+    let filters = FilterSet::compile(&config.filters).map_err(Error::Usage)?;
+    // The diff and the job listing are independent git calls: run them side by side.
+    let (diff, tree) = std::thread::scope(|scope| {
+        let tree = scope.spawn(|| git.list_tree(&range.head, &finder.tree_folders()));
+        let diff = git.diff_name_status(&range.base, &range.head, config.detect.find_copies);
+        (diff, tree.join().expect("the tree listing thread does not panic"))
+    });
+    let (diff_output, diff_warnings) = diff?;
+    let tree = tree?;
+    if !diff_warnings.trim().is_empty() {
+        announce(Level::Warning, &format!("git diff: {}", diff_warnings.trim()));
+    }
+    let ParsedDiff { files, non_utf8_paths } =
+        parse_name_status(&diff_output).map_err(|err| Error::Usage(err.to_string()))?;
+    for path in &non_utf8_paths {
+        announce(
+            Level::Warning,
+            &format!("file name is not valid UTF-8, shown with U+FFFD: {}", escape_controls(path)),
+        );
+    }
+
+    let mut non_utf8_tree = Vec::new();
+    let tree_paths: Vec<String> = tree
+        .split(|byte| *byte == 0)
+        .filter(|path| !path.is_empty())
+        .map(|raw| crate::detect::decode_path(raw, &mut non_utf8_tree))
+        .collect();
+    let all_jobs: BTreeSet<String> = finder.discover(tree_paths.iter().map(String::as_str));
+    let whole_run = args.all || (args.event == Some(EventKind::Push) && config.jobs.all_on_push);
+    let jobs = if whole_run { all_jobs.into_iter().collect() } else { matrix::touched_jobs(&all_jobs, &files) };
+    let matrix = matrix::build(&jobs, config.jobs.chunk)?;
+
+    let report = DetectReport {
+        base: range.base.clone(),
+        head: range.head.clone(),
+        filters: filters.apply(&files),
+        files,
+        has_jobs: !jobs.is_empty(),
+        jobs,
+        matrix,
+    };
+    Ok((report, range))
+}
+
+/// Turns the flags into a range request, refusing combinations that would be ambiguous.
+fn range_request(args: &DetectArgs) -> Result<RangeRequest> {
+    let head = args.head.clone().unwrap_or_else(|| "HEAD".into());
+    if args.all {
+        return Ok(RangeRequest::Full { head });
+    }
+    match (args.event, &args.base) {
+        (None, Some(base)) => Ok(RangeRequest::Explicit { base: base.clone(), head, merge_base: args.merge_base }),
+        (None, None) => Err(Error::Usage(
+            "detect needs a range: --base REV [--head REV], or --event with its details, or --all".into(),
+        )),
+        (Some(_), Some(_)) => Err(Error::Usage("--base and --event cannot be combined: pick one".into())),
+        (Some(EventKind::PullRequest), None) => match &args.base_ref {
+            Some(base_ref) => Ok(RangeRequest::PullRequest { base_ref: base_ref.clone(), head }),
+            None => Err(Error::Usage("--event pull-request needs --base-ref BRANCH (the branch it targets)".into())),
+        },
+        (Some(EventKind::Push), None) => match &args.before {
+            Some(before) => Ok(RangeRequest::Push { before: before.clone(), head }),
+            None => Err(Error::Usage(
+                "--event push needs --before SHA (the branch's commit before the push; all zeros for a new branch)"
+                    .into(),
+            )),
+        },
+        // A manual run without a base deploys or tests everything; the deploy marker base comes with deploys.
+        (Some(EventKind::WorkflowDispatch), None) => Ok(RangeRequest::Full { head }),
+    }
+}

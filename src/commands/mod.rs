@@ -1,0 +1,37 @@
+//! One function per subcommand: each runs the flow's stages in order and hands the result to the edges.
+mod config_check;
+mod detect;
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::{self, Loaded};
+use crate::error::Result;
+use crate::exit_code::ExitCode;
+use crate::git::Git;
+use crate::github::workflow::{Level, announce};
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Config(ConfigCommand::Check { format }) => config_check::run(&cli, *format),
+        Command::Detect(args) => detect::run(&cli, args),
+    }
+}
+
+/// The config path: `--config`, else dagship.yml at the repository root.
+fn config_path(cli: &Cli, git: Option<&Git>) -> PathBuf {
+    match (&cli.config, git) {
+        (Some(path), _) => path.clone(),
+        (None, Some(git)) => git.root().join(config::DEFAULT_FILE_NAME),
+        (None, None) => cli.repo.join(config::DEFAULT_FILE_NAME),
+    }
+}
+
+/// Loads the config and prints its warnings once.
+fn load_config(path: &Path) -> Result<Loaded> {
+    let loaded = config::load(path)?;
+    for warning in &loaded.warnings {
+        announce(Level::Warning, &warning.to_string());
+    }
+    Ok(loaded)
+}

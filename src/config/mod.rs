@@ -1,0 +1,23 @@
+//! `dagship.yml`: its types and defaults (here), parsing with file:line:column and key paths in every error
+//! (`parse`), and the checks serde cannot express (`validate`).
+mod error;
+mod key_path;
+mod locate;
+mod parse;
+mod types;
+mod validate;
+
+pub use error::{ConfigError, ConfigWarning};
+pub use key_path::{KeyPath, Segment};
+pub use parse::{load, parse_str};
+pub use types::*;
+
+/// The file name dagship looks for at the repository root.
+pub const DEFAULT_FILE_NAME: &str = "dagship.yml";
+
+/// A config that parsed and validated, with the warnings (unknown keys) found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<ConfigWarning>,
+}

@@ -1,0 +1,219 @@
+//! The shape of `dagship.yml`, with its defaults. Paths are relative to the repository root.
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::detect::Status;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The Airflow DAGs folder.
+    pub dags_dir: String,
+    /// The Airflow plugins folder, when the repository has one.
+    pub plugins_dir: Option<String>,
+    /// The branch new branches and force pushes are compared with; `origin/HEAD` when unset.
+    pub default_branch: Option<String>,
+    pub dbt: Option<DbtConfig>,
+    /// Named groups of globs; each yields one `changed` boolean.
+    pub filters: BTreeMap<String, FilterSpec>,
+    pub jobs: JobsConfig,
+    pub environments: BTreeMap<String, Environment>,
+    pub deploy: DeployConfig,
+    pub detect: DetectConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dags_dir: "dags".into(),
+            plugins_dir: None,
+            default_branch: None,
+            dbt: None,
+            filters: BTreeMap::new(),
+            jobs: JobsConfig::default(),
+            environments: BTreeMap::new(),
+            deploy: DeployConfig::default(),
+            detect: DetectConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DbtConfig {
+    pub project_dir: String,
+    /// Where `manifest.json` and `run_results.json` live in an environment's bucket.
+    #[serde(default = "default_state_prefix")]
+    pub state_prefix: String,
+    #[serde(default)]
+    pub profiles_dir: Option<String>,
+}
+
+fn default_state_prefix() -> String {
+    "data/target".into()
+}
+
+/// One named filter: globs (a leading `!` excludes) and, optionally, the change types it counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilterSpec {
+    pub paths: Vec<String>,
+    /// Only changes of these types count; all types when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub change_types: Vec<Status>,
+}
+
+/// The long form of a filter, `{ paths: [...], change_types: [...] }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterSpecLong {
+    paths: Vec<String>,
+    #[serde(default)]
+    change_types: Vec<Status>,
+}
+
+impl<'de> Deserialize<'de> for FilterSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FilterVisitor;
+        impl<'de> Visitor<'de> for FilterVisitor {
+            type Value = FilterSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of globs, or a map with `paths` (list of globs) and optional `change_types`")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FilterSpec, A::Error> {
+                let paths = Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(FilterSpec { paths, change_types: Vec::new() })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FilterSpec, A::Error> {
+                let long = FilterSpecLong::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(FilterSpec { paths: long.paths, change_types: long.change_types })
+            }
+        }
+        deserializer.deserialize_any(FilterVisitor)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobsConfig {
+    /// Globs for the folders that may be jobs; a plain folder name means that folder and everything below it.
+    pub roots: Vec<String>,
+    /// A folder is a job when it holds an entry (file or folder) of this name.
+    pub marker: String,
+    /// Globs or folders that are never jobs (templates, examples).
+    pub ignore: Vec<String>,
+    /// On push events, put every job in the matrix, not only the touched ones.
+    pub all_on_push: bool,
+    /// Past GitHub's 256-entry matrix limit, group jobs into at most 256 entries instead of failing.
+    pub chunk: bool,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            roots: vec!["jobs/**".into()],
+            marker: "tests".into(),
+            ignore: Vec::new(),
+            all_on_push: false,
+            chunk: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Composer,
+    Mwaa,
+    Local,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    pub platform: Platform,
+    /// `gs://bucket/prefix`, `s3://bucket/prefix` or `file://path`.
+    pub bucket: String,
+    #[serde(default)]
+    pub dbt_target: Option<String>,
+    /// Pushes to these branches deploy this environment.
+    #[serde(default)]
+    pub branches: Vec<String>,
+    /// Deploy only after this environment deployed successfully in the same run.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// dbt vars for this environment (e.g. ENV_SHORT_NAME).
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeployConfig {
+    /// A gitignore-style file of paths never uploaded nor deleted.
+    pub exclude_from: Option<String>,
+    /// The most objects one deploy may delete, as a count or a percentage of the objects under its prefixes.
+    pub max_delete: MaxDelete,
+    /// Bucket keys (globs) that are never deleted nor overwritten.
+    pub protect: Vec<String>,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig { exclude_from: None, max_delete: MaxDelete::Percent(10), protect: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxDelete {
+    Count(u64),
+    Percent(u8),
+}
+
+impl Serialize for MaxDelete {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaxDelete::Count(count) => serializer.serialize_u64(*count),
+            MaxDelete::Percent(percent) => serializer.serialize_str(&format!("{percent}%")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxDelete {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MaxDeleteVisitor;
+        const EXPECTED: &str = "a count like 25 or a percentage from 0% to 100% like \"10%\"";
+        impl Visitor<'_> for MaxDeleteVisitor {
+            type Value = MaxDelete;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_u64<E: de::Error>(self, count: u64) -> Result<MaxDelete, E> {
+                Ok(MaxDelete::Count(count))
+            }
+            fn visit_i64<E: de::Error>(self, count: i64) -> Result<MaxDelete, E> {
+                u64::try_from(count)
+                    .map(MaxDelete::Count)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(count), &EXPECTED))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<MaxDelete, E> {
+                let invalid = || E::invalid_value(de::Unexpected::Str(text), &EXPECTED);
+                match text.trim().strip_suffix('%') {
+                    Some(number) => match number.trim().parse::<u8>() {
+                        Ok(percent) if percent <= 100 => Ok(MaxDelete::Percent(percent)),
+                        _ => Err(invalid()),
+                    },
+                    None => text.trim().parse::<u64>().map(MaxDelete::Count).map_err(|_| invalid()),
+                }
+            }
+        }
+        deserializer.deserialize_any(MaxDeleteVisitor)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DetectConfig {
+    /// Also detect copies (`git diff -C`); costs time on large diffs.
+    pub find_copies: bool,
+}

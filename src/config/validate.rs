@@ -1,0 +1,176 @@
+//! Checks that serde cannot express: globs compile, names are usable, paths stay inside the repository,
+//! environments refer to each other correctly and bucket URLs fit their platform.
+use std::collections::BTreeSet;
+
+use super::{Config, KeyPath, Platform};
+use crate::detect::filters::compile_glob;
+
+/// One problem found, at a key path; `parse` turns it into a located `ConfigError`.
+#[derive(Debug)]
+pub struct Problem {
+    pub key_path: KeyPath,
+    pub message: String,
+}
+
+/// Output names dagship writes itself; a filter may not take one of them.
+pub const RESERVED_OUTPUT_NAMES: &[&str] =
+    &["base", "head", "changes", "jobs", "matrix", "has_jobs", "changed_files_count"];
+
+pub fn validate(config: &Config) -> Result<(), Problem> {
+    let root = KeyPath::root();
+    check_relative_dir(&config.dags_dir, root.key("dags_dir"))?;
+    if let Some(plugins_dir) = &config.plugins_dir {
+        check_relative_dir(plugins_dir, root.key("plugins_dir"))?;
+    }
+    if let Some(dbt) = &config.dbt {
+        check_relative_dir(&dbt.project_dir, root.key("dbt").key("project_dir"))?;
+        check_relative_dir(&dbt.state_prefix, root.key("dbt").key("state_prefix"))?;
+    }
+    if let Some(branch) = &config.default_branch {
+        check_not_blank(branch, root.key("default_branch"), "a branch name like main")?;
+    }
+    for (name, filter) in &config.filters {
+        let at = root.key("filters").key(name.as_str());
+        check_name(name, &at, "filter")?;
+        if RESERVED_OUTPUT_NAMES.contains(&name.as_str()) {
+            return Err(problem(
+                at,
+                format!("`{name}` is the name of an output dagship writes itself; rename the filter"),
+            ));
+        }
+        if filter.paths.is_empty() {
+            return Err(problem(at.key("paths"), "a filter needs at least one glob".into()));
+        }
+        if filter.paths.iter().all(|glob| glob.starts_with('!')) {
+            return Err(problem(at, "a filter needs at least one glob that is not an exclusion (`!`)".into()));
+        }
+        check_globs(&filter.paths, &at, true)?;
+    }
+    let jobs = root.key("jobs");
+    check_globs(&config.jobs.roots, &jobs.key("roots"), false)?;
+    check_globs(&config.jobs.ignore, &jobs.key("ignore"), false)?;
+    if config.jobs.marker.is_empty() || config.jobs.marker.contains('/') || config.jobs.marker == ".." {
+        return Err(problem(
+            jobs.key("marker"),
+            "expected the name of a file or folder inside a job, like `tests`".into(),
+        ));
+    }
+    check_environments(config)?;
+    let deploy = root.key("deploy");
+    if let Some(exclude_from) = &config.deploy.exclude_from {
+        check_relative_dir(exclude_from, deploy.key("exclude_from"))?;
+    }
+    check_globs(&config.deploy.protect, &deploy.key("protect"), false)
+}
+
+fn check_environments(config: &Config) -> Result<(), Problem> {
+    let environments = KeyPath::root().key("environments");
+    for (name, environment) in &config.environments {
+        let at = environments.key(name.as_str());
+        check_name(name, &at, "environment")?;
+        check_bucket_url(&environment.bucket, environment.platform, at.key("bucket"))?;
+        for (index, branch) in environment.branches.iter().enumerate() {
+            check_not_blank(branch, at.key("branches").index(index), "a branch name")?;
+        }
+        if let Some(after) = &environment.after
+            && !config.environments.contains_key(after)
+        {
+            let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+            return Err(problem(
+                at.key("after"),
+                format!("unknown environment `{after}`; known environments: {}", known.join(", ")),
+            ));
+        }
+    }
+    // `after` chains must end: follow each one and refuse a loop.
+    for start in config.environments.keys() {
+        let mut seen = BTreeSet::new();
+        let mut current = start;
+        while let Some(next) = config.environments.get(current).and_then(|env| env.after.as_ref()) {
+            if !seen.insert(current) {
+                return Err(problem(
+                    environments.key(start.as_str()).key("after"),
+                    format!(
+                        "`after` forms a loop through `{current}`; one environment of the chain must not have `after`"
+                    ),
+                ));
+            }
+            current = next;
+        }
+    }
+    Ok(())
+}
+
+fn check_bucket_url(url: &str, platform: Platform, at: KeyPath) -> Result<(), Problem> {
+    let (scheme, expected) = match platform {
+        Platform::Composer => ("gs://", "gs://BUCKET[/PREFIX] for a Composer environment"),
+        Platform::Mwaa => ("s3://", "s3://BUCKET[/PREFIX] for an MWAA environment"),
+        Platform::Local => ("file://", "file://PATH for a local environment"),
+    };
+    let Some(rest) = url.strip_prefix(scheme) else {
+        return Err(problem(at, format!("`{url}` is not a valid bucket URL: expected {expected}")));
+    };
+    let bad_char = rest.chars().find(|c| c.is_control() || matches!(c, '\\' | '?' | '#' | '*' | '"' | '`' | '$'));
+    if rest.is_empty() || bad_char.is_some() || rest.split('/').any(|part| part == "..") {
+        return Err(problem(at, format!("`{}` is not a valid bucket URL: expected {expected}", url.escape_debug())));
+    }
+    Ok(())
+}
+
+fn check_name(name: &str, at: &KeyPath, what: &str) -> Result<(), Problem> {
+    let valid = !name.is_empty()
+        && name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        return Ok(());
+    }
+    Err(problem(
+        at.clone(),
+        format!("`{}` is not a valid {what} name: use letters, digits, `_` and `-` (at most 100)", name.escape_debug()),
+    ))
+}
+
+fn check_globs(globs: &[String], at: &KeyPath, allow_negation: bool) -> Result<(), Problem> {
+    for (index, glob) in globs.iter().enumerate() {
+        let at = at.index(index);
+        let pattern = match glob.strip_prefix('!') {
+            Some(_) if !allow_negation => {
+                return Err(problem(at, format!("`{glob}`: `!` exclusions are only allowed in filters")));
+            }
+            Some(rest) => rest,
+            None => glob.as_str(),
+        };
+        if pattern.starts_with('/') {
+            return Err(problem(
+                at,
+                format!(
+                    "glob `{glob}` starts with `/`: globs are relative to the repository root, drop the leading `/`"
+                ),
+            ));
+        }
+        compile_glob(pattern).map_err(|err| problem(at, format!("invalid glob `{glob}`: {err}")))?;
+    }
+    Ok(())
+}
+
+fn check_relative_dir(path: &str, at: KeyPath) -> Result<(), Problem> {
+    check_not_blank(path, at.clone(), "a path relative to the repository root")?;
+    if path.starts_with('/') || path.split('/').any(|part| part == "..") || path.contains('\\') {
+        return Err(problem(
+            at,
+            format!("`{path}` must be a path inside the repository, relative to its root, without `..`"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_not_blank(value: &str, at: KeyPath, expected: &str) -> Result<(), Problem> {
+    if value.trim().is_empty() || value.chars().any(char::is_control) {
+        return Err(problem(at, format!("expected {expected}, found `{}`", value.escape_debug())));
+    }
+    Ok(())
+}
+
+fn problem(key_path: KeyPath, message: String) -> Problem {
+    Problem { key_path, message }
+}

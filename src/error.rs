@@ -1,0 +1,56 @@
+//! The top-level error: one variant per stage, each naming the thing that failed and what to do.
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::context::RangeError;
+use crate::exit_code::ExitCode;
+use crate::git::GitError;
+use crate::matrix::MatrixError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Config(_) | Error::Matrix(_) | Error::Usage(_) => ExitCode::Usage,
+            Error::Git(err) => err.exit_code(),
+            Error::Range(err) => err.exit_code(),
+            Error::Write { .. } => ExitCode::Remote,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The text printed for a failed run: the error and its causes, one per line.
+pub fn render(err: &Error) -> String {
+    let mut text = format!("error: {err}");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // thiserror's `transparent` repeats the inner message; print each distinct cause once.
+        if !text.ends_with(&cause_text) {
+            text.push_str(&format!("\n  caused by: {cause_text}"));
+        }
+        source = cause.source();
+    }
+    text
+}

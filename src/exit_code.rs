@@ -1,0 +1,23 @@
+//! Every exit code dagship uses, in one place (documented in the README's "Exit codes" table).
+use std::process::ExitCode as StdExitCode;
+
+/// What a dagship run ended with. The numbers are a stable contract for workflow authors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything went as asked.
+    Ok = 0,
+    /// The run worked but a check failed (dbt, DAG import, tests).
+    ChecksFailed = 1,
+    /// Bad usage or bad input: flags, config file, revisions, not a git repository.
+    Usage = 2,
+    /// A safety check refused the operation; nothing remote was written.
+    Refused = 3,
+    /// A remote or infrastructure failure: network, bucket, git fetch, GitHub API.
+    Remote = 4,
+}
+
+impl From<ExitCode> for StdExitCode {
+    fn from(code: ExitCode) -> Self {
+        StdExitCode::from(code as u8)
+    }
+}

@@ -1,0 +1,247 @@
+//! The `git` CLI as a subprocess. Paths come back NUL-separated (`-z`) so any file name survives; revisions
+//! given by users go after `--end-of-options` so none can pass for a flag.
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::exit_code::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("`git` was not found on PATH: install git, dagship needs it to detect changes")]
+    NotInstalled,
+    #[error(
+        "{} is not inside a git repository: run dagship from a clone of your repository, or pass --repo DIR",
+        path.display()
+    )]
+    NotARepository { path: PathBuf },
+    #[error("unknown revision `{rev}`: {hint}")]
+    UnknownRevision { rev: String, hint: String },
+    #[error("`{command}` failed in {} ({status}){}", cwd.display(), stderr_suffix(stderr))]
+    Failed { command: String, cwd: PathBuf, status: String, stderr: String },
+    #[error("fetching history failed: `{command}` ({status}){}", stderr_suffix(stderr))]
+    Fetch { command: String, status: String, stderr: String },
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let stderr = stderr.trim();
+    if stderr.is_empty() { String::new() } else { format!(":\n{stderr}") }
+}
+
+impl GitError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            GitError::NotInstalled | GitError::NotARepository { .. } | GitError::UnknownRevision { .. } => {
+                ExitCode::Usage
+            }
+            GitError::Failed { .. } | GitError::Fetch { .. } | GitError::Spawn { .. } => ExitCode::Remote,
+        }
+    }
+}
+
+/// A repository, addressed by its top-level folder.
+#[derive(Debug, Clone)]
+pub struct Git {
+    root: PathBuf,
+}
+
+impl Git {
+    /// Finds the repository that holds `dir`.
+    pub fn discover(dir: &Path) -> Result<Git, GitError> {
+        if !dir.is_dir() {
+            return Err(GitError::NotARepository { path: dir.to_path_buf() });
+        }
+        let output = run_git(dir, ["rev-parse", "--show-toplevel"])?;
+        if !output.status.success() {
+            return Err(GitError::NotARepository { path: dir.to_path_buf() });
+        }
+        let root = String::from_utf8_lossy(&output.stdout).trim_end_matches('\n').to_string();
+        Ok(Git { root: PathBuf::from(root) })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Runs git and returns its stdout; a non-zero exit is an error carrying the command and its stderr.
+    fn stdout<I, S>(&self, args: I) -> Result<Vec<u8>, GitError>
+    where
+        I: IntoIterator<Item = S> + Clone,
+        S: AsRef<OsStr>,
+    {
+        let output = run_git(&self.root, args.clone())?;
+        if output.status.success() {
+            return Ok(output.stdout);
+        }
+        Err(GitError::Failed {
+            command: describe(args),
+            cwd: self.root.clone(),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    /// Runs a git command whose exit code 1 means "no" (merge-base, rev-parse --verify --quiet).
+    fn maybe<I, S>(&self, args: I) -> Result<Option<Vec<u8>>, GitError>
+    where
+        I: IntoIterator<Item = S> + Clone,
+        S: AsRef<OsStr>,
+    {
+        let output = run_git(&self.root, args.clone())?;
+        match output.status.code() {
+            Some(0) => Ok(Some(output.stdout)),
+            Some(1) => Ok(None),
+            _ => Err(GitError::Failed {
+                command: describe(args),
+                cwd: self.root.clone(),
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            }),
+        }
+    }
+
+    /// The commit a revision names, or None when this repository does not have it.
+    pub fn resolve_commit(&self, rev: &str) -> Result<Option<String>, GitError> {
+        let spec = format!("{rev}^{{commit}}");
+        let found = self.maybe(["rev-parse", "--verify", "--quiet", "--end-of-options", spec.as_str()])?;
+        Ok(found.map(|stdout| first_line(&stdout)))
+    }
+
+    /// Like `resolve_commit`, but a missing revision is an error that names it.
+    pub fn require_commit(&self, rev: &str, hint: &str) -> Result<String, GitError> {
+        self.resolve_commit(rev)?.ok_or_else(|| GitError::UnknownRevision { rev: rev.to_string(), hint: hint.into() })
+    }
+
+    pub fn merge_base(&self, a: &str, b: &str) -> Result<Option<String>, GitError> {
+        Ok(self.maybe(["merge-base", "--end-of-options", a, b])?.map(|stdout| first_line(&stdout)))
+    }
+
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
+        Ok(self.maybe(["merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant])?.is_some())
+    }
+
+    pub fn is_shallow(&self) -> Result<bool, GitError> {
+        Ok(first_line(&self.stdout(["rev-parse", "--is-shallow-repository"])?) == "true")
+    }
+
+    /// The parents of a commit (none for a root commit).
+    pub fn parents(&self, commit: &str) -> Result<Vec<String>, GitError> {
+        let line = first_line(&self.stdout(["rev-list", "--parents", "-n", "1", "--end-of-options", commit])?);
+        Ok(line.split(' ').skip(1).map(str::to_string).collect())
+    }
+
+    /// The id of the empty tree in this repository's hash format, to diff a first commit against.
+    pub fn empty_tree(&self) -> Result<String, GitError> {
+        Ok(first_line(&self.stdout(["hash-object", "-t", "tree", "--stdin"])?))
+    }
+
+    /// `refs/remotes/<remote>/HEAD` as a branch name (`main`), when the clone recorded it.
+    pub fn remote_default_branch(&self, remote: &str) -> Result<Option<String>, GitError> {
+        let reference = format!("refs/remotes/{remote}/HEAD");
+        let found = self.maybe(["symbolic-ref", "--quiet", "--short", reference.as_str()])?;
+        let prefix = format!("{remote}/");
+        Ok(found.map(|stdout| first_line(&stdout)).and_then(|name| name.strip_prefix(&prefix).map(str::to_string)))
+    }
+
+    /// Whether a remote of that name is configured.
+    pub fn remote_exists(&self, remote: &str) -> Result<bool, GitError> {
+        let remotes = self.stdout(["remote"])?;
+        Ok(String::from_utf8_lossy(&remotes).lines().any(|line| line == remote))
+    }
+
+    /// `git fetch` with the given arguments; failure is a remote error (exit code 4).
+    pub fn fetch(&self, args: &[String]) -> Result<(), GitError> {
+        let mut full: Vec<&str> = vec!["fetch", "--no-tags", "--quiet"];
+        full.extend(args.iter().map(String::as_str));
+        let output = run_git(&self.root, full.iter())?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(GitError::Fetch {
+            command: describe(full.iter()),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    /// `git diff --name-status -z -M` between two commits, and what git warned on stderr (e.g. rename limits).
+    pub fn diff_name_status(&self, base: &str, head: &str, find_copies: bool) -> Result<(Vec<u8>, String), GitError> {
+        let mut args = vec![
+            "-c",
+            "core.quotepath=false",
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-color",
+            "--name-status",
+            "-z",
+            "-M",
+        ];
+        if find_copies {
+            args.push("-C");
+        }
+        args.extend(["--end-of-options", base, head, "--"]);
+        let output = run_git(&self.root, args.iter())?;
+        if !output.status.success() {
+            return Err(GitError::Failed {
+                command: describe(args.iter()),
+                cwd: self.root.clone(),
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
+        }
+        Ok((output.stdout, String::from_utf8_lossy(&output.stderr).into_owned()))
+    }
+
+    /// Every file path in a commit's tree under the given folders (all of it when `folders` is empty),
+    /// NUL-separated.
+    pub fn list_tree(&self, commit: &str, folders: &[String]) -> Result<Vec<u8>, GitError> {
+        let mut args: Vec<&str> = vec!["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--"];
+        args.extend(folders.iter().map(String::as_str));
+        self.stdout(args.iter())
+    }
+}
+
+fn run_git<I, S>(cwd: &Path, args: I) -> Result<Output, GitError>
+where
+    I: IntoIterator<Item = S> + Clone,
+    S: AsRef<OsStr>,
+{
+    Command::new("git")
+        .arg("-C")
+        .arg(cwd)
+        .args(args.clone())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        // `output()` drains stdout and stderr concurrently, so a chatty git never blocks on a full pipe.
+        .output()
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => GitError::NotInstalled,
+            _ => GitError::Spawn { command: describe(args), source },
+        })
+}
+
+fn describe<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut text = String::from("git");
+    for arg in args {
+        text.push(' ');
+        text.push_str(&arg.as_ref().to_string_lossy().escape_debug().to_string());
+    }
+    text
+}
+
+fn first_line(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout).lines().next().unwrap_or_default().trim().to_string()
+}

@@ -1,0 +1,5 @@
+//! Everything specific to running inside GitHub Actions: workflow commands, `$GITHUB_OUTPUT`,
+//! `$GITHUB_STEP_SUMMARY`. The core never calls these; `commands` does, at the edge.
+pub mod output;
+pub mod summary;
+pub mod workflow;

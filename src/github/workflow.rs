@@ -1,0 +1,66 @@
+//! Workflow commands (`::warning::`, `::notice::`, ...) with the escaping GitHub's runner expects, so that no
+//! file name or message can close a command early or start one of its own.
+
+/// True when running as a step of a GitHub Actions job.
+pub fn in_actions() -> bool {
+    std::env::var_os("GITHUB_ACTIONS").is_some_and(|value| value == "true")
+}
+
+/// Escapes a command's message: `%`, CR and LF would otherwise end or forge the command.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Escapes a command's property value (file=..., title=...): also `:` and `,`, which delimit properties.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Level {
+    Notice,
+    Warning,
+    Error,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Notice => "notice",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// Tells the user something: an annotation in Actions, a `level: message` line on stderr elsewhere.
+pub fn announce(level: Level, message: &str) {
+    if in_actions() {
+        eprintln!("::{}::{}", level.name(), escape_data(message));
+    } else {
+        eprintln!("{}: {}", level.name(), escape_controls(message));
+    }
+}
+
+/// Shows control characters (newlines, escapes) as `\n`, `\u{1b}`, so a message stays on one line.
+pub fn escape_controls(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
+/// Registers a secret with the runner so it is masked in all later log lines.
+pub fn mask(secret: &str) {
+    if in_actions() && !secret.is_empty() {
+        println!("::add-mask::{}", escape_data(secret));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_defeats_injection() {
+        assert_eq!(escape_data("a\n::error::x%"), "a%0A::error::x%25");
+        assert_eq!(escape_property("dir/a:b,c\r"), "dir/a%3Ab%2Cc%0D");
+    }
+}

@@ -1,0 +1,15 @@
+//! dagship: CI/CD for repositories holding Airflow DAGs, a dbt project and Python job folders.
+//!
+//! The flow is a chain of plain functions on plain data (see DESIGN.md):
+//! context -> detect -> matrix -> report. Each module owns one stage.
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod detect;
+pub mod error;
+pub mod exit_code;
+pub mod git;
+pub mod github;
+pub mod matrix;
+pub mod report;

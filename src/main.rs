@@ -1,0 +1,15 @@
+//! The `dagship` binary: parse the command line, run it, print the error once, exit with a documented code.
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = dagship::cli::Cli::parse();
+    match dagship::commands::run(cli) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("{}", dagship::error::render(&err));
+            err.exit_code().into()
+        }
+    }
+}

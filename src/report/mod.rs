@@ -1,0 +1,56 @@
+//! The results of a run as plain data, and their renderings: JSON (the stable contract), text for people,
+//! Markdown for the step summary, and the list of step outputs.
+mod markdown;
+mod text;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::detect::FileChange;
+use crate::detect::filters::FilterResult;
+use crate::matrix::Matrix;
+
+pub use markdown::{escape_markdown, render_detect_markdown};
+pub use text::render_detect_text;
+
+/// The output of `dagship detect --format json`; field order and names are the contract in DESIGN.md.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectReport {
+    pub base: String,
+    pub head: String,
+    pub files: Vec<FileChange>,
+    pub filters: BTreeMap<String, FilterResult>,
+    pub jobs: Vec<String>,
+    pub has_jobs: bool,
+    pub matrix: Matrix,
+}
+
+impl DetectReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a detect report always serializes")
+    }
+
+    /// Step outputs: one boolean per filter, the list of changed filters, jobs, matrix and counts.
+    pub fn outputs(&self) -> Vec<(String, String)> {
+        let mut outputs: Vec<(String, String)> =
+            self.filters.iter().map(|(name, result)| (name.clone(), result.changed.to_string())).collect();
+        let changed: Vec<&String> =
+            self.filters.iter().filter(|(_, result)| result.changed).map(|(name, _)| name).collect();
+        outputs.extend([
+            ("changes".to_string(), compact_json(&changed)),
+            ("jobs".to_string(), compact_json(&self.jobs)),
+            ("matrix".to_string(), compact_json(&self.matrix)),
+            ("has_jobs".to_string(), self.has_jobs.to_string()),
+            ("changed_files_count".to_string(), self.files.len().to_string()),
+            ("base".to_string(), self.base.clone()),
+            ("head".to_string(), self.head.clone()),
+        ]);
+        outputs
+    }
+}
+
+/// Compact JSON for output values (one line, as `fromJSON` in a workflow expects).
+fn compact_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("output values always serialize")
+}

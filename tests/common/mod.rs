@@ -1,0 +1,213 @@
+//! Test helpers: real git repositories in temp dirs, built with a small builder, and a runner for the
+//! `dagship` binary. Every failing command prints its arguments, cwd, stdout and stderr.
+#![allow(dead_code)]
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+/// Environment that isolates git from the machine's config and makes commit ids reproducible.
+pub fn isolated_git_env(command: &mut Command) -> &mut Command {
+    command
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_ACTIONS")
+}
+
+fn check(command: &mut Command, cwd: &Path) -> Output {
+    let output = command.output().unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+    if !output.status.success() {
+        panic!(
+            "command failed: {command:?}\ncwd: {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+            cwd.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    output
+}
+
+/// A git repository in a temp dir. Commits get increasing fixed dates, so ids are the same every run.
+pub struct Repo {
+    dir: TempDir,
+    path: PathBuf,
+    commits: Cell<u32>,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("repo");
+        std::fs::create_dir(&path).unwrap();
+        let repo = Repo { dir, path, commits: Cell::new(0) };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// A clone of `origin` made with extra `git clone` arguments (e.g. `--depth 1 --branch feature`).
+    pub fn clone_from(origin: &Repo, args: &[&str]) -> Repo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("clone");
+        let url = format!("file://{}", origin.path().display());
+        let mut command = Command::new("git");
+        isolated_git_env(&mut command).arg("clone").arg("-q").args(args).arg(&url).arg(&path);
+        check(&mut command, dir.path());
+        Repo { dir, path, commits: Cell::new(1000) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A scratch folder next to the repository (for output files).
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let mut command = Command::new("git");
+        isolated_git_env(&mut command).arg("-C").arg(&self.path).args(args);
+        String::from_utf8(check(&mut command, &self.path).stdout).unwrap().trim_end().to_string()
+    }
+
+    pub fn write(&self, path: &str, content: &str) -> &Self {
+        let full = self.path.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+        self
+    }
+
+    pub fn remove(&self, path: &str) -> &Self {
+        self.git(&["rm", "-q", "-r", "--", path]);
+        self
+    }
+
+    pub fn rename(&self, from: &str, to: &str) -> &Self {
+        if let Some(parent) = Path::new(to).parent() {
+            std::fs::create_dir_all(self.path.join(parent)).unwrap();
+        }
+        self.git(&["mv", "--", from, to]);
+        self
+    }
+
+    /// Commits everything in the work tree and returns the new commit id.
+    pub fn commit(&self, message: &str) -> String {
+        let number = self.commits.get() + 1;
+        self.commits.set(number);
+        let date = format!("{} +0000", 1_700_000_000 + u64::from(number) * 60);
+        self.git(&["add", "-A"]);
+        let mut command = Command::new("git");
+        isolated_git_env(&mut command)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .arg("-C")
+            .arg(&self.path)
+            .args(["commit", "-q", "--allow-empty", "-m", message]);
+        check(&mut command, &self.path);
+        self.head()
+    }
+
+    /// Writes the files and commits them.
+    pub fn commit_files(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, content) in files {
+            self.write(path, content);
+        }
+        self.commit(message)
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    pub fn checkout_new(&self, branch: &str, start: &str) -> &Self {
+        self.git(&["checkout", "-q", "-b", branch, start]);
+        self
+    }
+
+    pub fn checkout(&self, branch: &str) -> &Self {
+        self.git(&["checkout", "-q", branch]);
+        self
+    }
+}
+
+/// What one `dagship` run printed and how it exited.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not JSON ({err}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Changed paths as `status path` strings, sorted as dagship sorts them.
+    pub fn file_list(&self) -> Vec<String> {
+        self.json()["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|file| {
+                let status = file["status"].as_str().unwrap();
+                match file.get("old_path") {
+                    Some(old) => format!("{status} {} <- {}", file["path"].as_str().unwrap(), old.as_str().unwrap()),
+                    None => format!("{status} {}", file["path"].as_str().unwrap()),
+                }
+            })
+            .collect()
+    }
+}
+
+pub fn dagship_command(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dagship"));
+    isolated_git_env(&mut command).current_dir(cwd).env_remove("DAGSHIP_CONFIG");
+    command
+}
+
+pub fn run_dagship(cwd: &Path, args: &[&str]) -> Run {
+    run_command(dagship_command(cwd).args(args))
+}
+
+pub fn run_command(command: &mut Command) -> Run {
+    let output = command.output().expect("run dagship");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub const ZEROS: &str = "0000000000000000000000000000000000000000";
+
+/// The config most detect tests use.
+pub const CONFIG: &str = r#"
+dags_dir: orchestration/dags
+filters:
+  dbt: ["orchestration/dags/dbt/**"]
+  orchestration: ["orchestration/**", "!**/*.md"]
+  new_python:
+    paths: ["**/*.py"]
+    change_types: [added]
+jobs:
+  roots: ["jobs/**"]
+  marker: tests
+  ignore: ["jobs/ml_jobs/_template"]
+environments:
+  stg: { platform: composer, bucket: "gs://stg-bucket", branches: [main] }
+"#;
