@@ -184,7 +184,7 @@ pub fn resolve(
             Ok(Range {
                 base,
                 head: head_commit,
-                description: format!("pull request into `{base_ref}` (from its merge-base)"),
+                description: format!("pull request into `{base_ref}`, from its merge-base"),
                 notices: deepener.finish(),
             })
         }

@@ -16,7 +16,11 @@ pub fn render_detect_text(report: &DetectReport, range_description: &str) -> Str
     let _ = writeln!(out, "filters:");
     let width = report.filters.keys().map(String::len).max().unwrap_or(0);
     for (name, result) in &report.filters {
-        let state = if result.changed { format!("changed ({} files)", result.files.len()) } else { "unchanged".into() };
+        let state = if result.changed {
+            format!("changed ({})", plural(result.files.len(), "file"))
+        } else {
+            "unchanged".into()
+        };
         let _ = writeln!(out, "  {name:width$}  {state}");
     }
     let _ = writeln!(out, "jobs: {}", report.jobs.len());
@@ -37,4 +41,8 @@ fn describe_change(change: &FileChange) -> String {
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs dagship's main job on the embedded default: the examples/ repository, as a pull request that edits a
+# DAG, a dbt model and a job. It builds dagship, copies examples/ into a fresh git repository under
+# ${DAGSHIP_DEMO_DIR:-/tmp/dagship-demo}, and runs the pull-request flow (detect -> filters -> test matrix).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+demo=${DAGSHIP_DEMO_DIR:-/tmp/dagship-demo}
+
+echo "== building dagship (release)"
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+dagship="$here/target/release/dagship"
+
+echo "== making a git repository from examples/ in $demo"
+rm -rf "$demo"
+mkdir -p "$demo"
+cp -R "$here/examples/." "$demo/"
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME=dagship-demo GIT_AUTHOR_EMAIL=demo@example.com
+export GIT_COMMITTER_NAME=dagship-demo GIT_COMMITTER_EMAIL=demo@example.com
+git -C "$demo" init -q -b main
+git -C "$demo" add -A
+git -C "$demo" commit -q -m "The example repository"
+
+echo "== a pull request: edit a DAG, a dbt model and the brevo job"
+git -C "$demo" checkout -q -b feature/orders
+printf '\n# retries added in the demo pull request\n' >> "$demo/orchestration/dags/daily_orders.py"
+printf '\n-- demo edit\n' >> "$demo/orchestration/dags/dbt_project/models/staging/stg_orders.sql"
+printf '\n# demo edit\n' >> "$demo/jobs/etl_jobs/external/brevo/main.py"
+git -C "$demo" commit -q -am "Edit orders DAG, staging model and brevo job"
+
+echo "== dagship config check"
+"$dagship" -C "$demo" config check >/dev/null
+
+echo "== dagship detect --event pull-request --base-ref main"
+"$dagship" -C "$demo" detect --event pull-request --base-ref main
+
+echo "== the test matrix, as JSON for strategy.matrix"
+"$dagship" -C "$demo" detect --event pull-request --base-ref main --format json \
+  | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["matrix"], indent=2))'

