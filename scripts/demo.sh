@@ -32,9 +32,9 @@ git -C "$demo" commit -q -am "Edit orders DAG, staging model and brevo job"
 echo "== dagship config check"
 "$dagship" -C "$demo" config check >/dev/null
 
-echo "== dagship detect --event pull-request --base-ref main"
-"$dagship" -C "$demo" detect --event pull-request --base-ref main
+echo "== dagship detect --event pull_request --base-ref main"
+"$dagship" -C "$demo" detect --event pull_request --base-ref main
 
 echo "== the test matrix, as JSON for strategy.matrix"
-"$dagship" -C "$demo" detect --event pull-request --base-ref main --format json \
+"$dagship" -C "$demo" detect --event pull_request --base-ref main --format json \
   | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["matrix"], indent=2))'

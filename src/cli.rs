@@ -47,10 +47,13 @@ pub enum OutputFormat {
 }
 
 /// The event a detect run stands for; it decides how the revision range is chosen.
+/// Spelled as GitHub's `github.event_name`, so a workflow can pass it through unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EventKind {
+    #[value(name = "pull_request", aliases = ["pull-request", "pull_request_target"])]
     PullRequest,
     Push,
+    #[value(name = "workflow_dispatch", alias = "workflow-dispatch")]
     WorkflowDispatch,
 }
 

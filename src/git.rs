@@ -79,12 +79,7 @@ impl Git {
         if output.status.success() {
             return Ok(output.stdout);
         }
-        Err(GitError::Failed {
-            command: describe(args),
-            cwd: self.root.clone(),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        Err(self.failed(args, &output))
     }
 
     /// Runs a git command whose exit code 1 means "no" (merge-base, rev-parse --verify --quiet).
@@ -97,12 +92,21 @@ impl Git {
         match output.status.code() {
             Some(0) => Ok(Some(output.stdout)),
             Some(1) => Ok(None),
-            _ => Err(GitError::Failed {
-                command: describe(args),
-                cwd: self.root.clone(),
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            }),
+            _ => Err(self.failed(args, &output)),
+        }
+    }
+
+    /// The error for a git command that exited non-zero: the command, where it ran, how it ended, its stderr.
+    fn failed<I, S>(&self, args: I, output: &Output) -> GitError
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        GitError::Failed {
+            command: describe(args),
+            cwd: self.root.clone(),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
 
@@ -189,12 +193,7 @@ impl Git {
         args.extend(["--end-of-options", base, head, "--"]);
         let output = run_git(&self.root, args.iter())?;
         if !output.status.success() {
-            return Err(GitError::Failed {
-                command: describe(args.iter()),
-                cwd: self.root.clone(),
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            });
+            return Err(self.failed(args.iter(), &output));
         }
         Ok((output.stdout, String::from_utf8_lossy(&output.stderr).into_owned()))
     }

@@ -16,10 +16,16 @@ fn diverged() -> Repo {
 #[test]
 fn pull_request_diffs_from_the_merge_base_but_explicit_range_is_two_dot() {
     let repo = diverged();
-    let pr = run_dagship(repo.path(), &["detect", "--event", "pull-request", "--base-ref", "main", "--format", "json"]);
+    let pr = run_dagship(repo.path(), &["detect", "--event", "pull_request", "--base-ref", "main", "--format", "json"]);
     pr.assert_code(0);
     assert_eq!(pr.file_list(), vec!["modified a.py"]);
     assert_eq!(pr.json()["base"], repo.git(&["merge-base", "main", "feature"]));
+    // GitHub's other spelling for pull requests from forks, passed through from `github.event_name`.
+    let target = run_dagship(
+        repo.path(),
+        &["detect", "--event", "pull_request_target", "--base-ref", "main", "--format", "json"],
+    );
+    assert_eq!(target.file_list(), vec!["modified a.py"]);
 
     let two_dot = run_dagship(repo.path(), &["detect", "--base", "main", "--head", "feature", "--format", "json"]);
     two_dot.assert_code(0);
@@ -112,7 +118,7 @@ fn shallow_clone_deepens_until_the_merge_base_is_found() {
     assert_eq!(clone.git(&["rev-parse", "--is-shallow-repository"]), "true");
 
     let run =
-        run_dagship(clone.path(), &["detect", "--event", "pull-request", "--base-ref", "main", "--format", "json"]);
+        run_dagship(clone.path(), &["detect", "--event", "pull_request", "--base-ref", "main", "--format", "json"]);
     run.assert_code(0);
     let files = run.file_list();
     assert_eq!(files.len(), 120, "only the feature's own files: {files:?}");
@@ -126,7 +132,7 @@ fn shallow_clone_without_fetching_fails_naming_the_commits() {
     let origin = long_history();
     let clone = Repo::clone_from(&origin, &["--depth", "1", "--branch", "feature"]);
     clone.git(&["fetch", "-q", "--depth=1", "origin", "+refs/heads/main:refs/remotes/origin/main"]);
-    let run = run_dagship(clone.path(), &["detect", "--event", "pull-request", "--base-ref", "main", "--no-fetch"]);
+    let run = run_dagship(clone.path(), &["detect", "--event", "pull_request", "--base-ref", "main", "--no-fetch"]);
     run.assert_code(2);
     let main_tip = origin.git(&["rev-parse", "main"]);
     assert!(run.stderr.contains("cannot find a merge-base"), "stderr: {}", run.stderr);
@@ -151,7 +157,7 @@ fn unrelated_histories_fail_clearly() {
     repo.commit_files(&[("dagship.yml", CONFIG)], "one");
     repo.git(&["checkout", "-q", "--orphan", "other"]);
     repo.commit_files(&[("x.py", "x")], "unrelated");
-    let run = run_dagship(repo.path(), &["detect", "--event", "pull-request", "--base-ref", "main"]);
+    let run = run_dagship(repo.path(), &["detect", "--event", "pull_request", "--base-ref", "main"]);
     run.assert_code(2);
     assert!(run.stderr.contains("unrelated"), "stderr: {}", run.stderr);
 }

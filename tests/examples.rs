@@ -35,7 +35,7 @@ fn examples_repository_pull_request() {
         .write("jobs/ml_jobs/scoring/main.py", "# no tests, so no matrix entry");
     repo.commit("edit");
     let run =
-        run_dagship(repo.path(), &["detect", "--event", "pull-request", "--base-ref", "main", "--format", "json"]);
+        run_dagship(repo.path(), &["detect", "--event", "pull_request", "--base-ref", "main", "--format", "json"]);
     run.assert_code(0);
     let json = run.json();
     assert_eq!(json["filters"]["dbt"]["changed"], true);

@@ -105,7 +105,7 @@ fn range_request(args: &DetectArgs) -> Result<RangeRequest> {
         (Some(_), Some(_)) => Err(Error::Usage("--base and --event cannot be combined: pick one".into())),
         (Some(EventKind::PullRequest), None) => match &args.base_ref {
             Some(base_ref) => Ok(RangeRequest::PullRequest { base_ref: base_ref.clone(), head }),
-            None => Err(Error::Usage("--event pull-request needs --base-ref BRANCH (the branch it targets)".into())),
+            None => Err(Error::Usage("--event pull_request needs --base-ref BRANCH (the branch it targets)".into())),
         },
         (Some(EventKind::Push), None) => match &args.before {
             Some(before) => Ok(RangeRequest::Push { before: before.clone(), head }),
