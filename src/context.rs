@@ -157,8 +157,11 @@ pub fn resolve(
 ) -> Result<Range, RangeError> {
     match request {
         RangeRequest::Explicit { base, head, merge_base } => {
-            let head_commit = git.require_commit(head, "pass an existing commit, branch or tag as --head")?;
-            let base_commit = git.require_commit(base, "pass an existing commit, branch or tag as --base")?;
+            let commits = git.require_commits(&[
+                (base, "pass an existing commit, branch or tag as --base"),
+                (head, "pass an existing commit, branch or tag as --head"),
+            ])?;
+            let (base_commit, head_commit) = (commits[0].clone(), commits[1].clone());
             if !merge_base {
                 return Ok(Range {
                     base: base_commit,

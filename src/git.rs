@@ -122,6 +122,24 @@ impl Git {
         self.resolve_commit(rev)?.ok_or_else(|| GitError::UnknownRevision { rev: rev.to_string(), hint: hint.into() })
     }
 
+    /// Resolves several revisions with one git call (each is a process start saved on the hot path); falls
+    /// back to one call each when any is missing, so the error names exactly the missing one.
+    pub fn require_commits(&self, revs: &[(&str, &str)]) -> Result<Vec<String>, GitError> {
+        // `--verify` takes a single revision, so the batch goes without it; every line must then be a commit id.
+        let specs: Vec<String> = revs.iter().map(|(rev, _)| format!("{rev}^{{commit}}")).collect();
+        let mut args = vec!["rev-parse", "--end-of-options"];
+        args.extend(specs.iter().map(String::as_str));
+        let output = run_git(&self.root, args.iter())?;
+        if output.status.success() {
+            let commits: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
+            let all_ids = commits.iter().all(|line| !line.is_empty() && line.bytes().all(|b| b.is_ascii_hexdigit()));
+            if commits.len() == revs.len() && all_ids {
+                return Ok(commits);
+            }
+        }
+        revs.iter().map(|(rev, hint)| self.require_commit(rev, hint)).collect()
+    }
+
     pub fn merge_base(&self, a: &str, b: &str) -> Result<Option<String>, GitError> {
         Ok(self.maybe(["merge-base", "--end-of-options", a, b])?.map(|stdout| first_line(&stdout)))
     }

@@ -110,6 +110,7 @@ fn ancestors_and_self(path: &str) -> impl Iterator<Item = &str> {
 
 /// The jobs that hold at least one changed file (by its new or its old path), sorted.
 pub fn touched_jobs(jobs: &BTreeSet<String>, changes: &[FileChange]) -> Vec<String> {
+    let jobs: HashSet<&str> = jobs.iter().map(String::as_str).collect();
     let mut touched = BTreeSet::new();
     for change in changes {
         for path in std::iter::once(change.path.as_str()).chain(change.old_path.as_deref()) {

@@ -1,5 +1,6 @@
 //! `dagship detect`: range -> changed files -> filters -> jobs -> matrix -> outputs.
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::PathBuf;
 
 use super::{config_path, load_config};
@@ -22,10 +23,13 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<ExitCode> {
     let config = load_config(&config_path(cli, Some(&git)))?.config;
     let (report, range) = detect(&git, &config, args)?;
 
-    match args.format {
-        OutputFormat::Json => println!("{}", report.to_json()),
-        OutputFormat::Text => print!("{}", render_detect_text(&report, &range.description)),
-    }
+    // One buffered writer: the JSON of a 10,000-file change is megabytes, and stdout is line-buffered.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.format {
+        OutputFormat::Json => report.write_json(&mut stdout),
+        OutputFormat::Text => stdout.write_all(render_detect_text(&report, &range.description).as_bytes()),
+    };
+    written.and_then(|()| stdout.flush()).map_err(|source| Error::Write { path: "stdout".into(), source })?;
     if let Some(output_file) = std::env::var_os("GITHUB_OUTPUT").filter(|value| !value.is_empty()) {
         let spill_dir = std::env::var_os("RUNNER_TEMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
         write_outputs(&PathBuf::from(output_file), &spill_dir, &report.outputs())?;

@@ -27,8 +27,10 @@ pub struct DetectReport {
 }
 
 impl DetectReport {
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a detect report always serializes")
+    /// Writes the JSON contract, pretty-printed, followed by a newline.
+    pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        out.write_all(b"\n")
     }
 
     /// Step outputs: one boolean per filter, the list of changed filters, jobs, matrix and counts.
