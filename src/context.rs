@@ -209,9 +209,9 @@ fn resolve_push(
     policy: &FetchPolicy,
 ) -> Result<Range, RangeError> {
     let head_commit = git.require_commit(head, "pass an existing commit as --head")?;
-    let first_commit = git.parents(&head_commit)?.is_empty() && !git.is_shallow()?;
     let is_new_branch = before.is_empty() || before.bytes().all(|byte| byte == b'0');
-    if first_commit && is_new_branch {
+    // Only a new branch can be a repository's first commit; a shallow clone's cut-off commit only looks like one.
+    if is_new_branch && git.parents(&head_commit)?.is_empty() && !git.is_shallow()? {
         return Ok(Range {
             base: git.empty_tree()?,
             head: head_commit,
