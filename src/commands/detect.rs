@@ -72,11 +72,11 @@ pub fn detect(git: &Git, config: &Config, args: &DetectArgs) -> Result<(DetectRe
         );
     }
 
-    let mut non_utf8_tree = Vec::new();
+    // Job folders only need comparing with changed paths, which were decoded the same lossy way (and warned about).
     let tree_paths: Vec<String> = tree
         .split(|byte| *byte == 0)
         .filter(|path| !path.is_empty())
-        .map(|raw| crate::detect::decode_path(raw, &mut non_utf8_tree))
+        .map(|raw| String::from_utf8_lossy(raw).into_owned())
         .collect();
     let all_jobs: BTreeSet<String> = finder.discover(tree_paths.iter().map(String::as_str));
     let whole_run = args.all || (args.event == Some(EventKind::Push) && config.jobs.all_on_push);
