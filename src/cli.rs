@@ -23,6 +23,59 @@ pub enum Command {
     Config(ConfigCommand),
     /// List the changed files, the filters they trigger and the job matrix.
     Detect(DetectArgs),
+    /// Show what a deploy to an environment would upload, replace and delete. Writes nothing.
+    Plan(PlanArgs),
+    /// Deploy DAGs, plugins and data to an environment's bucket: planned by content, ordered, locked.
+    Deploy(DeployArgs),
+    /// Remove an environment's deploy lock left by a deploy that died.
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The environment (a key of `environments` in dagship.yml).
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub env: String,
+    /// Accept up to this many deletions even when over `deploy.max_delete`.
+    #[arg(long, value_name = "N")]
+    pub allow_deletes: Option<usize>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The environment (a key of `environments` in dagship.yml).
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub env: String,
+    /// Plan and check everything, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Accept up to this many deletions even when over `deploy.max_delete`.
+    #[arg(long, value_name = "N")]
+    pub allow_deletes: Option<usize>,
+    /// Uploads and deletes in flight at once (default: `deploy.concurrency`, 32).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: Option<u16>,
+    /// How long to wait for another deploy's lock, like 90s or 10m (default: `deploy.lock_timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The environment whose lock to remove.
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub env: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use crate::config::ConfigError;
 use crate::context::RangeError;
+use crate::deploy::DeployError;
 use crate::exit_code::ExitCode;
 use crate::git::GitError;
 use crate::matrix::MatrixError;
@@ -17,6 +18,8 @@ pub enum Error {
     Range(#[from] RangeError),
     #[error(transparent)]
     Matrix(#[from] MatrixError),
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write {}: {source}", path.display())]
@@ -33,6 +36,7 @@ impl Error {
             Error::Config(_) | Error::Matrix(_) | Error::Usage(_) => ExitCode::Usage,
             Error::Git(err) => err.exit_code(),
             Error::Range(err) => err.exit_code(),
+            Error::Deploy(err) => err.exit_code(),
             Error::Write { .. } => ExitCode::Remote,
         }
     }

@@ -1,5 +1,6 @@
 //! One function per subcommand: each runs the flow's stages in order and hands the result to the edges.
 mod config_check;
+mod deploy;
 mod detect;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Config(ConfigCommand::Check { format }) => config_check::run(&cli, *format),
         Command::Detect(args) => detect::run(&cli, args),
+        Command::Plan(args) => deploy::plan(&cli, args),
+        Command::Deploy(args) => deploy::deploy(&cli, args),
+        Command::Unlock(args) => deploy::unlock(&cli, args),
     }
 }
 

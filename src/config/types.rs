@@ -14,6 +14,8 @@ pub struct Config {
     pub dags_dir: String,
     /// The Airflow plugins folder, when the repository has one.
     pub plugins_dir: Option<String>,
+    /// A folder mirrored to the bucket's `data/` (files the DAGs read at run time), when the repository has one.
+    pub data_dir: Option<String>,
     /// The branch new branches and force pushes are compared with; `origin/HEAD` when unset.
     pub default_branch: Option<String>,
     pub dbt: Option<DbtConfig>,
@@ -30,6 +32,7 @@ impl Default for Config {
         Config {
             dags_dir: "dags".into(),
             plugins_dir: None,
+            data_dir: None,
             default_branch: None,
             dbt: None,
             filters: BTreeMap::new(),
@@ -145,6 +148,9 @@ pub struct Environment {
     /// dbt vars for this environment (e.g. ENV_SHORT_NAME).
     #[serde(default)]
     pub vars: BTreeMap<String, serde_json::Value>,
+    /// An endpoint override for the bucket's API (emulators, S3-compatible stores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,13 +160,36 @@ pub struct DeployConfig {
     pub exclude_from: Option<String>,
     /// The most objects one deploy may delete, as a count or a percentage of the objects under its prefixes.
     pub max_delete: MaxDelete,
-    /// Bucket keys (globs) that are never deleted nor overwritten.
+    /// Bucket keys (globs) that are never deleted nor overwritten, on top of the platform's managed objects.
     pub protect: Vec<String>,
+    /// Uploads and deletes in flight at once.
+    pub concurrency: usize,
+    /// How long a deploy waits for another deploy's lock, like "10m".
+    pub lock_timeout: String,
+    /// A lock older than this is stale (its deploy died) and is taken over, like "1h".
+    pub lock_ttl: String,
 }
 
 impl Default for DeployConfig {
     fn default() -> Self {
-        DeployConfig { exclude_from: None, max_delete: MaxDelete::Percent(10), protect: Vec::new() }
+        DeployConfig {
+            exclude_from: None,
+            max_delete: MaxDelete::Percent(10),
+            protect: Vec::new(),
+            concurrency: 32,
+            lock_timeout: "10m".into(),
+            lock_ttl: "1h".into(),
+        }
+    }
+}
+
+impl DeployConfig {
+    pub fn lock_timeout(&self) -> std::time::Duration {
+        humantime::parse_duration(&self.lock_timeout).unwrap_or(std::time::Duration::from_secs(600))
+    }
+
+    pub fn lock_ttl(&self) -> std::time::Duration {
+        humantime::parse_duration(&self.lock_ttl).unwrap_or(std::time::Duration::from_secs(3600))
     }
 }
 

@@ -22,6 +22,9 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
     if let Some(plugins_dir) = &config.plugins_dir {
         check_relative_dir(plugins_dir, root.key("plugins_dir"))?;
     }
+    if let Some(data_dir) = &config.data_dir {
+        check_relative_dir(data_dir, root.key("data_dir"))?;
+    }
     if let Some(dbt) = &config.dbt {
         check_relative_dir(&dbt.project_dir, root.key("dbt").key("project_dir"))?;
         check_relative_dir(&dbt.state_prefix, root.key("dbt").key("state_prefix"))?;
@@ -60,7 +63,19 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
     if let Some(exclude_from) = &config.deploy.exclude_from {
         check_relative_dir(exclude_from, deploy.key("exclude_from"))?;
     }
-    check_globs(&config.deploy.protect, &deploy.key("protect"), false)
+    check_globs(&config.deploy.protect, &deploy.key("protect"), false)?;
+    if config.deploy.concurrency == 0 || config.deploy.concurrency > 512 {
+        return Err(problem(deploy.key("concurrency"), "expected a number of parallel requests from 1 to 512".into()));
+    }
+    for (key, value) in [("lock_timeout", &config.deploy.lock_timeout), ("lock_ttl", &config.deploy.lock_ttl)] {
+        if let Err(err) = humantime::parse_duration(value) {
+            return Err(problem(
+                deploy.key(key),
+                format!("{err}; expected a duration like \"90s\", \"10m\" or \"1h\""),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_environments(config: &Config) -> Result<(), Problem> {

@@ -1,6 +1,7 @@
 //! The results of a run as plain data, and their renderings: JSON (the stable contract), text for people,
 //! Markdown for the step summary, and the list of step outputs.
 mod markdown;
+mod plan;
 mod text;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use crate::detect::filters::FilterResult;
 use crate::matrix::Matrix;
 
 pub use markdown::{escape_markdown, render_detect_markdown};
+pub use plan::{render_plan_markdown, render_plan_text};
 pub use text::render_detect_text;
 
 /// The output of `dagship detect --format json`; field order and names are the contract in DESIGN.md.

@@ -1,0 +1,181 @@
+//! `dagship plan`, `dagship deploy` and `dagship unlock`: the config and the repository in, the deploy
+//! engine in between, renderings and step outputs out.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{config_path, load_config};
+use crate::cli::{Cli, DeployArgs, OutputFormat, PlanArgs, PlanFormat, UnlockArgs};
+use crate::config::Config;
+use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, Request};
+use crate::error::{Error, Result};
+use crate::exit_code::ExitCode;
+use crate::git::Git;
+use crate::github::output::{random_hex, write_outputs};
+use crate::github::summary::append_summary;
+use crate::github::workflow::{Level, announce};
+use crate::report::{render_plan_markdown, render_plan_text};
+use crate::store::StoreOptions;
+
+/// The repository root (the git work tree when there is one) and the loaded config.
+fn setup(cli: &Cli) -> Result<(PathBuf, Option<Git>, Config)> {
+    let git = Git::discover(&cli.repo).ok();
+    let root = match &git {
+        Some(git) => git.root().to_path_buf(),
+        None => cli.repo.clone(),
+    };
+    let config = load_config(&config_path(cli, git.as_ref()))?.config;
+    Ok((root, git, config))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Error::Usage(format!("cannot start the async runtime: {err}")))
+}
+
+fn request<'a>(root: &'a Path, config: &'a Config, env: &'a str, allow_deletes: Option<usize>) -> Request<'a> {
+    Request { repo_root: root, config, environment: env, store_options: StoreOptions::default(), allow_deletes }
+}
+
+pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
+    let (root, _, config) = setup(cli)?;
+    let request = request(&root, &config, &args.env, args.allow_deletes);
+    let prepared = runtime()?.block_on(deploy::prepare(&request))?;
+    let plan = &prepared.plan;
+    let rendered = match args.format {
+        PlanFormat::Text => render_plan_text(plan),
+        PlanFormat::Json => serde_json::to_string_pretty(plan).expect("plans serialize") + "\n",
+        PlanFormat::Markdown => render_plan_markdown(plan),
+    };
+    print_stdout(&rendered)?;
+    if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
+        append_summary(&summary_file, &render_plan_markdown(plan))?;
+    }
+    write_step_outputs(&[
+        ("plan_uploads", (plan.summary.uploads + plan.summary.replacements).to_string()),
+        ("plan_deletions", plan.summary.deletions.to_string()),
+        ("plan_json", serde_json::to_string(plan).expect("plans serialize")),
+    ])?;
+    if plan.refusals.is_empty() {
+        Ok(ExitCode::Ok)
+    } else {
+        for refusal in &plan.refusals {
+            announce(Level::Error, &format!("a deploy of this plan would be refused: {refusal}"));
+        }
+        Ok(ExitCode::Refused)
+    }
+}
+
+pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
+    let (root, git, config) = setup(cli)?;
+    let request = request(&root, &config, &args.env, args.allow_deletes);
+    let options = deploy::DeployOptions {
+        dry_run: args.dry_run,
+        concurrency: args.concurrency.map_or(config.deploy.concurrency, usize::from),
+        lock: LockPolicy {
+            timeout: args.lock_timeout.unwrap_or_else(|| config.deploy.lock_timeout()),
+            ttl: config.deploy.lock_ttl(),
+            poll: Duration::from_millis(500),
+        },
+        holder: holder(git.as_ref()),
+    };
+    let report = match runtime()?.block_on(deploy::deploy(&request, options)) {
+        Ok(report) => report,
+        Err(DeployError::Refused(reasons)) => {
+            for reason in &reasons {
+                announce(Level::Error, &format!("refusing to deploy to {}: {reason}", args.env));
+            }
+            return Err(DeployError::Refused(reasons).into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    match args.format {
+        OutputFormat::Json => {
+            print_stdout(&(serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"))?
+        }
+        OutputFormat::Text => print_stdout(&render_deploy_text(&report))?,
+    }
+    if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
+        append_summary(&summary_file, &render_plan_markdown(&report.plan))?;
+    }
+    let deployed = !report.dry_run && !report.up_to_date;
+    write_step_outputs(&[
+        ("deployed", deployed.to_string()),
+        ("plan_uploads", (report.plan.summary.uploads + report.plan.summary.replacements).to_string()),
+        ("plan_deletions", report.plan.summary.deletions.to_string()),
+    ])?;
+    Ok(ExitCode::Ok)
+}
+
+pub fn unlock(cli: &Cli, args: &UnlockArgs) -> Result<ExitCode> {
+    let (root, _, config) = setup(cli)?;
+    let request = request(&root, &config, &args.env, None);
+    match runtime()?.block_on(deploy::unlock(&request))? {
+        Some(holder) => println!("removed the lock of {} held by {}", args.env, holder.describe()),
+        None => println!("{} has no deploy lock", args.env),
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn render_deploy_text(report: &DeployReport) -> String {
+    let mut text = render_plan_text(&report.plan);
+    if report.dry_run {
+        text.push_str("dry run: nothing written\n");
+    } else if report.up_to_date {
+        text.push_str(&format!(
+            "{} is up to date with commit {}: nothing written\n",
+            report.environment, report.commit
+        ));
+    } else {
+        if let Some(previous) = &report.took_over_lock_from {
+            text.push_str(&format!("took over a stale lock held by {}\n", previous.describe()));
+        }
+        text.push_str(&format!("deployed commit {} to {} ({})\n", report.commit, report.environment, report.bucket));
+    }
+    text
+}
+
+/// Who is deploying, for the lock and the marker.
+fn holder(git: Option<&Git>) -> Holder {
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let commit = env("GITHUB_SHA")
+        .or_else(|| git.and_then(|git| git.resolve_commit("HEAD").ok().flatten()))
+        .unwrap_or_else(|| "unknown".into());
+    let run_url = match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY"), env("GITHUB_RUN_ID")) {
+        (Some(server), Some(repository), Some(run)) => Some(format!("{server}/{repository}/actions/runs/{run}")),
+        _ => None,
+    };
+    Holder {
+        id: random_hex(),
+        commit,
+        run_url,
+        host: gethostname::gethostname().to_string_lossy().into_owned(),
+        pid: std::process::id(),
+        actor: env("GITHUB_ACTOR").or_else(|| env("USER")),
+        acquired_at: deploy::now_seconds(),
+    }
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from)
+}
+
+fn write_step_outputs(outputs: &[(&str, String)]) -> Result<()> {
+    if let Some(output_file) = env_path("GITHUB_OUTPUT") {
+        let spill_dir = env_path("RUNNER_TEMP").unwrap_or_else(std::env::temp_dir);
+        let outputs: Vec<(String, String)> =
+            outputs.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
+        write_outputs(&output_file, &spill_dir, &outputs)?;
+    }
+    Ok(())
+}
+
+fn print_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Write { path: "stdout".into(), source })
+}

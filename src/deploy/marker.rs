@@ -1,0 +1,50 @@
+//! The deploy marker, `.dagship/last-deploy.json` under the environment's URL: what the last successful
+//! deploy wrote (commit, time, per-object hashes). Plans trust its hashes for objects whose version it
+//! recorded, and `detect --since-deploy` diffs from its commit.
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::plan::ObjectRecord;
+use crate::hash::Md5;
+use crate::store::{Body, PutMode, PutRequest, Store, StoreError};
+
+pub const MARKER_KEY: &str = ".dagship/last-deploy.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Marker {
+    pub environment: String,
+    pub commit: String,
+    pub deployed_at: String,
+    pub tool_version: String,
+    /// Every object the deploy manages, keyed relative to the environment URL.
+    pub objects: BTreeMap<String, ObjectRecord>,
+}
+
+/// Reads the marker. A marker that does not parse is ignored with a warning: it only ever saves work.
+pub async fn read(store: &dyn Store) -> Result<Option<Marker>, StoreError> {
+    let Some(bytes) = store.get(MARKER_KEY).await? else { return Ok(None) };
+    match serde_json::from_slice(&bytes) {
+        Ok(marker) => Ok(Some(marker)),
+        Err(err) => {
+            crate::github::workflow::announce(
+                crate::github::workflow::Level::Warning,
+                &format!("ignoring the unreadable deploy marker {}: {err}", store.url().join(MARKER_KEY)),
+            );
+            Ok(None)
+        }
+    }
+}
+
+pub async fn write(store: &dyn Store, marker: &Marker) -> Result<(), StoreError> {
+    let bytes = Bytes::from(serde_json::to_vec_pretty(marker).expect("the marker serializes"));
+    let request = PutRequest {
+        key: MARKER_KEY.into(),
+        size: bytes.len() as u64,
+        md5: Md5::of_bytes(&bytes),
+        body: Body::Bytes(bytes),
+        mode: PutMode::Overwrite,
+    };
+    store.put(&request).await.map(|_| ())
+}

@@ -1,0 +1,254 @@
+//! The deploy engine: plan by content, refuse what is unsafe, lock the environment, apply in ordered
+//! phases, record a marker. `plan` never writes; `deploy` writes only when every safety check passes.
+mod apply;
+mod exclude;
+mod layout;
+mod lock;
+mod marker;
+mod plan;
+mod safety;
+mod source;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use apply::{StepReport, human_bytes};
+pub use exclude::PLATFORM_MANAGED;
+pub use layout::{Mapping, Phase, mappings};
+pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
+pub use marker::{MARKER_KEY, Marker};
+pub use plan::{Change, LastDeploy, ObjectRecord, PhasePlan, Plan, Summary};
+pub use safety::delete_limit;
+
+use crate::config::{Config, Environment};
+use crate::exit_code::ExitCode;
+use crate::store::{self, ObjectMeta, Store, StoreError, StoreOptions, StoreUrl};
+use exclude::{Excludes, Protected};
+use source::SourceTree;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// Bad input: an unknown environment, a missing exclude file, an unreadable folder.
+    #[error("{0}")]
+    Input(String),
+    /// A source file that cannot be deployed safely (symlink out of the repository, non-UTF-8 name).
+    #[error("refusing to deploy: {0}")]
+    UnsafeSource(String),
+    #[error("refusing to deploy: {}", .0.join("; "))]
+    Refused(Vec<String>),
+    #[error("{0}")]
+    LockHeld(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DeployError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            DeployError::Input(_) => ExitCode::Usage,
+            DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ExitCode::Refused,
+            DeployError::Store(err) => err.exit_code(),
+        }
+    }
+}
+
+/// Everything a plan needs to know, resolved from the config.
+pub struct Request<'a> {
+    pub repo_root: &'a Path,
+    pub config: &'a Config,
+    pub environment: &'a str,
+    pub store_options: StoreOptions,
+    pub allow_deletes: Option<usize>,
+}
+
+impl Request<'_> {
+    fn environment(&self) -> Result<&Environment, DeployError> {
+        self.config.environments.get(self.environment).ok_or_else(|| {
+            let known: Vec<&str> = self.config.environments.keys().map(String::as_str).collect();
+            DeployError::Input(if known.is_empty() {
+                format!("no environment `{}`: dagship.yml defines no `environments`", self.environment)
+            } else {
+                format!("no environment `{}` in dagship.yml; known: {}", self.environment, known.join(", "))
+            })
+        })
+    }
+
+    /// The environment's bucket URL, parsed (relative `file://` paths are inside the repository).
+    pub fn url(&self) -> Result<StoreUrl, DeployError> {
+        let environment = self.environment()?;
+        StoreUrl::parse(&environment.bucket, self.repo_root)
+            .map_err(|err| DeployError::Input(format!("environments.{}.bucket: {err}", self.environment)))
+    }
+
+    /// Opens the environment's store, with the config's endpoint override when there is one.
+    pub async fn open_store(&self) -> Result<Arc<dyn Store>, DeployError> {
+        let mut options = self.store_options.clone();
+        if options.endpoint.is_none() {
+            options.endpoint = self.environment()?.endpoint.clone();
+        }
+        Ok(store::open(&self.url()?, &options).await?)
+    }
+}
+
+/// A plan and the store it was made against.
+pub struct Prepared {
+    pub store: Arc<dyn Store>,
+    pub plan: Plan,
+    pub marker: Option<Marker>,
+}
+
+/// Reads the local folders and the bucket side by side and plans the deploy. Writes nothing.
+pub async fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
+    let store = request.open_store().await?;
+    prepare_with(request, store).await
+}
+
+async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Prepared, DeployError> {
+    let mappings = layout::mappings(request.config);
+    let excludes = Arc::new(Excludes::load(request.repo_root, request.config.deploy.exclude_from.as_deref())?);
+    let protected = Protected::new(&request.config.deploy.protect)?;
+
+    // Hash the local trees on blocking threads while the bucket is listed.
+    let trees = {
+        let (root, mappings, excludes) = (request.repo_root.to_path_buf(), mappings.clone(), excludes.clone());
+        tokio::task::spawn_blocking(move || read_trees(&root, &mappings, &excludes))
+    };
+    let listings = futures::future::try_join_all(mappings.iter().map(|mapping| store.list(&mapping.prefix)));
+    let (marker, listings) = futures::future::try_join(marker::read(store.as_ref()), listings).await?;
+    let trees =
+        trees.await.map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
+
+    let rules =
+        plan::Rules { mappings: &mappings, excludes: &excludes, protected: &protected, marker: marker.as_ref() };
+    let phases: Vec<PhasePlan> = mappings
+        .iter()
+        .zip(&trees)
+        .zip(&listings)
+        .map(|((mapping, tree), remote): ((&Mapping, &SourceTree), &Vec<ObjectMeta>)| {
+            plan::plan_mapping(&plan::MappingState { mapping, tree, remote }, &rules)
+        })
+        .collect();
+    let refusals = safety::refusals(&phases, request.config.deploy.max_delete, request.allow_deletes);
+    let plan = Plan {
+        environment: request.environment.to_string(),
+        bucket: store.url().to_string(),
+        summary: plan::summarize(&phases),
+        phases,
+        last_deploy: marker
+            .as_ref()
+            .map(|marker| LastDeploy { commit: marker.commit.clone(), deployed_at: marker.deployed_at.clone() }),
+        refusals,
+    };
+    Ok(Prepared { store, plan, marker })
+}
+
+fn read_trees(root: &Path, mappings: &[Mapping], excludes: &Excludes) -> Result<Vec<SourceTree>, DeployError> {
+    mappings.iter().map(|mapping| source::read_tree(root, &mapping.source, excludes)).collect()
+}
+
+/// How to run a deploy.
+pub struct DeployOptions {
+    pub dry_run: bool,
+    pub concurrency: usize,
+    pub lock: LockPolicy,
+    /// Written into the lock and the marker.
+    pub holder: Holder,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeployReport {
+    pub environment: String,
+    pub bucket: String,
+    pub dry_run: bool,
+    /// Nothing to write: the bucket already matched and the marker named this commit.
+    pub up_to_date: bool,
+    pub commit: String,
+    pub plan: Plan,
+    pub steps: Vec<StepReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took_over_lock_from: Option<Holder>,
+    pub marker_written: bool,
+}
+
+pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<DeployReport, DeployError> {
+    let store = request.open_store().await?;
+    // A first plan without the lock: a refused or dry-run deploy writes nothing at all, not even a lock.
+    let first = prepare_with(request, store.clone()).await?;
+    if !first.plan.refusals.is_empty() {
+        return Err(DeployError::Refused(first.plan.refusals));
+    }
+    let commit = options.holder.commit.clone();
+    let already_recorded = first.marker.as_ref().is_some_and(|marker| marker.commit == commit);
+    if options.dry_run || (first.plan.is_noop() && already_recorded) {
+        return Ok(report(request, &first.plan, options.dry_run, !options.dry_run, commit, Vec::new(), None, false));
+    }
+
+    let lock = lock::acquire(store.as_ref(), options.holder.clone(), &options.lock).await?;
+    let result = apply_locked(request, store.clone(), &options, &commit).await;
+    let released = lock::release(store.as_ref(), &lock).await;
+    let (plan, steps) = result?;
+    released?;
+    Ok(report(request, &plan, false, false, commit, steps, lock.took_over, true))
+}
+
+/// Plans again under the lock (another deploy may have just finished), applies, writes the marker.
+async fn apply_locked(
+    request: &Request<'_>,
+    store: Arc<dyn Store>,
+    options: &DeployOptions,
+    commit: &str,
+) -> Result<(Plan, Vec<StepReport>), DeployError> {
+    let prepared = prepare_with(request, store.clone()).await?;
+    if !prepared.plan.refusals.is_empty() {
+        return Err(DeployError::Refused(prepared.plan.refusals));
+    }
+    let applied = apply::apply(store.as_ref(), &prepared.plan, options.concurrency).await?;
+    let mut objects: std::collections::BTreeMap<String, ObjectRecord> =
+        prepared.plan.phases.iter().flat_map(|phase| phase.unchanged_objects.iter().cloned()).collect();
+    objects.extend(applied.written);
+    let marker = Marker {
+        environment: request.environment.to_string(),
+        commit: commit.to_string(),
+        deployed_at: lock::format_time(now_seconds()),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        objects,
+    };
+    marker::write(store.as_ref(), &marker).await?;
+    Ok((prepared.plan, applied.steps))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    request: &Request<'_>,
+    plan: &Plan,
+    dry_run: bool,
+    up_to_date: bool,
+    commit: String,
+    steps: Vec<StepReport>,
+    took_over_lock_from: Option<Holder>,
+    marker_written: bool,
+) -> DeployReport {
+    DeployReport {
+        environment: request.environment.to_string(),
+        bucket: plan.bucket.clone(),
+        dry_run,
+        up_to_date,
+        commit,
+        plan: plan.clone(),
+        steps,
+        took_over_lock_from,
+        marker_written,
+    }
+}
+
+/// Force-releases an environment's lock (after a deploy died), returning who held it.
+pub async fn unlock(request: &Request<'_>) -> Result<Option<Holder>, DeployError> {
+    let store = request.open_store().await?;
+    let holder = lock::read_holder(store.as_ref()).await?;
+    if holder.is_some() {
+        store.delete(LOCK_KEY).await?;
+    }
+    Ok(holder)
+}

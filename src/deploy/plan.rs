@@ -1,0 +1,190 @@
+//! The plan: what a deploy would upload, replace and delete, decided by content (MD5), never by time.
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::exclude::{Excludes, Protected};
+use super::layout::{Mapping, Phase, owned_by_deeper};
+use super::marker::Marker;
+use super::source::SourceTree;
+use crate::hash::Md5;
+use crate::store::ObjectMeta;
+
+/// One object to write or delete. `key` is relative to the environment's bucket URL.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub key: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<Md5>,
+    /// The local file to upload (none for deletions).
+    #[serde(skip)]
+    pub local: Option<PathBuf>,
+}
+
+/// The plan for one mapping.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhasePlan {
+    pub phase: Phase,
+    pub source: String,
+    pub prefix: String,
+    pub uploads: Vec<Change>,
+    pub replacements: Vec<Change>,
+    pub deletions: Vec<Change>,
+    pub unchanged: usize,
+    /// Bucket objects kept although absent locally, because excluded or protected.
+    pub kept: Vec<String>,
+    /// Local files not deployed because their key is protected.
+    pub protected_skipped: Vec<String>,
+    /// Local files left out by the exclude file.
+    pub excluded: usize,
+    #[serde(skip)]
+    pub source_exists: bool,
+    #[serde(skip)]
+    pub source_files: usize,
+    /// Objects under the prefix that this mapping owns (the base of `max_delete` percentages).
+    #[serde(skip)]
+    pub remote_objects: usize,
+    /// Objects already right, with their version and content hash, for the deploy marker.
+    #[serde(skip)]
+    pub unchanged_objects: Vec<(String, ObjectRecord)>,
+}
+
+/// What the deploy marker remembers about one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ObjectRecord {
+    pub md5: Md5,
+    pub size: u64,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub uploads: usize,
+    pub replacements: usize,
+    pub deletions: usize,
+    pub unchanged: usize,
+    pub upload_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub environment: String,
+    pub bucket: String,
+    pub summary: Summary,
+    pub phases: Vec<PhasePlan>,
+    /// The last successful deploy to this environment, from its marker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_deploy: Option<LastDeploy>,
+    /// Why a deploy of this plan would be refused; empty when it is safe.
+    pub refusals: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LastDeploy {
+    pub commit: String,
+    pub deployed_at: String,
+}
+
+impl Plan {
+    pub fn is_noop(&self) -> bool {
+        self.summary.uploads + self.summary.replacements + self.summary.deletions == 0
+    }
+}
+
+/// The inputs of one mapping's plan.
+pub struct MappingState<'a> {
+    pub mapping: &'a Mapping,
+    pub tree: &'a SourceTree,
+    /// The bucket's objects under the mapping's prefix, keys relative to the environment URL.
+    pub remote: &'a [ObjectMeta],
+}
+
+pub struct Rules<'a> {
+    pub mappings: &'a [Mapping],
+    pub excludes: &'a Excludes,
+    pub protected: &'a Protected,
+    pub marker: Option<&'a Marker>,
+}
+
+pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
+    let mapping = state.mapping;
+    let mut phase = PhasePlan {
+        phase: mapping.phase,
+        source: mapping.source.clone(),
+        prefix: mapping.prefix.clone(),
+        uploads: Vec::new(),
+        replacements: Vec::new(),
+        deletions: Vec::new(),
+        unchanged: 0,
+        kept: Vec::new(),
+        protected_skipped: Vec::new(),
+        excluded: state.tree.excluded,
+        source_exists: state.tree.exists,
+        source_files: state.tree.files.len(),
+        remote_objects: 0,
+        unchanged_objects: Vec::new(),
+    };
+    let remote: BTreeMap<&str, &ObjectMeta> = state
+        .remote
+        .iter()
+        .filter(|object| !owned_by_deeper(rules.mappings, mapping, &object.key))
+        .map(|object| (object.key.as_str(), object))
+        .collect();
+    phase.remote_objects = remote.len();
+    for (relative, file) in &state.tree.files {
+        let key = format!("{}{relative}", mapping.prefix);
+        if rules.protected.protects(&key) {
+            phase.protected_skipped.push(key);
+            continue;
+        }
+        let change = Change { key: key.clone(), size: file.size, md5: Some(file.md5), local: Some(file.path.clone()) };
+        match remote.get(key.as_str()) {
+            None => phase.uploads.push(change),
+            Some(object) => match remote_md5(object, rules.marker) {
+                Some(md5) if md5 == file.md5 && object.size == file.size => {
+                    phase.unchanged += 1;
+                    let record = ObjectRecord { md5, size: object.size, version: object.version.clone() };
+                    phase.unchanged_objects.push((key, record));
+                }
+                _ => phase.replacements.push(change),
+            },
+        }
+    }
+    for (key, object) in remote {
+        let relative = &key[mapping.prefix.len()..];
+        if state.tree.files.contains_key(relative) {
+            continue;
+        }
+        let repo_path = format!("{}/{relative}", mapping.source);
+        if rules.protected.protects(key) || rules.excludes.excludes(&repo_path) {
+            phase.kept.push(key.to_string());
+        } else {
+            phase.deletions.push(Change { key: key.to_string(), size: object.size, md5: object.md5, local: None });
+        }
+    }
+    phase
+}
+
+/// The object's content hash: the marker's when it recorded this very version (S3 multipart and KMS objects
+/// have no MD5 ETag), else the backend's.
+fn remote_md5(object: &ObjectMeta, marker: Option<&Marker>) -> Option<Md5> {
+    marker
+        .and_then(|marker| marker.objects.get(&object.key))
+        .filter(|record| record.version == object.version && record.size == object.size)
+        .map(|record| record.md5)
+        .or(object.md5)
+}
+
+pub fn summarize(phases: &[PhasePlan]) -> Summary {
+    let mut summary = Summary::default();
+    for phase in phases {
+        summary.uploads += phase.uploads.len();
+        summary.replacements += phase.replacements.len();
+        summary.deletions += phase.deletions.len();
+        summary.unchanged += phase.unchanged;
+        summary.upload_bytes += phase.uploads.iter().chain(&phase.replacements).map(|change| change.size).sum::<u64>();
+    }
+    summary
+}

@@ -1,0 +1,54 @@
+//! The checks that stand between a plan and a wiped bucket. Each returns the reason a deploy is refused.
+use super::plan::PhasePlan;
+use crate::config::MaxDelete;
+
+/// Why the deploy must not run; empty when it may.
+pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Option<usize>) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for phase in phases {
+        let deletions = phase.deletions.len();
+        if deletions > 0 && (!phase.source_exists || phase.source_files == 0) {
+            let state = if phase.source_exists { "is empty" } else { "does not exist" };
+            reasons.push(format!(
+                "the source folder `{}` {state}: deploying would delete {deletions} object(s) under `{}`. \
+                 Check the folder's path in dagship.yml and that the checkout has the files",
+                phase.source, phase.prefix
+            ));
+        }
+    }
+    let deletions: usize = phases.iter().map(|phase| phase.deletions.len()).sum();
+    let objects: usize = phases.iter().map(|phase| phase.remote_objects).sum();
+    let limit = delete_limit(max_delete, objects);
+    if deletions > limit && allow_deletes.is_none_or(|allowed| deletions > allowed) {
+        let rule = match max_delete {
+            MaxDelete::Count(count) => format!("{count}"),
+            MaxDelete::Percent(percent) => format!("{percent}% of {objects} object(s) = {limit}"),
+        };
+        reasons.push(format!(
+            "the plan deletes {deletions} object(s), over `deploy.max_delete` ({rule}). Review the deletions, \
+             then rerun with --allow-deletes {deletions}"
+        ));
+    }
+    reasons
+}
+
+/// The most deletions allowed; a percentage rounds up, so one deletion is always allowed under a non-zero one.
+pub fn delete_limit(max_delete: MaxDelete, objects: usize) -> usize {
+    match max_delete {
+        MaxDelete::Count(count) => usize::try_from(count).unwrap_or(usize::MAX),
+        MaxDelete::Percent(percent) => (objects * usize::from(percent)).div_ceil(100),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_round_up() {
+        assert_eq!(delete_limit(MaxDelete::Percent(10), 5), 1);
+        assert_eq!(delete_limit(MaxDelete::Percent(10), 200), 20);
+        assert_eq!(delete_limit(MaxDelete::Percent(0), 200), 0);
+        assert_eq!(delete_limit(MaxDelete::Count(3), 200), 3);
+    }
+}

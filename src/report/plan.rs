@@ -1,0 +1,95 @@
+//! Renderings of a deploy plan: text for terminals and logs, Markdown for the step summary and PR comment.
+use std::fmt::Write;
+
+use super::escape_markdown;
+use crate::deploy::{Plan, human_bytes};
+use crate::github::workflow::escape_controls;
+
+/// At most this many keys per list in text and Markdown; JSON always has them all.
+const LIST_LIMIT: usize = 50;
+
+pub fn render_plan_text(plan: &Plan) -> String {
+    let mut text = String::new();
+    let summary = &plan.summary;
+    let _ = writeln!(
+        text,
+        "plan for {} ({}): {} upload(s), {} replacement(s), {} deletion(s), {} unchanged; {} to upload",
+        plan.environment,
+        plan.bucket,
+        summary.uploads,
+        summary.replacements,
+        summary.deletions,
+        summary.unchanged,
+        human_bytes(summary.upload_bytes)
+    );
+    if let Some(last) = &plan.last_deploy {
+        let _ = writeln!(text, "last deploy: commit {} at {}", last.commit, last.deployed_at);
+    }
+    for phase in &plan.phases {
+        let _ = writeln!(
+            text,
+            "{}: {}/ -> {} ({} unchanged{})",
+            phase.phase.name(),
+            phase.source,
+            phase.prefix,
+            phase.unchanged,
+            if phase.excluded > 0 { format!(", {} excluded", phase.excluded) } else { String::new() }
+        );
+        let lists = [
+            ("+", phase.uploads.iter().map(|c| c.key.as_str()).collect::<Vec<_>>()),
+            ("~", phase.replacements.iter().map(|c| c.key.as_str()).collect()),
+            ("-", phase.deletions.iter().map(|c| c.key.as_str()).collect()),
+            ("kept", phase.kept.iter().map(String::as_str).collect()),
+            ("protected, not uploaded", phase.protected_skipped.iter().map(String::as_str).collect()),
+        ];
+        for (sign, keys) in lists {
+            for key in keys.iter().take(LIST_LIMIT) {
+                let _ = writeln!(text, "  {sign} {}", escape_controls(key));
+            }
+            if keys.len() > LIST_LIMIT {
+                let _ = writeln!(text, "  {sign} ... and {} more", keys.len() - LIST_LIMIT);
+            }
+        }
+    }
+    for refusal in &plan.refusals {
+        let _ = writeln!(text, "refused: {refusal}");
+    }
+    text
+}
+
+pub fn render_plan_markdown(plan: &Plan) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "### Deploy plan: `{}`\n", escape_markdown(&plan.environment));
+    let _ = writeln!(md, "Bucket: `{}`\n", escape_markdown(&plan.bucket));
+    let _ = writeln!(md, "| phase | source | prefix | uploads | replacements | deletions | unchanged |");
+    let _ = writeln!(md, "| --- | --- | --- | ---: | ---: | ---: | ---: |");
+    for phase in &plan.phases {
+        let _ = writeln!(
+            md,
+            "| {} | `{}` | `{}` | {} | {} | {} | {} |",
+            phase.phase.name(),
+            escape_markdown(&phase.source),
+            escape_markdown(&phase.prefix),
+            phase.uploads.len(),
+            phase.replacements.len(),
+            phase.deletions.len(),
+            phase.unchanged
+        );
+    }
+    let deletions: Vec<&str> =
+        plan.phases.iter().flat_map(|phase| phase.deletions.iter().map(|change| change.key.as_str())).collect();
+    if !deletions.is_empty() {
+        let _ = writeln!(md, "\n<details><summary>{} deletion(s)</summary>\n", deletions.len());
+        for key in deletions.iter().take(LIST_LIMIT) {
+            let _ = writeln!(md, "- `{}`", escape_markdown(key));
+        }
+        if deletions.len() > LIST_LIMIT {
+            let _ = writeln!(md, "- ... and {} more", deletions.len() - LIST_LIMIT);
+        }
+        let _ = writeln!(md, "\n</details>");
+    }
+    for refusal in &plan.refusals {
+        let _ = writeln!(md, "\n> [!CAUTION]\n> Refused: {}", escape_markdown(refusal));
+    }
+    md
+}

@@ -1,0 +1,75 @@
+//! One error type for every backend: what was attempted, on which URL, and what kind of failure it was
+//! (the kind decides retries and exit codes).
+use std::fmt;
+
+use crate::exit_code::ExitCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// A conditional create found the key taken.
+    AlreadyExists,
+    /// Throttling, a 5xx, a timeout or a dropped connection: worth retrying.
+    Transient,
+    /// Credentials missing or refused.
+    Denied,
+    /// The bucket does not exist.
+    NoBucket,
+    /// The server stored different bytes than we sent.
+    Checksum,
+    /// A bad URL or key; fixing the input is the only cure.
+    Invalid,
+    /// Anything else the server or the file system refused.
+    Other,
+}
+
+#[derive(Debug)]
+pub struct StoreError {
+    pub kind: StoreErrorKind,
+    /// What was attempted: "list", "upload", "delete", ...
+    pub operation: &'static str,
+    /// The URL of the object or prefix.
+    pub target: String,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(
+        kind: StoreErrorKind,
+        operation: &'static str,
+        target: impl Into<String>,
+        message: impl fmt::Display,
+    ) -> Self {
+        StoreError { kind, operation, target: target.into(), message: message.to_string() }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.kind == StoreErrorKind::Transient
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self.kind {
+            StoreErrorKind::Invalid => ExitCode::Usage,
+            _ => ExitCode::Remote,
+        }
+    }
+
+    fn hint(&self) -> &'static str {
+        match self.kind {
+            StoreErrorKind::Denied => {
+                " (check the credentials: GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login` \
+                 for gs://, the AWS default chain (env, profile, web identity) for s3://)"
+            }
+            StoreErrorKind::NoBucket => " (check the environment's `bucket` in dagship.yml)",
+            StoreErrorKind::Transient => " (gave up after retries)",
+            _ => "",
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}{}", self.operation, self.target, self.message, self.hint())
+    }
+}
+
+impl std::error::Error for StoreError {}

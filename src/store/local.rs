@@ -1,0 +1,204 @@
+//! `file://` buckets: a directory. Writes go to a temporary file that is renamed (or, for a conditional
+//! create, hard-linked, which fails when the name exists) into place, so readers never see half a file.
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreUrl, check_key};
+use crate::hash::Md5;
+
+/// Temporary files carry this marker so listings skip them and a later run can clean them up.
+const TEMP_MARKER: &str = ".dagship-partial-";
+
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    url: StoreUrl,
+    root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(url: StoreUrl) -> Result<Self, StoreError> {
+        let root = PathBuf::from(&url.bucket);
+        Ok(LocalStore { url, root })
+    }
+
+    fn error(
+        &self,
+        kind: StoreErrorKind,
+        operation: &'static str,
+        key: &str,
+        err: impl std::fmt::Display,
+    ) -> StoreError {
+        StoreError::new(kind, operation, self.url.join(key), err)
+    }
+
+    fn io_error(&self, operation: &'static str, key: &str, err: std::io::Error) -> StoreError {
+        let kind = match err.kind() {
+            ErrorKind::PermissionDenied => StoreErrorKind::Denied,
+            ErrorKind::AlreadyExists => StoreErrorKind::AlreadyExists,
+            _ => StoreErrorKind::Other,
+        };
+        self.error(kind, operation, key, err)
+    }
+
+    fn list_blocking(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        // Walk only the folder the prefix names; the prefix's last part may be a partial name.
+        let folder = match prefix.rfind('/') {
+            Some(end) => &prefix[..end],
+            None => "",
+        };
+        let mut objects = Vec::new();
+        let mut pending = vec![self.root.join(folder)];
+        while let Some(dir) = pending.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(err) if err.kind() == ErrorKind::NotFound => continue,
+                Err(err) => return Err(self.io_error("list", prefix, err)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|err| self.io_error("list", prefix, err))?;
+                let path = entry.path();
+                let file_type = entry.file_type().map_err(|err| self.io_error("list", prefix, err))?;
+                if file_type.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let Some(key) = self.key_of(&path) else { continue };
+                if !key.starts_with(prefix) || key.contains(TEMP_MARKER) {
+                    continue;
+                }
+                let metadata = entry.metadata().map_err(|err| self.io_error("list", &key, err))?;
+                let (md5, size) = Md5::of_file(&path).map_err(|err| self.io_error("list", &key, err))?;
+                objects.push(ObjectMeta { version: version_of(&metadata), key, size, md5: Some(md5) });
+            }
+        }
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    fn key_of(&self, path: &Path) -> Option<String> {
+        let relative = path.strip_prefix(&self.root).ok()?;
+        let parts: Option<Vec<&str>> = relative.components().map(|part| part.as_os_str().to_str()).collect();
+        Some(parts?.join("/"))
+    }
+
+    fn put_blocking(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
+        let key = &request.key;
+        let target = self.root.join(key);
+        let dir = target.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(dir).map_err(|err| self.io_error("upload", key, err))?;
+        let file_name = target.file_name().and_then(|name| name.to_str()).unwrap_or("object");
+        let temp = dir.join(format!(".{file_name}{TEMP_MARKER}{}", crate::github::output::random_hex()));
+        let written = self.write_temp(&temp, request).and_then(|md5| {
+            if md5 != request.md5 {
+                return Err(self.error(
+                    StoreErrorKind::Checksum,
+                    "upload",
+                    key,
+                    format!("the source changed while uploading (expected MD5 {}, read {md5})", request.md5),
+                ));
+            }
+            let placed = match request.mode {
+                PutMode::Overwrite => std::fs::rename(&temp, &target),
+                // A hard link fails when the name exists: an atomic create-if-absent with the content in place.
+                PutMode::Create => std::fs::hard_link(&temp, &target),
+            };
+            placed.map_err(|err| self.io_error("upload", key, err))
+        });
+        let _ = std::fs::remove_file(&temp);
+        written?;
+        let metadata = std::fs::metadata(&target).map_err(|err| self.io_error("upload", key, err))?;
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size: metadata.len(),
+            md5: Some(request.md5),
+            version: version_of(&metadata),
+        })
+    }
+
+    /// Copies the body into `temp`, returning the MD5 of what was written.
+    fn write_temp(&self, temp: &Path, request: &PutRequest) -> Result<Md5, StoreError> {
+        let key = &request.key;
+        let bytes = match &request.body {
+            Body::Bytes(bytes) => bytes.clone(),
+            Body::File(path) => {
+                Bytes::from(std::fs::read(path).map_err(|err| self.io_error("read source of", key, err))?)
+            }
+        };
+        let mut file = std::fs::File::create(temp).map_err(|err| self.io_error("upload", key, err))?;
+        file.write_all(&bytes).and_then(|()| file.sync_data()).map_err(|err| self.io_error("upload", key, err))?;
+        Ok(Md5::of_bytes(&bytes))
+    }
+
+    fn delete_blocking(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.root.join(key);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(self.io_error("delete", key, err)),
+        }
+        // Remove folders left empty, as an object store has no empty folders.
+        let mut dir = path.parent();
+        while let Some(current) = dir {
+            if current == self.root || std::fs::remove_dir(current).is_err() {
+                break;
+            }
+            dir = current.parent();
+        }
+        Ok(())
+    }
+}
+
+fn version_of(metadata: &std::fs::Metadata) -> String {
+    let nanos = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_nanos());
+    format!("{nanos}-{}", metadata.len())
+}
+
+/// Runs file-system work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|err| Err(StoreError::new(StoreErrorKind::Other, "run", "file://", err)))
+}
+
+#[async_trait]
+impl Store for LocalStore {
+    fn url(&self) -> &StoreUrl {
+        &self.url
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let (store, prefix) = (self.clone(), prefix.to_string());
+        blocking(move || store.list_blocking(&prefix)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        check_key(&self.url, key)?;
+        match tokio::fs::read(self.root.join(key)).await {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(self.io_error("download", key, err)),
+        }
+    }
+
+    async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
+        check_key(&self.url, &request.key)?;
+        let (store, request) = (self.clone(), request.clone());
+        blocking(move || store.put_blocking(&request)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        check_key(&self.url, key)?;
+        let (store, key) = (self.clone(), key.to_string());
+        blocking(move || store.delete_blocking(&key)).await
+    }
+}

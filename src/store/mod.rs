@@ -1,0 +1,125 @@
+//! Object storage behind one small async trait. `open` picks the backend from the URL scheme:
+//! `gs://` (GCS JSON API), `s3://` (S3), `file://` (a directory). Every backend is wrapped in
+//! [`Retrying`], so callers never write their own retry loops.
+mod error;
+mod gcs;
+mod local;
+mod location;
+mod retry;
+mod s3;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use error::{StoreError, StoreErrorKind};
+pub use location::{Scheme, StoreUrl};
+pub use retry::{RetryPolicy, Retrying};
+
+use crate::hash::Md5;
+
+/// One object as a listing reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The key relative to the store's prefix, `/`-separated.
+    pub key: String,
+    pub size: u64,
+    /// The content MD5 when the backend vouches for it: S3's ETag of a single-part upload, GCS's `md5Hash`,
+    /// the local backend's own hash. `None` for S3 multipart objects, whose ETag is not an MD5.
+    pub md5: Option<Md5>,
+    /// Changes whenever the object is rewritten: S3 ETag, GCS generation, local mtime and size.
+    pub version: String,
+}
+
+/// Where an upload's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Bytes(Bytes),
+    /// A local file, streamed (and split into parts above the multipart threshold).
+    File(PathBuf),
+}
+
+/// Overwrite, or create only when no object has the key (S3 `If-None-Match: *`, GCS `ifGenerationMatch=0`,
+/// local exclusive link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    Overwrite,
+    Create,
+}
+
+#[derive(Debug, Clone)]
+pub struct PutRequest {
+    pub key: String,
+    pub body: Body,
+    pub size: u64,
+    /// The MD5 of the body: sent for the server to verify, and compared with what the server stored.
+    pub md5: Md5,
+    pub mode: PutMode,
+}
+
+/// Tunables shared by the backends.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// An endpoint override (emulators, S3-compatible stores); env variables are read when unset.
+    pub endpoint: Option<String>,
+    /// Objects at least this big are uploaded in parts (S3 multipart, GCS resumable).
+    pub multipart_threshold: u64,
+    /// The part size for multipart uploads (S3 needs at least 5 MiB, GCS a multiple of 256 KiB).
+    pub part_size: u64,
+    /// The most keys a listing asks for per page.
+    pub page_size: u32,
+    pub retry: RetryPolicy,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            endpoint: None,
+            multipart_threshold: 16 * 1024 * 1024,
+            part_size: 8 * 1024 * 1024,
+            page_size: 1000,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Object storage under one prefix. Keys are relative to that prefix.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The URL this store writes under, for messages.
+    fn url(&self) -> &StoreUrl;
+    /// Every object whose key starts with `prefix`, following pagination.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// The object's bytes, or `None` when it does not exist.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
+    /// Writes the object and checks the stored checksum; `PutMode::Create` fails with
+    /// `StoreErrorKind::AlreadyExists` when the key exists.
+    async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError>;
+    /// Deletes the object; deleting a missing object succeeds.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Opens the backend for `url`, wrapped with retries.
+pub async fn open(url: &StoreUrl, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    let inner: Box<dyn Store> = match url.scheme {
+        Scheme::File => Box::new(local::LocalStore::new(url.clone())?),
+        Scheme::S3 => Box::new(s3::S3Store::connect(url.clone(), options).await?),
+        Scheme::Gcs => Box::new(gcs::GcsStore::connect(url.clone(), options).await?),
+    };
+    Ok(Arc::new(Retrying::new(inner, options.retry.clone())))
+}
+
+/// Refuses keys that could escape the prefix or that no backend stores the same way.
+pub(crate) fn check_key(url: &StoreUrl, key: &str) -> Result<(), StoreError> {
+    let bad = key.is_empty()
+        || key.starts_with('/')
+        || key.split('/').any(|part| part.is_empty() || part == "." || part == "..")
+        || key.chars().any(char::is_control);
+    if bad {
+        return Err(StoreError::new(StoreErrorKind::Invalid, "use key", url.join(key), "not a plain relative key"));
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! `s3://` buckets through aws-sdk-s3 with the default credential chain (env, profile, SSO, web identity).
+//! Retries are ours ([`super::Retrying`]), so the SDK's own are off: one policy, one place.
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
+
+use super::{
+    Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreOptions, StoreUrl, check_key,
+};
+use crate::hash::Md5;
+
+/// Env variables that point the AWS SDK at another endpoint (read by aws-config itself); with any of them set,
+/// buckets are addressed by path, as emulators and most S3-compatible stores need.
+const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
+
+#[derive(Debug)]
+pub struct S3Store {
+    url: StoreUrl,
+    client: Client,
+    multipart_threshold: u64,
+    part_size: u64,
+    page_size: i32,
+}
+
+impl S3Store {
+    pub async fn connect(url: StoreUrl, options: &StoreOptions) -> Result<Self, StoreError> {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build();
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            // We send Content-MD5 ourselves; extra CRC trailers cost a pass over every body.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        let env_endpoint = ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+        if let Some(endpoint) = &options.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        if options.endpoint.is_some() || env_endpoint {
+            config = config.force_path_style(true);
+        }
+        if shared.region().is_none() {
+            // S3 answers a wrong region with a redirect naming the right one; us-east-1 is the global default.
+            config = config.region(Region::new("us-east-1"));
+        }
+        Ok(S3Store {
+            url,
+            client: Client::from_conf(config.build()),
+            multipart_threshold: options.multipart_threshold,
+            part_size: options.part_size.max(5 * 1024 * 1024),
+            page_size: i32::try_from(options.page_size).unwrap_or(1000),
+        })
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}{key}", self.url.prefix)
+    }
+
+    fn error<E, R>(&self, operation: &'static str, key: &str, err: SdkError<E, R>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + HttpStatus,
+    {
+        let status = err.raw_response().map(HttpStatus::status);
+        let code = err.code().map(str::to_string);
+        let kind = match (&err, status, code.as_deref()) {
+            (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_), _, _) => {
+                if DisplayErrorContext(&err).to_string().contains("credentials") {
+                    StoreErrorKind::Denied
+                } else {
+                    StoreErrorKind::Transient
+                }
+            }
+            (_, _, Some("NoSuchBucket")) => StoreErrorKind::NoBucket,
+            (_, Some(412), _) => StoreErrorKind::AlreadyExists,
+            (_, Some(401 | 403), _) => StoreErrorKind::Denied,
+            // 409 is S3's "a conditional write raced another one": retrying gets the real answer.
+            (_, Some(408 | 409 | 429 | 500..=599), _) => StoreErrorKind::Transient,
+            (_, _, Some("SlowDown" | "RequestTimeout" | "InternalError")) => StoreErrorKind::Transient,
+            _ => StoreErrorKind::Other,
+        };
+        let message = match (status, code) {
+            (Some(status), Some(code)) => format!("HTTP {status} {code}: {}", err.message().unwrap_or_default()),
+            _ => DisplayErrorContext(&err).to_string(),
+        };
+        StoreError::new(kind, operation, self.url.join(key), message)
+    }
+
+    async fn put_single(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
+        let key = &request.key;
+        let body = match &request.body {
+            Body::Bytes(bytes) => ByteStream::from(bytes.clone()),
+            Body::File(path) => ByteStream::from_path(path)
+                .await
+                .map_err(|err| StoreError::new(StoreErrorKind::Other, "read source of", self.url.join(key), err))?,
+        };
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(&self.url.bucket)
+            .key(self.full_key(key))
+            .content_length(request.size as i64)
+            .content_md5(request.md5.to_base64())
+            .body(body);
+        if request.mode == PutMode::Create {
+            put = put.if_none_match("*");
+        }
+        let output = put.send().await.map_err(|err| self.error("upload", key, err))?;
+        let etag = output.e_tag().unwrap_or_default().to_string();
+        // S3 checked Content-MD5 already; an MD5-shaped ETag that differs means a proxy changed the bytes.
+        if let Some(stored) = md5_of_etag(&etag)
+            && stored != request.md5
+        {
+            return Err(StoreError::new(
+                StoreErrorKind::Checksum,
+                "upload",
+                self.url.join(key),
+                format!("stored MD5 {stored} differs from the source's {}", request.md5),
+            ));
+        }
+        Ok(ObjectMeta { key: key.clone(), size: request.size, md5: Some(request.md5), version: etag })
+    }
+
+    async fn put_multipart(&self, request: &PutRequest, path: &std::path::Path) -> Result<ObjectMeta, StoreError> {
+        let key = &request.key;
+        let full_key = self.full_key(key);
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.url.bucket)
+            .key(&full_key)
+            .send()
+            .await
+            .map_err(|err| self.error("start multipart upload", key, err))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let result = self.upload_parts(request, path, &full_key, &upload_id).await;
+        if result.is_err() {
+            // An abandoned multipart upload is billed storage; abort it (best effort, the error that matters is the first).
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.url.bucket)
+                .key(&full_key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(
+        &self,
+        request: &PutRequest,
+        path: &std::path::Path,
+        full_key: &str,
+        upload_id: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        let key = &request.key;
+        let read_error = |err: &dyn std::fmt::Display| {
+            StoreError::new(StoreErrorKind::Other, "read source of", self.url.join(key), err)
+        };
+        let mut parts = Vec::new();
+        let mut offset = 0u64;
+        let mut number = 1;
+        while offset < request.size {
+            let length = self.part_size.min(request.size - offset);
+            let chunk = read_range(path, offset, length).map_err(|err| read_error(&err))?;
+            let part_md5 = Md5::of_bytes(&chunk);
+            let part = self
+                .client
+                .upload_part()
+                .bucket(&self.url.bucket)
+                .key(full_key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .content_length(length as i64)
+                .content_md5(part_md5.to_base64())
+                .body(ByteStream::from(chunk))
+                .send()
+                .await
+                .map_err(|err| self.error("upload part of", key, err))?;
+            parts.push(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag).build());
+            offset += length;
+            number += 1;
+        }
+        let mut complete = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.url.bucket)
+            .key(full_key)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
+        if request.mode == PutMode::Create {
+            complete = complete.if_none_match("*");
+        }
+        let output = complete.send().await.map_err(|err| self.error("complete multipart upload of", key, err))?;
+        // A multipart ETag is not an MD5; every part was checked by its Content-MD5 instead.
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size: request.size,
+            md5: Some(request.md5),
+            version: output.e_tag().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+/// Reads one part into memory to hash and send it; parts are at most `part_size`, so this stays bounded.
+fn read_range(path: &std::path::Path, offset: u64, length: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buffer = Vec::with_capacity(length as usize);
+    file.take(length).read_to_end(&mut buffer)?;
+    Ok(buffer)
+}
+
+/// The MD5 an ETag carries: only single-part uploads without KMS encryption have one.
+fn md5_of_etag(etag: &str) -> Option<Md5> {
+    Md5::from_hex(etag.trim_matches('"'))
+}
+
+/// The HTTP status of a raw SDK response.
+trait HttpStatus {
+    fn status(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+#[async_trait]
+impl Store for S3Store {
+    fn url(&self) -> &StoreUrl {
+        &self.url
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.url.bucket)
+                .prefix(self.full_key(prefix))
+                .max_keys(self.page_size)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|err| self.error("list", prefix, err))?;
+            for object in page.contents() {
+                let Some(key) = object.key().and_then(|key| key.strip_prefix(&self.url.prefix)) else { continue };
+                let etag = object.e_tag().unwrap_or_default().to_string();
+                objects.push(ObjectMeta {
+                    key: key.to_string(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    md5: md5_of_etag(&etag),
+                    version: etag,
+                });
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        check_key(&self.url, key)?;
+        let result = self.client.get_object().bucket(&self.url.bucket).key(self.full_key(key)).send().await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|service| service.is_no_such_key()) => return Ok(None),
+            Err(err) => return Err(self.error("download", key, err)),
+        };
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|err| StoreError::new(StoreErrorKind::Transient, "download", self.url.join(key), err))?;
+        Ok(Some(body.into_bytes()))
+    }
+
+    async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
+        check_key(&self.url, &request.key)?;
+        match &request.body {
+            Body::File(path) if request.size >= self.multipart_threshold => self.put_multipart(request, path).await,
+            _ => self.put_single(request).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        check_key(&self.url, key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.url.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|err| self.error("delete", key, err))?;
+        Ok(())
+    }
+}
