@@ -1,0 +1,246 @@
+//! Buckets for tests on the three backends: a temp directory, an S3 bucket on the moto server and a GCS
+//! bucket on gcp-storage-emulator (both started by scripts/emulators.sh on 127.0.0.1). Reads and seeds go
+//! through the emulators' APIs directly (aws-sdk-s3 with fixed credentials, raw JSON API), not through
+//! dagship's store, so the tests check dagship against the server's view.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    S3,
+    Gcs,
+}
+
+pub const S3_VARIABLE: &str = "DAGSHIP_TEST_S3_ENDPOINT";
+pub const GCS_VARIABLE: &str = "DAGSHIP_TEST_GCS_ENDPOINT";
+
+/// The emulator's endpoint; a test that needs an emulator fails without one, it never skips.
+pub fn endpoint(variable: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!(
+            "{variable} is not set: start the emulators first with `source <(scripts/emulators.sh start)` \
+             (scripts/test.sh does this)"
+        )
+    })
+}
+
+/// Runs a future to completion on its own thread and runtime, so sync and async tests can both call it.
+pub fn block_on<F: Future + Send>(future: F) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future))
+            .join()
+            .expect("the bucket helper panicked")
+    })
+}
+
+pub struct Bucket {
+    pub backend: Backend,
+    /// The bucket URL as dagship.yml names it, e.g. `s3://name/team/` (always with a prefix).
+    pub url: String,
+    pub name: String,
+    /// The prefix under the bucket, ending with `/`.
+    pub prefix: String,
+    pub endpoint: Option<String>,
+    _dir: Option<TempDir>,
+}
+
+fn unique_name() -> String {
+    format!("dagship-test-{}", &dagship::github::output::random_hex()[..16])
+}
+
+impl Bucket {
+    pub fn new(backend: Backend) -> Bucket {
+        let name = unique_name();
+        let prefix = "airflow/".to_string();
+        match backend {
+            Backend::Local => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("file://{}/bucket", dir.path().display());
+                Bucket { backend, url, name, prefix: String::new(), endpoint: None, _dir: Some(dir) }
+            }
+            Backend::S3 => {
+                let endpoint = endpoint(S3_VARIABLE);
+                block_on(async {
+                    s3_client(&endpoint).create_bucket().bucket(&name).send().await.expect("create the S3 bucket");
+                });
+                Bucket { backend, url: format!("s3://{name}/{prefix}"), name, prefix, endpoint: Some(endpoint), _dir: None }
+            }
+            Backend::Gcs => {
+                let endpoint = endpoint(GCS_VARIABLE);
+                let body = format!(r#"{{"name": "{name}"}}"#);
+                let status = block_on(async {
+                    reqwest::Client::new()
+                        .post(format!("{endpoint}/storage/v1/b?project=test"))
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("create the GCS bucket")
+                        .status()
+                });
+                assert!(status.is_success(), "creating GCS bucket {name}: HTTP {status}");
+                Bucket { backend, url: format!("gs://{name}/{prefix}"), name, prefix, endpoint: Some(endpoint), _dir: None }
+            }
+        }
+    }
+
+    /// The local bucket's directory.
+    pub fn dir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(self.url.strip_prefix("file://").unwrap())
+    }
+
+    /// Points a dagship subprocess at the emulator, with the variables a user would set.
+    pub fn configure(&self, command: &mut Command) {
+        match self.backend {
+            Backend::Local => {}
+            Backend::S3 => {
+                command
+                    .env("AWS_ENDPOINT_URL_S3", self.endpoint.as_ref().unwrap())
+                    .env("AWS_ACCESS_KEY_ID", "testing")
+                    .env("AWS_SECRET_ACCESS_KEY", "testing")
+                    .env("AWS_REGION", "us-east-1")
+                    .env_remove("AWS_PROFILE");
+            }
+            Backend::Gcs => {
+                command.env("STORAGE_EMULATOR_HOST", self.endpoint.as_ref().unwrap());
+            }
+        }
+    }
+
+    /// Every object under the prefix, key (relative to the prefix) -> bytes, as the server has them.
+    pub fn objects(&self) -> BTreeMap<String, Vec<u8>> {
+        match self.backend {
+            Backend::Local => {
+                let mut objects = BTreeMap::new();
+                let root = self.dir();
+                let mut pending = vec![root.clone()];
+                while let Some(dir) = pending.pop() {
+                    let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                    for entry in entries {
+                        let path = entry.unwrap().path();
+                        if path.is_dir() {
+                            pending.push(path);
+                        } else {
+                            let key = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+                            objects.insert(key, std::fs::read(&path).unwrap());
+                        }
+                    }
+                }
+                objects
+            }
+            Backend::S3 => block_on(async {
+                let client = s3_client(self.endpoint.as_ref().unwrap());
+                let mut objects = BTreeMap::new();
+                let mut pages = client.list_objects_v2().bucket(&self.name).prefix(&self.prefix).into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    for object in page.unwrap().contents() {
+                        let key = object.key().unwrap();
+                        let body = client.get_object().bucket(&self.name).key(key).send().await.unwrap().body;
+                        let bytes = body.collect().await.unwrap().into_bytes().to_vec();
+                        objects.insert(key.strip_prefix(&self.prefix).unwrap().to_string(), bytes);
+                    }
+                }
+                objects
+            }),
+            Backend::Gcs => block_on(async {
+                let endpoint = self.endpoint.as_ref().unwrap();
+                let http = reqwest::Client::new();
+                let listing = http
+                    .get(format!("{endpoint}/storage/v1/b/{}/o", self.name))
+                    .query(&[("prefix", self.prefix.as_str())])
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                let listing: serde_json::Value = serde_json::from_slice(&listing).unwrap();
+                let mut objects = BTreeMap::new();
+                for item in listing["items"].as_array().cloned().unwrap_or_default() {
+                    let name = item["name"].as_str().unwrap();
+                    let bytes = http
+                        .get(format!("{endpoint}/download/storage/v1/b/{}/o/{}", self.name, encode(name)))
+                        .query(&[("alt", "media")])
+                        .send()
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap();
+                    objects.insert(name.strip_prefix(&self.prefix).unwrap().to_string(), bytes.to_vec());
+                }
+                objects
+            }),
+        }
+    }
+
+    /// The keys under the prefix.
+    pub fn keys(&self) -> Vec<String> {
+        self.objects().into_keys().collect()
+    }
+
+    /// Writes an object straight to the server (state left by someone else, or by an earlier tool).
+    pub fn seed(&self, key: &str, bytes: &[u8]) {
+        match self.backend {
+            Backend::Local => {
+                let path = self.dir().join(key);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, bytes).unwrap();
+            }
+            Backend::S3 => block_on(async {
+                s3_client(self.endpoint.as_ref().unwrap())
+                    .put_object()
+                    .bucket(&self.name)
+                    .key(format!("{}{key}", self.prefix))
+                    .body(bytes.to_vec().into())
+                    .send()
+                    .await
+                    .unwrap();
+            }),
+            Backend::Gcs => block_on(async {
+                let endpoint = self.endpoint.as_ref().unwrap();
+                let status = reqwest::Client::new()
+                    .post(format!("{endpoint}/upload/storage/v1/b/{}/o", self.name))
+                    .query(&[("uploadType", "media"), ("name", &format!("{}{key}", self.prefix))])
+                    .body(bytes.to_vec())
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert!(status.is_success(), "seeding {key}: HTTP {status}");
+            }),
+        }
+    }
+}
+
+/// Percent-encodes an object name for a URL path.
+fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// An S3 client for the moto server with fixed test credentials.
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "dagship-tests"))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
