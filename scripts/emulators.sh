@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the storage emulators the tests run against, on 127.0.0.1 and free ports:
 #   moto server (S3) and gcp-storage-emulator (GCS), each from its own venv (PyPI).
-# Usage: source <(scripts/emulators.sh start)   -> exports DAGSHIP_TEST_S3_ENDPOINT, DAGSHIP_TEST_GCS_ENDPOINT
+# Usage: scripts/emulators.sh start > env; source env   -> exports DAGSHIP_TEST_S3_ENDPOINT, DAGSHIP_TEST_GCS_ENDPOINT
 #        scripts/emulators.sh stop
 # State (pids, logs, the GCS emulator's files) lives in $DAGSHIP_TOOLS_DIR/emulators.
 set -euo pipefail
@@ -54,7 +54,9 @@ start() {
   local s3_port gcs_port
   s3_port=$(free_port)
   gcs_port=$(free_port)
-  "$tools/emulators-venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$state/moto.log" 2>&1 &
+  # The recorder (off until a test turns it on) lets the phase-order test read the requests in arrival order.
+  MOTO_RECORDER_FILEPATH="$state/moto_recording" "$tools/emulators-venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" \
+    >"$state/moto.log" 2>&1 &
   echo $! >"$state/moto.pid"
   # On-disk mode: the in-memory mode re-serialises all metadata on every write (quadratic in objects).
   (cd "$state/gcs-data" && exec "$tools/emulators-venv/bin/gcp-storage-emulator" start -H 127.0.0.1 --port "$gcs_port" -q) \

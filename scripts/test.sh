@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need, then runs formatting, lints and all tests.
-# Needs only the Rust toolchain and Python 3 on the machine.
+# Needs only the Rust toolchain and Python 3 on the machine; the emulators come from PyPI (scripts/emulators.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +36,12 @@ if [ "${#dockerfiles[@]}" -gt 0 ]; then
 else
   echo "no Dockerfile yet (it arrives with the GitHub Action)"
 fi
+
+step "starting the storage emulators (moto S3, gcp-storage-emulator) on 127.0.0.1"
+"$here/scripts/emulators.sh" start >"$tools/emulators.env"
+trap '"$here/scripts/emulators.sh" stop' EXIT
+# shellcheck disable=SC1091
+source "$tools/emulators.env"
 
 step "cargo test"
 cargo test --all-targets --no-fail-fast

@@ -33,7 +33,7 @@ async fn open(bucket: &Bucket, options: StoreOptions) -> Arc<dyn Store> {
     if bucket.backend == Backend::S3 {
         assert!(
             std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
-            "the S3 tests need AWS_ACCESS_KEY_ID etc. as exported by `scripts/emulators.sh start`"
+            "the S3 tests need AWS_ACCESS_KEY_ID etc. as printed by `scripts/emulators.sh start`"
         );
     }
     let url = StoreUrl::parse(&bucket.url, std::path::Path::new("/")).unwrap();

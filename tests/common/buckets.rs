@@ -24,7 +24,7 @@ pub const GCS_VARIABLE: &str = "DAGSHIP_TEST_GCS_ENDPOINT";
 pub fn endpoint(variable: &str) -> String {
     std::env::var(variable).unwrap_or_else(|_| {
         panic!(
-            "{variable} is not set: start the emulators first with `source <(scripts/emulators.sh start)` \
+            "{variable} is not set: start the emulators first with `scripts/emulators.sh start > env; source env` \
              (scripts/test.sh does this)"
         )
     })
@@ -73,7 +73,14 @@ impl Bucket {
                 block_on(async {
                     s3_client(&endpoint).create_bucket().bucket(&name).send().await.expect("create the S3 bucket");
                 });
-                Bucket { backend, url: format!("s3://{name}/{prefix}"), name, prefix, endpoint: Some(endpoint), _dir: None }
+                Bucket {
+                    backend,
+                    url: format!("s3://{name}/{prefix}"),
+                    name,
+                    prefix,
+                    endpoint: Some(endpoint),
+                    _dir: None,
+                }
             }
             Backend::Gcs => {
                 let endpoint = endpoint(GCS_VARIABLE);
@@ -89,7 +96,14 @@ impl Bucket {
                         .status()
                 });
                 assert!(status.is_success(), "creating GCS bucket {name}: HTTP {status}");
-                Bucket { backend, url: format!("gs://{name}/{prefix}"), name, prefix, endpoint: Some(endpoint), _dir: None }
+                Bucket {
+                    backend,
+                    url: format!("gs://{name}/{prefix}"),
+                    name,
+                    prefix,
+                    endpoint: Some(endpoint),
+                    _dir: None,
+                }
             }
         }
     }
@@ -141,7 +155,8 @@ impl Bucket {
             Backend::S3 => block_on(async {
                 let client = s3_client(self.endpoint.as_ref().unwrap());
                 let mut objects = BTreeMap::new();
-                let mut pages = client.list_objects_v2().bucket(&self.name).prefix(&self.prefix).into_paginator().send();
+                let mut pages =
+                    client.list_objects_v2().bucket(&self.name).prefix(&self.prefix).into_paginator().send();
                 while let Some(page) = pages.next().await {
                     for object in page.unwrap().contents() {
                         let key = object.key().unwrap();
@@ -184,9 +199,24 @@ impl Bucket {
         }
     }
 
-    /// The keys under the prefix.
+    /// The keys under the prefix (S3 lists without downloading, for polling during a deploy).
     pub fn keys(&self) -> Vec<String> {
-        self.objects().into_keys().collect()
+        match self.backend {
+            Backend::S3 => block_on(async {
+                let client = s3_client(self.endpoint.as_ref().unwrap());
+                let mut keys = Vec::new();
+                let mut pages =
+                    client.list_objects_v2().bucket(&self.name).prefix(&self.prefix).into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    for object in page.unwrap().contents() {
+                        keys.push(object.key().unwrap().strip_prefix(&self.prefix).unwrap().to_string());
+                    }
+                }
+                keys.sort();
+                keys
+            }),
+            _ => self.objects().into_keys().collect(),
+        }
     }
 
     /// Writes an object straight to the server (state left by someone else, or by an earlier tool).

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use tempfile::TempDir;
 
 pub mod buckets;
+pub mod project;
 
 /// Environment that isolates git from the machine's config and makes commit ids reproducible.
 pub fn isolated_git_env(command: &mut Command) -> &mut Command {

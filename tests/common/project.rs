@@ -1,0 +1,91 @@
+//! A repository with DAGs, plugins and data that deploys to one test bucket, for the deploy tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use super::buckets::{Backend, Bucket};
+use super::{Repo, Run, dagship_command, run_command};
+
+/// A repository with DAGs, plugins and data, deploying to one bucket as environment `test`.
+pub struct Project {
+    pub repo: Repo,
+    pub bucket: Bucket,
+}
+
+impl Project {
+    pub fn new(backend: Backend, deploy_config: &str) -> Project {
+        let bucket = Bucket::new(backend);
+        let platform = match backend {
+            Backend::Local => "local",
+            Backend::S3 => "mwaa",
+            Backend::Gcs => "composer",
+        };
+        let repo = Repo::new();
+        let config = format!(
+            "dags_dir: dags\nplugins_dir: plugins\ndata_dir: data\n\
+             environments:\n  test: {{ platform: {platform}, bucket: \"{}\" }}\n{deploy_config}",
+            bucket.url
+        );
+        repo.write("dagship.yml", &config)
+            .write("dags/daily.py", "from operators.slack import notify\n")
+            .write("dags/sql/report.sql", "select 1\n")
+            .write("plugins/operators/slack.py", "def notify(): pass\n")
+            .write("data/lookup.csv", "id,name\n1,a\n")
+            .write("README.md", "# project\n");
+        repo.commit("project");
+        Project { repo, bucket }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = dagship_command(self.repo.path());
+        command.args(args);
+        self.bucket.configure(&mut command);
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_command(&mut self.command(args))
+    }
+
+    pub fn deploy_json(&self, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["deploy", "--env", "test", "--format", "json"];
+        args.extend_from_slice(extra);
+        let run = self.run(&args);
+        run.assert_code(0);
+        run.json()
+    }
+
+    /// The deployed objects, without dagship's own `.dagship/` records.
+    pub fn deployed(&self) -> BTreeMap<String, Vec<u8>> {
+        self.bucket.objects().into_iter().filter(|(key, _)| !key.starts_with(".dagship/")).collect()
+    }
+
+    /// What the bucket should hold: every deployable file under its prefix.
+    pub fn expected(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut expected = BTreeMap::new();
+        for (folder, prefix) in [("dags", "dags/"), ("plugins", "plugins/"), ("data", "data/")] {
+            let root = self.repo.path().join(folder);
+            let mut pending = vec![root.clone()];
+            while let Some(dir) = pending.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                for entry in entries {
+                    let path = entry.unwrap().path();
+                    if path.is_dir() {
+                        pending.push(path);
+                    } else {
+                        let relative = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+                        expected.insert(format!("{prefix}{relative}"), std::fs::read(&path).unwrap());
+                    }
+                }
+            }
+        }
+        expected
+    }
+}
+
+pub fn summary(json: &serde_json::Value) -> (u64, u64, u64, u64) {
+    let summary = &json["plan"]["summary"];
+    let count = |name: &str| summary[name].as_u64().unwrap();
+    (count("uploads"), count("replacements"), count("deletions"), count("unchanged"))
+}
