@@ -174,35 +174,56 @@ pub struct DeployReport {
 
 pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<DeployReport, DeployError> {
     let store = request.open_store().await?;
-    // A first plan without the lock: a refused or dry-run deploy writes nothing at all, not even a lock.
-    let first = prepare_with(request, store.clone()).await?;
-    if !first.plan.refusals.is_empty() {
-        return Err(DeployError::Refused(first.plan.refusals));
-    }
     let commit = options.holder.commit.clone();
-    let already_recorded = first.marker.as_ref().is_some_and(|marker| marker.commit == commit);
-    if options.dry_run || (first.plan.is_noop() && already_recorded) {
-        return Ok(report(request, &first.plan, options.dry_run, !options.dry_run, commit, Vec::new(), None, false));
+    if options.dry_run {
+        let prepared = prepare_with(request, store).await?;
+        if !prepared.plan.refusals.is_empty() {
+            return Err(DeployError::Refused(prepared.plan.refusals));
+        }
+        return Ok(report(request, &prepared.plan, true, false, commit, Vec::new(), None, false));
     }
+    refuse_wipes_before_locking(request, store.clone()).await?;
 
+    // Plan under the lock, so the plan is made against the bucket no other deploy is changing.
     let lock = lock::acquire(store.as_ref(), options.holder.clone(), &options.lock).await?;
-    let result = apply_locked(request, store.clone(), &options, &commit).await;
+    let result = deploy_locked(request, store.clone(), &options, &commit).await;
     let released = lock::release(store.as_ref(), &lock).await;
-    let (plan, steps) = result?;
+    let (plan, steps, up_to_date) = result?;
     released?;
-    Ok(report(request, &plan, false, false, commit, steps, lock.took_over, true))
+    let took_over = lock.took_over;
+    Ok(report(request, &plan, false, up_to_date, commit, steps, took_over, !up_to_date))
 }
 
-/// Plans again under the lock (another deploy may have just finished), applies, writes the marker.
-async fn apply_locked(
+/// The bucket wipe every mirroring tool has caused (an empty or misnamed source folder) is refused before the
+/// lock is taken, so it writes nothing at all. Other refusals are found under the lock and leave only the lock's
+/// create and delete behind.
+async fn refuse_wipes_before_locking(request: &Request<'_>, store: Arc<dyn Store>) -> Result<(), DeployError> {
+    let suspicious = layout::mappings(request.config)
+        .iter()
+        .any(|mapping| !source::has_any_file(&request.repo_root.join(&mapping.source)));
+    if suspicious {
+        let prepared = prepare_with(request, store).await?;
+        if !prepared.plan.refusals.is_empty() {
+            return Err(DeployError::Refused(prepared.plan.refusals));
+        }
+    }
+    Ok(())
+}
+
+/// Plans, checks, applies and writes the marker; returns the plan, the steps and whether all was up to date.
+async fn deploy_locked(
     request: &Request<'_>,
     store: Arc<dyn Store>,
     options: &DeployOptions,
     commit: &str,
-) -> Result<(Plan, Vec<StepReport>), DeployError> {
+) -> Result<(Plan, Vec<StepReport>, bool), DeployError> {
     let prepared = prepare_with(request, store.clone()).await?;
     if !prepared.plan.refusals.is_empty() {
         return Err(DeployError::Refused(prepared.plan.refusals));
+    }
+    let recorded = prepared.marker.as_ref().is_some_and(|marker| marker.commit == commit);
+    if prepared.plan.is_noop() && recorded {
+        return Ok((prepared.plan, Vec::new(), true));
     }
     let applied = apply::apply(store.as_ref(), &prepared.plan, options.concurrency).await?;
     let mut objects: std::collections::BTreeMap<String, ObjectRecord> =
@@ -216,7 +237,7 @@ async fn apply_locked(
         objects,
     };
     marker::write(store.as_ref(), &marker).await?;
-    Ok((prepared.plan, applied.steps))
+    Ok((prepared.plan, applied.steps, false))
 }
 
 #[allow(clippy::too_many_arguments)]
