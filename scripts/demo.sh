@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs dagship's main job on the embedded default: the examples/ repository, as a pull request that edits a
 # DAG, a dbt model and a job. It builds dagship, copies examples/ into a fresh git repository under
-# ${DAGSHIP_DEMO_DIR:-/tmp/dagship-demo}, and runs the pull-request flow (detect -> filters -> test matrix).
+# ${DAGSHIP_DEMO_DIR:-/tmp/dagship-demo}, runs the pull-request flow (detect -> filters -> test matrix ->
+# deploy plan), then merges and deploys to the local bucket (file://.dagship/bucket), twice: the second run
+# finds nothing to do.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,3 +40,16 @@ echo "== dagship detect --event pull_request --base-ref main"
 echo "== the test matrix, as JSON for strategy.matrix"
 "$dagship" -C "$demo" detect --event pull_request --base-ref main --format json \
   | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["matrix"], indent=2))'
+
+echo "== the deploy plan for the pull request (writes nothing)"
+"$dagship" -C "$demo" plan --env local
+
+echo "== merge to main, then deploy to the local bucket"
+git -C "$demo" checkout -q main
+git -C "$demo" merge -q --no-ff -m "Merge feature/orders" feature/orders
+"$dagship" -C "$demo" deploy --env local
+
+echo "== deploy again: nothing to upload"
+"$dagship" -C "$demo" deploy --env local
+echo "== the bucket: $demo/.dagship/bucket"
+(cd "$demo/.dagship/bucket" && find . -type f | sort)

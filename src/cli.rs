@@ -142,6 +142,10 @@ pub struct DetectArgs {
     /// Report every file at head as added (a full run), and every job in the matrix.
     #[arg(long)]
     pub all: bool,
+    /// Diff from the commit of the last successful deploy to this environment (its deploy marker); a full run
+    /// when the environment has no marker or its commit is not in the history.
+    #[arg(long, value_name = "ENV", conflicts_with_all = ["base", "event", "all"])]
+    pub since_deploy: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }

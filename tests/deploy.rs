@@ -149,3 +149,21 @@ on_backends!(empty_source_is_refused_and_nothing_is_deleted: local => Backend::L
 on_backends!(excludes_and_protected_keys_survive: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
 on_backends!(max_delete_refuses_until_allowed: local => Backend::Local, s3 => Backend::S3);
 on_backends!(dry_run_and_plan_write_nothing: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
+
+#[test]
+fn detect_since_deploy_diffs_from_the_marker_commit() {
+    let project = Project::new(Backend::Local, "");
+    let before = project.run(&["detect", "--since-deploy", "test", "--format", "json"]);
+    before.assert_code(0);
+    assert_eq!(before.json()["files"].as_array().unwrap().len(), 6, "no marker yet: every file");
+    assert!(before.stderr.contains("has no deploy marker yet"), "{}", before.stderr);
+
+    let deployed = project.repo.head();
+    project.deploy_json(&[]);
+    project.repo.write("dags/new.py", "# new\n");
+    project.repo.commit("new dag");
+    let run = project.run(&["detect", "--since-deploy", "test", "--format", "json"]);
+    run.assert_code(0);
+    assert_eq!(run.json()["base"], deployed.as_str());
+    assert_eq!(run.file_list(), ["added dags/new.py"]);
+}

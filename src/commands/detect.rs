@@ -42,10 +42,12 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<ExitCode> {
 
 /// The whole detect stage as a function of the repository, the config and the flags.
 pub fn detect(git: &Git, config: &Config, args: &DetectArgs) -> Result<(DetectReport, Range)> {
-    let request = range_request(args)?;
     let policy = FetchPolicy { remote: args.remote.clone(), allowed: !args.no_fetch };
     let default_branch = args.default_branch.as_deref().or(config.default_branch.as_deref());
-    let range = context::resolve(git, &request, default_branch, &policy)?;
+    let range = match &args.since_deploy {
+        Some(environment) => since_deploy(git, config, args, environment, default_branch, &policy)?,
+        None => context::resolve(git, &range_request(args)?, default_branch, &policy)?,
+    };
     for notice in &range.notices {
         announce(Level::Notice, notice);
     }
@@ -93,6 +95,49 @@ pub fn detect(git: &Git, config: &Config, args: &DetectArgs) -> Result<(DetectRe
         matrix,
     };
     Ok((report, range))
+}
+
+/// The range from the environment's last deploy to head; every file when that deploy is unknown.
+fn since_deploy(
+    git: &Git,
+    config: &Config,
+    args: &DetectArgs,
+    environment: &str,
+    default_branch: Option<&str>,
+    policy: &FetchPolicy,
+) -> Result<Range> {
+    let head = args.head.clone().unwrap_or_else(|| "HEAD".into());
+    let request = crate::deploy::Request {
+        repo_root: git.root(),
+        config,
+        environment,
+        store_options: crate::store::StoreOptions::default(),
+        allow_deletes: None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Error::Usage(format!("cannot start the async runtime: {err}")))?;
+    let full = |why: String| -> Result<Range> {
+        let mut range = context::resolve(git, &RangeRequest::Full { head: head.clone() }, default_branch, policy)?;
+        range.notices.push(why);
+        Ok(range)
+    };
+    let Some(marker) = runtime.block_on(crate::deploy::last_deploy(&request))? else {
+        return full(format!("{environment} has no deploy marker yet: every file counts as changed"));
+    };
+    let explicit = RangeRequest::Explicit { base: marker.commit.clone(), head: head.clone(), merge_base: false };
+    match context::resolve(git, &explicit, default_branch, policy) {
+        Ok(mut range) => {
+            range.description = format!("since the last deploy to {environment} ({})", range.description);
+            Ok(range)
+        }
+        Err(err) => full(format!(
+            "the last deploy to {environment} was commit {}, which is not in this history ({err}): every file counts \
+             as changed",
+            marker.commit
+        )),
+    }
 }
 
 /// Turns the flags into a range request, refusing combinations that would be ambiguous.

@@ -264,6 +264,12 @@ fn report(
     }
 }
 
+/// The environment's deploy marker, if it has one.
+pub async fn last_deploy(request: &Request<'_>) -> Result<Option<Marker>, DeployError> {
+    let store = request.open_store().await?;
+    Ok(marker::read(store.as_ref()).await?)
+}
+
 /// Force-releases an environment's lock (after a deploy died), returning who held it.
 pub async fn unlock(request: &Request<'_>) -> Result<Option<Holder>, DeployError> {
     let store = request.open_store().await?;
