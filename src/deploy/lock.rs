@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DeployError;
 use crate::github::workflow::{Level, announce};
-use crate::hash::Md5;
-use crate::store::{Body, PutMode, PutRequest, Store, StoreErrorKind};
+use crate::store::{PutMode, PutRequest, Store, StoreErrorKind};
 
 pub const LOCK_KEY: &str = ".dagship/lock.json";
 
@@ -72,13 +71,7 @@ pub struct LockPolicy {
 
 pub async fn acquire(store: &dyn Store, holder: Holder, policy: &LockPolicy) -> Result<Lock, DeployError> {
     let body = Bytes::from(serde_json::to_vec_pretty(&holder).expect("the lock serializes"));
-    let request = PutRequest {
-        key: LOCK_KEY.into(),
-        size: body.len() as u64,
-        md5: Md5::of_bytes(&body),
-        body: Body::Bytes(body),
-        mode: PutMode::Create,
-    };
+    let request = PutRequest::bytes(LOCK_KEY, body, PutMode::Create);
     let started = Instant::now();
     let mut took_over = None;
     let mut announced = false;

@@ -7,8 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::plan::ObjectRecord;
-use crate::hash::Md5;
-use crate::store::{Body, PutMode, PutRequest, Store, StoreError};
+use crate::store::{PutMode, PutRequest, Store, StoreError};
 
 pub const MARKER_KEY: &str = ".dagship/last-deploy.json";
 
@@ -39,12 +38,5 @@ pub async fn read(store: &dyn Store) -> Result<Option<Marker>, StoreError> {
 
 pub async fn write(store: &dyn Store, marker: &Marker) -> Result<(), StoreError> {
     let bytes = Bytes::from(serde_json::to_vec_pretty(marker).expect("the marker serializes"));
-    let request = PutRequest {
-        key: MARKER_KEY.into(),
-        size: bytes.len() as u64,
-        md5: Md5::of_bytes(&bytes),
-        body: Body::Bytes(bytes),
-        mode: PutMode::Overwrite,
-    };
-    store.put(&request).await.map(|_| ())
+    store.put(&PutRequest::bytes(MARKER_KEY, bytes, PutMode::Overwrite)).await.map(|_| ())
 }

@@ -60,6 +60,19 @@ pub struct PutRequest {
     pub mode: PutMode,
 }
 
+impl PutRequest {
+    /// An upload of bytes held in memory (locks, markers), with their size and MD5.
+    pub fn bytes(key: &str, bytes: Bytes, mode: PutMode) -> PutRequest {
+        PutRequest {
+            key: key.into(),
+            size: bytes.len() as u64,
+            md5: Md5::of_bytes(&bytes),
+            body: Body::Bytes(bytes),
+            mode,
+        }
+    }
+}
+
 /// Tunables shared by the backends.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {

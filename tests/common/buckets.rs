@@ -134,39 +134,20 @@ impl Bucket {
     /// Every object under the prefix, key (relative to the prefix) -> bytes, as the server has them.
     pub fn objects(&self) -> BTreeMap<String, Vec<u8>> {
         match self.backend {
-            Backend::Local => {
-                let mut objects = BTreeMap::new();
-                let root = self.dir();
-                let mut pending = vec![root.clone()];
-                while let Some(dir) = pending.pop() {
-                    let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-                    for entry in entries {
-                        let path = entry.unwrap().path();
-                        if path.is_dir() {
-                            pending.push(path);
-                        } else {
-                            let key = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
-                            objects.insert(key, std::fs::read(&path).unwrap());
-                        }
+            Backend::Local => read_tree(&self.dir()),
+            Backend::S3 => {
+                let keys = self.keys();
+                block_on(async {
+                    let client = s3_client(self.endpoint.as_ref().unwrap());
+                    let mut objects = BTreeMap::new();
+                    for key in keys {
+                        let full_key = format!("{}{key}", self.prefix);
+                        let body = client.get_object().bucket(&self.name).key(full_key).send().await.unwrap().body;
+                        objects.insert(key, body.collect().await.unwrap().into_bytes().to_vec());
                     }
-                }
-                objects
+                    objects
+                })
             }
-            Backend::S3 => block_on(async {
-                let client = s3_client(self.endpoint.as_ref().unwrap());
-                let mut objects = BTreeMap::new();
-                let mut pages =
-                    client.list_objects_v2().bucket(&self.name).prefix(&self.prefix).into_paginator().send();
-                while let Some(page) = pages.next().await {
-                    for object in page.unwrap().contents() {
-                        let key = object.key().unwrap();
-                        let body = client.get_object().bucket(&self.name).key(key).send().await.unwrap().body;
-                        let bytes = body.collect().await.unwrap().into_bytes().to_vec();
-                        objects.insert(key.strip_prefix(&self.prefix).unwrap().to_string(), bytes);
-                    }
-                }
-                objects
-            }),
             Backend::Gcs => block_on(async {
                 let endpoint = self.endpoint.as_ref().unwrap();
                 let http = reqwest::Client::new();
@@ -251,6 +232,25 @@ impl Bucket {
             }),
         }
     }
+}
+
+/// Every file below `root`, path relative to it -> bytes (symlinks followed).
+pub fn read_tree(root: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                files.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
 }
 
 /// Percent-encodes an object name for a URL path.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use super::buckets::{Backend, Bucket};
+use super::buckets::{Backend, Bucket, read_tree};
 use super::{Repo, Run, dagship_command, run_command};
 
 /// A repository with DAGs, plugins and data, deploying to one bucket as environment `test`.
@@ -65,19 +65,8 @@ impl Project {
     pub fn expected(&self) -> BTreeMap<String, Vec<u8>> {
         let mut expected = BTreeMap::new();
         for (folder, prefix) in [("dags", "dags/"), ("plugins", "plugins/"), ("data", "data/")] {
-            let root = self.repo.path().join(folder);
-            let mut pending = vec![root.clone()];
-            while let Some(dir) = pending.pop() {
-                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-                for entry in entries {
-                    let path = entry.unwrap().path();
-                    if path.is_dir() {
-                        pending.push(path);
-                    } else {
-                        let relative = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
-                        expected.insert(format!("{prefix}{relative}"), std::fs::read(&path).unwrap());
-                    }
-                }
+            for (relative, bytes) in read_tree(&self.repo.path().join(folder)) {
+                expected.insert(format!("{prefix}{relative}"), bytes);
             }
         }
         expected
