@@ -180,7 +180,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
         if !prepared.plan.refusals.is_empty() {
             return Err(DeployError::Refused(prepared.plan.refusals));
         }
-        return Ok(report(request, &prepared.plan, true, false, commit, Vec::new(), None, false));
+        return Ok(report(request, prepared.plan, true, false, commit, Vec::new(), None));
     }
     refuse_wipes_before_locking(request, store.clone()).await?;
 
@@ -191,7 +191,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let (plan, steps, up_to_date) = result?;
     released?;
     let took_over = lock.took_over;
-    Ok(report(request, &plan, false, up_to_date, commit, steps, took_over, !up_to_date))
+    Ok(report(request, plan, false, up_to_date, commit, steps, took_over))
 }
 
 /// The bucket wipe every mirroring tool has caused (an empty or misnamed source folder) is refused before the
@@ -240,16 +240,14 @@ async fn deploy_locked(
     Ok((prepared.plan, applied.steps, false))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn report(
     request: &Request<'_>,
-    plan: &Plan,
+    plan: Plan,
     dry_run: bool,
     up_to_date: bool,
     commit: String,
     steps: Vec<StepReport>,
     took_over_lock_from: Option<Holder>,
-    marker_written: bool,
 ) -> DeployReport {
     DeployReport {
         environment: request.environment.to_string(),
@@ -257,10 +255,11 @@ fn report(
         dry_run,
         up_to_date,
         commit,
-        plan: plan.clone(),
+        plan,
         steps,
         took_over_lock_from,
-        marker_written,
+        // The marker is written by every deploy that is neither a dry run nor already up to date.
+        marker_written: !dry_run && !up_to_date,
     }
 }
 
