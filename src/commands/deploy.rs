@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{config_path, load_config};
+use super::{config_path, load_config, runtime};
 use crate::cli::{Cli, DeployArgs, OutputFormat, PlanArgs, PlanFormat, UnlockArgs};
 use crate::config::Config;
 use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, Request};
@@ -28,14 +28,13 @@ fn setup(cli: &Cli) -> Result<(PathBuf, Option<Git>, Config)> {
     Ok((root, git, config))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| Error::Usage(format!("cannot start the async runtime: {err}")))
-}
-
-fn request<'a>(root: &'a Path, config: &'a Config, env: &'a str, allow_deletes: Option<usize>) -> Request<'a> {
+/// What the deploy engine needs to know about `env`; `detect --since-deploy` uses it too.
+pub(super) fn request<'a>(
+    root: &'a Path,
+    config: &'a Config,
+    env: &'a str,
+    allow_deletes: Option<usize>,
+) -> Request<'a> {
     Request { repo_root: root, config, environment: env, store_options: StoreOptions::default(), allow_deletes }
 }
 

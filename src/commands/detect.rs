@@ -107,23 +107,13 @@ fn since_deploy(
     policy: &FetchPolicy,
 ) -> Result<Range> {
     let head = args.head.clone().unwrap_or_else(|| "HEAD".into());
-    let request = crate::deploy::Request {
-        repo_root: git.root(),
-        config,
-        environment,
-        store_options: crate::store::StoreOptions::default(),
-        allow_deletes: None,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| Error::Usage(format!("cannot start the async runtime: {err}")))?;
+    let request = super::deploy::request(git.root(), config, environment, None);
     let full = |why: String| -> Result<Range> {
         let mut range = context::resolve(git, &RangeRequest::Full { head: head.clone() }, default_branch, policy)?;
         range.notices.push(why);
         Ok(range)
     };
-    let Some(marker) = runtime.block_on(crate::deploy::last_deploy(&request))? else {
+    let Some(marker) = super::runtime()?.block_on(crate::deploy::last_deploy(&request))? else {
         return full(format!("{environment} has no deploy marker yet: every file counts as changed"));
     };
     let explicit = RangeRequest::Explicit { base: marker.commit.clone(), head: head.clone(), merge_base: false };

@@ -39,3 +39,11 @@ fn load_config(path: &Path) -> Result<Loaded> {
     }
     Ok(loaded)
 }
+
+/// The async runtime the storage commands block on.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| crate::error::Error::Usage(format!("cannot start the async runtime: {err}")))
+}
