@@ -1,6 +1,6 @@
 //! MD5 content hashes: the one checksum every object store reports, so plans compare by content.
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use base64::Engine;
@@ -18,17 +18,22 @@ impl Md5 {
 
     /// Hashes a file in 64 KiB reads, so big files never sit in memory.
     pub fn of_file(path: &Path) -> std::io::Result<(Md5, u64)> {
-        let mut file = std::fs::File::open(path)?;
+        Md5::copy(&mut std::fs::File::open(path)?, &mut std::io::sink())
+    }
+
+    /// Copies `reader` into `writer` in 64 KiB chunks, returning the MD5 and size of what passed through.
+    pub fn copy(reader: &mut impl Read, writer: &mut impl Write) -> std::io::Result<(Md5, u64)> {
         let mut hasher = Md5Hasher::new();
         let mut buffer = vec![0u8; 64 * 1024];
         let mut size = 0u64;
         loop {
-            let read = file.read(&mut buffer)?;
+            let read = reader.read(&mut buffer)?;
             if read == 0 {
                 break;
             }
             size += read as u64;
             hasher.update(&buffer[..read]);
+            writer.write_all(&buffer[..read])?;
         }
         Ok((Md5(hasher.finalize().into()), size))
     }

@@ -1,6 +1,6 @@
 //! `file://` buckets: a directory. Writes go to a temporary file that is renamed (or, for a conditional
 //! create, hard-linked, which fails when the name exists) into place, so readers never see half a file.
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -119,18 +119,20 @@ impl LocalStore {
         })
     }
 
-    /// Copies the body into `temp`, returning the MD5 of what was written.
+    /// Streams the body into `temp`, returning the MD5 of what was written.
     fn write_temp(&self, temp: &Path, request: &PutRequest) -> Result<Md5, StoreError> {
         let key = &request.key;
-        let bytes = match &request.body {
-            Body::Bytes(bytes) => bytes.clone(),
-            Body::File(path) => {
-                Bytes::from(std::fs::read(path).map_err(|err| self.io_error("read source of", key, err))?)
-            }
-        };
         let mut file = std::fs::File::create(temp).map_err(|err| self.io_error("upload", key, err))?;
-        file.write_all(&bytes).and_then(|()| file.sync_data()).map_err(|err| self.io_error("upload", key, err))?;
-        Ok(Md5::of_bytes(&bytes))
+        let (md5, _) = match &request.body {
+            Body::Bytes(bytes) => Md5::copy(&mut bytes.as_ref(), &mut file),
+            Body::File(path) => {
+                let mut source = std::fs::File::open(path).map_err(|err| self.io_error("read source of", key, err))?;
+                Md5::copy(&mut source, &mut file)
+            }
+        }
+        .map_err(|err| self.io_error("upload", key, err))?;
+        file.sync_data().map_err(|err| self.io_error("upload", key, err))?;
+        Ok(md5)
     }
 
     fn delete_blocking(&self, key: &str) -> Result<(), StoreError> {
