@@ -151,28 +151,16 @@ impl Bucket {
             Backend::Gcs => block_on(async {
                 let endpoint = self.endpoint.as_ref().unwrap();
                 let http = reqwest::Client::new();
-                let listing = http
-                    .get(format!("{endpoint}/storage/v1/b/{}/o", self.name))
-                    .query(&[("prefix", self.prefix.as_str())])
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
+                let listing = body_of(
+                    http.get(format!("{endpoint}/storage/v1/b/{}/o", self.name)).query(&[("prefix", &self.prefix)]),
+                )
+                .await;
                 let listing: serde_json::Value = serde_json::from_slice(&listing).unwrap();
                 let mut objects = BTreeMap::new();
                 for item in listing["items"].as_array().cloned().unwrap_or_default() {
                     let name = item["name"].as_str().unwrap();
-                    let bytes = http
-                        .get(format!("{endpoint}/download/storage/v1/b/{}/o/{}", self.name, encode(name)))
-                        .query(&[("alt", "media")])
-                        .send()
-                        .await
-                        .unwrap()
-                        .bytes()
-                        .await
-                        .unwrap();
+                    let url = format!("{endpoint}/download/storage/v1/b/{}/o/{}", self.name, encode(name));
+                    let bytes = body_of(http.get(url).query(&[("alt", "media")])).await;
                     objects.insert(name.strip_prefix(&self.prefix).unwrap().to_string(), bytes.to_vec());
                 }
                 objects
@@ -251,6 +239,11 @@ pub fn read_tree(root: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     files
+}
+
+/// The body of a request to the GCS emulator, which must answer.
+async fn body_of(request: reqwest::RequestBuilder) -> bytes::Bytes {
+    request.send().await.unwrap().error_for_status().unwrap().bytes().await.unwrap()
 }
 
 /// Percent-encodes an object name for a URL path.
