@@ -29,6 +29,45 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Remove an environment's deploy lock left by a deploy that died.
     Unlock(UnlockArgs),
+    /// Run dbt against an environment's state.
+    #[command(subcommand)]
+    Dbt(DbtCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbtCommand {
+    /// Compile what changed against an environment's dbt state from its bucket (slim CI), or the whole project
+    /// when the environment has no state yet; then run the configured `dbt.checks` on the same selection.
+    Compile(DbtCompileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbtCompileArgs {
+    /// The environment whose state to compile against.
+    #[arg(long, short = 'e', value_name = "NAME", required_unless_present = "base_ref")]
+    pub env: Option<String>,
+    /// A pull request's base branch: the environment deploying from it is the one checked against.
+    #[arg(long, value_name = "BRANCH", conflicts_with = "env")]
+    pub base_ref: Option<String>,
+    /// Compile the whole project even when the environment has state.
+    #[arg(long)]
+    pub full: bool,
+    /// Compile only; skip the configured `dbt.checks`.
+    #[arg(long)]
+    pub skip_checks: bool,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// Where a deploy's dbt artifacts (published to the state prefix) come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DbtArtifacts {
+    /// Run dbt deps, compile (or docs generate) and a parse for pull request checks, then publish.
+    Build,
+    /// Publish what the dbt project's target folder already holds.
+    Existing,
+    /// Leave the state prefix untouched.
+    Skip,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,6 +85,9 @@ pub struct PlanArgs {
     /// Accept up to this many deletions even when over `deploy.max_delete`.
     #[arg(long, value_name = "N")]
     pub allow_deletes: Option<usize>,
+    /// Where the dbt artifacts come from; by default a plan leaves the dbt state out (it runs no dbt).
+    #[arg(long, value_enum, default_value_t = DbtArtifacts::Skip)]
+    pub dbt_artifacts: DbtArtifacts,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }
@@ -67,6 +109,9 @@ pub struct DeployArgs {
     /// How long to wait for another deploy's lock, like 90s or 10m (default: `deploy.lock_timeout`).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+    /// Where the dbt artifacts published to the state prefix come from (when dagship.yml has `dbt`).
+    #[arg(long, value_enum, default_value_t = DbtArtifacts::Build)]
+    pub dbt_artifacts: DbtArtifacts,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }

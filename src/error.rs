@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use crate::config::ConfigError;
 use crate::context::RangeError;
+use crate::dbt::DbtError;
 use crate::deploy::DeployError;
 use crate::exit_code::ExitCode;
 use crate::git::GitError;
@@ -20,6 +21,8 @@ pub enum Error {
     Matrix(#[from] MatrixError),
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    #[error(transparent)]
+    Dbt(#[from] DbtError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write {}: {source}", path.display())]
@@ -37,6 +40,7 @@ impl Error {
             Error::Git(err) => err.exit_code(),
             Error::Range(err) => err.exit_code(),
             Error::Deploy(err) => err.exit_code(),
+            Error::Dbt(err) => err.exit_code(),
             Error::Write { .. } => ExitCode::Remote,
         }
     }

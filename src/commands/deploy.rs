@@ -1,24 +1,24 @@
 //! `dagship plan`, `dagship deploy` and `dagship unlock`: the config and the repository in, the deploy
 //! engine in between, renderings and step outputs out.
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{config_path, load_config, runtime};
-use crate::cli::{Cli, DeployArgs, OutputFormat, PlanArgs, PlanFormat, UnlockArgs};
+use super::{config_path, env_path, load_config, print_stdout, runtime, write_step_outputs};
+use crate::cli::{Cli, DbtArtifacts, DeployArgs, OutputFormat, PlanArgs, PlanFormat, UnlockArgs};
 use crate::config::Config;
+use crate::dbt::{self, ArtifactsMode, Settings, Staged};
 use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, Request};
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::git::Git;
-use crate::github::output::{random_hex, write_outputs};
+use crate::github::output::random_hex;
 use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce};
 use crate::report::{render_plan_markdown, render_plan_text};
 use crate::store::StoreOptions;
 
 /// The repository root (the git work tree when there is one) and the loaded config.
-fn setup(cli: &Cli) -> Result<(PathBuf, Option<Git>, Config)> {
+pub(super) fn setup(cli: &Cli) -> Result<(PathBuf, Option<Git>, Config)> {
     let git = Git::discover(&cli.repo).ok();
     let root = match &git {
         Some(git) => git.root().to_path_buf(),
@@ -35,13 +35,23 @@ pub(super) fn request<'a>(
     env: &'a str,
     allow_deletes: Option<usize>,
 ) -> Request<'a> {
-    Request { repo_root: root, config, environment: env, store_options: StoreOptions::default(), allow_deletes }
+    Request {
+        repo_root: root,
+        config,
+        environment: env,
+        store_options: StoreOptions::default(),
+        allow_deletes,
+        dbt_state: None,
+    }
 }
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
     let (root, _, config) = setup(cli)?;
-    let request = request(&root, &config, &args.env, args.allow_deletes);
-    let prepared = runtime()?.block_on(deploy::prepare(&request))?;
+    let runtime = runtime()?;
+    let staged = stage_dbt(&runtime, &root, &config, &args.env, args.dbt_artifacts)?;
+    let mut request = request(&root, &config, &args.env, args.allow_deletes);
+    request.dbt_state = staged.as_ref().map(|staged| staged.dir.path());
+    let prepared = runtime.block_on(deploy::prepare(&request))?;
     let plan = &prepared.plan;
     let rendered = match args.format {
         PlanFormat::Text => render_plan_text(plan),
@@ -69,7 +79,10 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
 
 pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let (root, git, config) = setup(cli)?;
-    let request = request(&root, &config, &args.env, args.allow_deletes);
+    let runtime = runtime()?;
+    let staged = stage_dbt(&runtime, &root, &config, &args.env, args.dbt_artifacts)?;
+    let mut request = request(&root, &config, &args.env, args.allow_deletes);
+    request.dbt_state = staged.as_ref().map(|staged| staged.dir.path());
     let options = deploy::DeployOptions {
         dry_run: args.dry_run,
         concurrency: args.concurrency.map_or(config.deploy.concurrency, usize::from),
@@ -80,7 +93,7 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
         },
         holder: holder(git.as_ref()),
     };
-    let report = match runtime()?.block_on(deploy::deploy(&request, options)) {
+    let report = match runtime.block_on(deploy::deploy(&request, options)) {
         Ok(report) => report,
         Err(DeployError::Refused(reasons)) => {
             for reason in &reasons {
@@ -106,6 +119,45 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
         ("plan_deletions", report.plan.summary.deletions.to_string()),
     ])?;
     Ok(ExitCode::Ok)
+}
+
+/// The dbt artifacts this deploy publishes to the state prefix, staged in a temporary folder: built by dbt,
+/// taken from the project's target folder, or none (dbt not configured, skipped, or the environment has no
+/// `dbt_target`). Exposure files are pulled from the bucket first, so docs and the manifest include them.
+fn stage_dbt(
+    runtime: &tokio::runtime::Runtime,
+    root: &Path,
+    config: &Config,
+    env: &str,
+    mode: DbtArtifacts,
+) -> Result<Option<Staged>> {
+    let Some(environment) = config.environments.get(env) else { return Ok(None) };
+    if config.dbt.is_none() || mode == DbtArtifacts::Skip {
+        return Ok(None);
+    }
+    if environment.dbt_target.is_none() {
+        announce(Level::Notice, &format!("environments.{env} has no dbt_target: its dbt state is not published"));
+        return Ok(None);
+    }
+    let settings = Settings::resolve(root, config, env)?;
+    let mode = match mode {
+        DbtArtifacts::Build => ArtifactsMode::Build,
+        DbtArtifacts::Existing => ArtifactsMode::Existing,
+        DbtArtifacts::Skip => ArtifactsMode::Skip,
+    };
+    if mode == ArtifactsMode::Build {
+        let request = request(root, config, env, None);
+        runtime.block_on(async {
+            let store = request.open_store().await?;
+            let pulled = dbt::pull_exposures(store.as_ref(), &settings).await?;
+            if pulled > 0 {
+                eprintln!("pulled {pulled} exposure file(s) into {}", settings.dbt.exposures_dir);
+            }
+            Ok::<_, Error>(())
+        })?;
+    }
+    let staged = dbt::stage_for_deploy(&settings, mode).inspect_err(super::dbt::annotate_failure)?;
+    Ok(Some(staged))
 }
 
 pub fn unlock(cli: &Cli, args: &UnlockArgs) -> Result<ExitCode> {
@@ -155,26 +207,4 @@ fn holder(git: Option<&Git>) -> Holder {
         actor: env("GITHUB_ACTOR").or_else(|| env("USER")),
         acquired_at: deploy::now_seconds(),
     }
-}
-
-fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from)
-}
-
-fn write_step_outputs(outputs: &[(&str, String)]) -> Result<()> {
-    if let Some(output_file) = env_path("GITHUB_OUTPUT") {
-        let spill_dir = env_path("RUNNER_TEMP").unwrap_or_else(std::env::temp_dir);
-        let outputs: Vec<(String, String)> =
-            outputs.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
-        write_outputs(&output_file, &spill_dir, &outputs)?;
-    }
-    Ok(())
-}
-
-fn print_stdout(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write { path: "stdout".into(), source })
 }

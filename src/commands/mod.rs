@@ -1,15 +1,18 @@
 //! One function per subcommand: each runs the flow's stages in order and hands the result to the edges.
 mod config_check;
+mod dbt;
 mod deploy;
 mod detect;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, DbtCommand};
 use crate::config::{self, Loaded};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::git::Git;
+use crate::github::output::write_outputs;
 use crate::github::workflow::{Level, announce};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -19,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => deploy::plan(&cli, args),
         Command::Deploy(args) => deploy::deploy(&cli, args),
         Command::Unlock(args) => deploy::unlock(&cli, args),
+        Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
     }
 }
 
@@ -46,4 +50,26 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|err| crate::error::Error::Usage(format!("cannot start the async runtime: {err}")))
+}
+
+pub(super) fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from)
+}
+
+pub(super) fn write_step_outputs(outputs: &[(&str, String)]) -> Result<()> {
+    if let Some(output_file) = env_path("GITHUB_OUTPUT") {
+        let spill_dir = env_path("RUNNER_TEMP").unwrap_or_else(std::env::temp_dir);
+        let outputs: Vec<(String, String)> =
+            outputs.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
+        write_outputs(&output_file, &spill_dir, &outputs)?;
+    }
+    Ok(())
+}
+
+pub(super) fn print_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Write { path: "stdout".into(), source })
 }

@@ -27,6 +27,24 @@ pub struct Config {
     pub detect: DetectConfig,
 }
 
+impl Config {
+    /// The environment a pull request into `branch` is checked against: among the environments deploying
+    /// from `branch`, the last of their `after` chain (a push to production deploys dev, then prod: its pull
+    /// requests are checked against prod).
+    pub fn environment_for_branch(&self, branch: &str) -> Option<&str> {
+        let candidates: Vec<&String> = self
+            .environments
+            .iter()
+            .filter(|(_, environment)| environment.branches.iter().any(|name| name == branch))
+            .map(|(name, _)| name)
+            .collect();
+        let followed = |name: &String| {
+            candidates.iter().any(|other| self.environments[*other].after.as_deref() == Some(name.as_str()))
+        };
+        candidates.iter().find(|name| !followed(name)).or(candidates.first()).map(|name| name.as_str())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -45,18 +63,77 @@ impl Default for Config {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DbtConfig {
+    /// The folder holding dbt_project.yml.
     pub project_dir: String,
-    /// Where `manifest.json` and `run_results.json` live in an environment's bucket.
-    #[serde(default = "default_state_prefix")]
+    /// Where the environment's dbt state (manifest.json, run_results.json, catalog.json, dbt_packages/, the
+    /// parse cache) lives in its bucket; deploys mirror it, pull request checks read it.
     pub state_prefix: String,
-    #[serde(default)]
+    /// The folder holding profiles.yml; else DBT_PROFILES_DIR, the project folder when it has one, ~/.dbt.
     pub profiles_dir: Option<String>,
+    /// The dbt command (a name on PATH or a path).
+    pub executable: String,
+    /// A bucket prefix of exposure files (`*.yml`) copied into `exposures_dir` before dbt runs.
+    pub exposures_prefix: Option<String>,
+    /// Where exposure files go, relative to the project folder.
+    pub exposures_dir: String,
+    /// What a pull request check compiles when the environment has state (`--select`).
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    /// A YAML selector name (`--selector`), instead of `select`/`exclude`.
+    pub selector: Option<String>,
+    /// Extra arguments for `dbt compile`.
+    pub args: Vec<String>,
+    /// Variables every dbt call gets; an environment's `vars` override them.
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Environment variables for every dbt call.
+    pub env: BTreeMap<String, String>,
+    /// More dbt commands a pull request check runs on the same selection after compiling (build, test, ...).
+    pub checks: Vec<DbtCheck>,
+    /// Deploys run `dbt docs generate` (publishing catalog.json) instead of `dbt compile`.
+    pub docs: bool,
+    /// Deploys publish a parse cache made with the check target, which pull request checks reuse.
+    pub parse_cache: bool,
 }
 
-fn default_state_prefix() -> String {
-    "data/target".into()
+impl Default for DbtConfig {
+    fn default() -> Self {
+        DbtConfig {
+            project_dir: "dbt".into(),
+            state_prefix: "data/target".into(),
+            profiles_dir: None,
+            executable: "dbt".into(),
+            exposures_prefix: None,
+            exposures_dir: "models/exposures".into(),
+            select: vec!["state:modified+".into()],
+            exclude: Vec::new(),
+            selector: None,
+            args: Vec::new(),
+            vars: BTreeMap::new(),
+            env: BTreeMap::new(),
+            checks: Vec::new(),
+            docs: false,
+            parse_cache: true,
+        }
+    }
 }
+
+/// One more dbt command of a pull request check, run on the compile's selection with the same state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbtCheck {
+    /// build, run, test, seed or snapshot.
+    pub command: String,
+    /// The target to run it on (e.g. a CI schema); the environment's check target when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+/// The dbt commands a check may run: the ones that take a selection and a deferral state.
+pub const DBT_CHECK_COMMANDS: &[&str] = &["build", "run", "test", "seed", "snapshot"];
 
 /// One named filter: globs (a leading `!` excludes) and, optionally, the change types it counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,8 +214,15 @@ pub struct Environment {
     pub platform: Platform,
     /// `gs://bucket/prefix`, `s3://bucket/prefix` or `file://path`.
     pub bucket: String,
+    /// The dbt target deploys compile with.
     #[serde(default)]
     pub dbt_target: Option<String>,
+    /// The dbt target pull request checks against this environment compile with; `dbt_target` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dbt_check_target: Option<String>,
+    /// Environment variables for dbt calls made for this environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dbt_env: BTreeMap<String, String>,
     /// Pushes to these branches deploy this environment.
     #[serde(default)]
     pub branches: Vec<String>,

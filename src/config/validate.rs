@@ -2,7 +2,7 @@
 //! environments refer to each other correctly and bucket URLs fit their platform.
 use std::collections::BTreeSet;
 
-use super::{Config, KeyPath, Platform};
+use super::{Config, DBT_CHECK_COMMANDS, DbtConfig, KeyPath, Platform};
 use crate::detect::filters::compile_glob;
 
 /// One problem found, at a key path; `parse` turns it into a located `ConfigError`.
@@ -26,8 +26,7 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
         check_relative_dir(data_dir, root.key("data_dir"))?;
     }
     if let Some(dbt) = &config.dbt {
-        check_relative_dir(&dbt.project_dir, root.key("dbt").key("project_dir"))?;
-        check_relative_dir(&dbt.state_prefix, root.key("dbt").key("state_prefix"))?;
+        check_dbt(dbt, root.key("dbt"))?;
     }
     if let Some(branch) = &config.default_branch {
         check_not_blank(branch, root.key("default_branch"), "a branch name like main")?;
@@ -72,6 +71,35 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
             return Err(problem(
                 deploy.key(key),
                 format!("{err}; expected a duration like \"90s\", \"10m\" or \"1h\""),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_dbt(dbt: &DbtConfig, at: KeyPath) -> Result<(), Problem> {
+    check_relative_dir(&dbt.project_dir, at.key("project_dir"))?;
+    check_relative_dir(&dbt.state_prefix, at.key("state_prefix"))?;
+    check_relative_dir(&dbt.exposures_dir, at.key("exposures_dir"))?;
+    if let Some(prefix) = &dbt.exposures_prefix {
+        check_relative_dir(prefix, at.key("exposures_prefix"))?;
+    }
+    if let Some(profiles_dir) = &dbt.profiles_dir {
+        check_relative_dir(profiles_dir, at.key("profiles_dir"))?;
+    }
+    check_not_blank(&dbt.executable, at.key("executable"), "the dbt command, like `dbt` or a path to it")?;
+    if dbt.selector.is_some() && (!dbt.exclude.is_empty() || dbt.select != DbtConfig::default().select) {
+        return Err(problem(at.key("selector"), "`selector` replaces `select` and `exclude`; keep one of them".into()));
+    }
+    for (index, check) in dbt.checks.iter().enumerate() {
+        if !DBT_CHECK_COMMANDS.contains(&check.command.as_str()) {
+            return Err(problem(
+                at.key("checks").index(index).key("command"),
+                format!(
+                    "`{}` is not a dbt command a check can run: expected one of {}",
+                    check.command.escape_debug(),
+                    DBT_CHECK_COMMANDS.join(", ")
+                ),
             ));
         }
     }

@@ -1,4 +1,6 @@
 //! Which local folder goes to which bucket prefix, and in which phase.
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
 use crate::config::Config;
@@ -9,6 +11,8 @@ use crate::config::Config;
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Data,
+    /// dbt's state (manifest, packages, parse cache): DAGs that read the manifest find the new one.
+    DbtState,
     Plugins,
     Dags,
 }
@@ -17,6 +21,7 @@ impl Phase {
     pub fn name(self) -> &'static str {
         match self {
             Phase::Data => "data",
+            Phase::DbtState => "dbt_state",
             Phase::Plugins => "plugins",
             Phase::Dags => "dags",
         }
@@ -27,23 +32,57 @@ impl Phase {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mapping {
     pub phase: Phase,
-    /// The folder, relative to the repository root.
+    /// The folder, relative to the repository root (for staged folders, a description of what they hold).
     pub source: String,
     /// The bucket prefix, relative to the environment's URL; never empty, ends with `/`.
     pub prefix: String,
+    /// A folder dagship staged outside the repository (dbt artifacts), read instead of `source`. The user's
+    /// exclude file does not apply to it: it describes repository paths.
+    #[serde(skip)]
+    pub staged: Option<PathBuf>,
 }
 
-/// The mappings the config asks for, in phase order.
-pub fn mappings(config: &Config) -> Vec<Mapping> {
+/// The mappings the config asks for, in phase order. `dbt_state` is the staged dbt artifacts folder, when this
+/// deploy publishes them.
+pub fn mappings(config: &Config, dbt_state: Option<&Path>) -> Vec<Mapping> {
+    let folder = |phase, source: &str, prefix: &str| Mapping {
+        phase,
+        source: clean(source),
+        prefix: prefix.into(),
+        staged: None,
+    };
     let mut mappings = Vec::new();
     if let Some(data_dir) = &config.data_dir {
-        mappings.push(Mapping { phase: Phase::Data, source: clean(data_dir), prefix: "data/".into() });
+        mappings.push(folder(Phase::Data, data_dir, "data/"));
+    }
+    if let (Some(dbt), Some(staged)) = (&config.dbt, dbt_state) {
+        mappings.push(Mapping {
+            phase: Phase::DbtState,
+            source: format!("{}/target", clean(&dbt.project_dir)),
+            prefix: dbt_state_prefix(config).expect("dbt is configured"),
+            staged: Some(staged.to_path_buf()),
+        });
     }
     if let Some(plugins_dir) = &config.plugins_dir {
-        mappings.push(Mapping { phase: Phase::Plugins, source: clean(plugins_dir), prefix: "plugins/".into() });
+        mappings.push(folder(Phase::Plugins, plugins_dir, "plugins/"));
     }
-    mappings.push(Mapping { phase: Phase::Dags, source: clean(&config.dags_dir), prefix: "dags/".into() });
+    mappings.push(folder(Phase::Dags, &config.dags_dir, "dags/"));
     mappings
+}
+
+/// The bucket prefix of the dbt state, with a trailing `/`, when dbt is configured.
+pub fn dbt_state_prefix(config: &Config) -> Option<String> {
+    config.dbt.as_ref().map(|dbt| format!("{}/", dbt.state_prefix.trim_matches('/')))
+}
+
+/// Every prefix a mapping owns, including the dbt state prefix when this deploy does not publish it: a data
+/// mirror must never delete the state below it just because this run skipped dbt.
+pub fn owned_prefixes(config: &Config, mappings: &[Mapping]) -> Vec<String> {
+    let mut prefixes: Vec<String> = mappings.iter().map(|mapping| mapping.prefix.clone()).collect();
+    prefixes.extend(dbt_state_prefix(config));
+    prefixes.sort();
+    prefixes.dedup();
+    prefixes
 }
 
 fn clean(dir: &str) -> String {
@@ -52,10 +91,8 @@ fn clean(dir: &str) -> String {
 
 /// Whether `key` belongs to another mapping nested inside `mapping` (a deeper prefix): such keys are that
 /// mapping's to mirror, never this one's to delete.
-pub fn owned_by_deeper(mappings: &[Mapping], mapping: &Mapping, key: &str) -> bool {
-    mappings.iter().any(|other| {
-        other.prefix.len() > mapping.prefix.len()
-            && other.prefix.starts_with(&mapping.prefix)
-            && key.starts_with(&other.prefix)
+pub fn owned_by_deeper(owned_prefixes: &[String], mapping: &Mapping, key: &str) -> bool {
+    owned_prefixes.iter().any(|other| {
+        other.len() > mapping.prefix.len() && other.starts_with(&mapping.prefix) && key.starts_with(other.as_str())
     })
 }

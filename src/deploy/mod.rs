@@ -16,7 +16,7 @@ use serde::Serialize;
 
 pub use apply::{StepReport, human_bytes};
 pub use exclude::PLATFORM_MANAGED;
-pub use layout::{Mapping, Phase, mappings};
+pub use layout::{Mapping, Phase, dbt_state_prefix, mappings};
 pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
 pub use marker::{MARKER_KEY, Marker};
 pub use plan::{Change, LastDeploy, ObjectRecord, PhasePlan, Plan, Summary};
@@ -61,6 +61,8 @@ pub struct Request<'a> {
     pub environment: &'a str,
     pub store_options: StoreOptions,
     pub allow_deletes: Option<usize>,
+    /// The staged dbt artifacts to publish to the state prefix, when this deploy publishes them.
+    pub dbt_state: Option<&'a Path>,
 }
 
 impl Request<'_> {
@@ -106,7 +108,8 @@ pub async fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
 }
 
 async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Prepared, DeployError> {
-    let mappings = layout::mappings(request.config);
+    let mappings = layout::mappings(request.config, request.dbt_state);
+    let owned_prefixes = layout::owned_prefixes(request.config, &mappings);
     let excludes = Arc::new(Excludes::load(request.repo_root, request.config.deploy.exclude_from.as_deref())?);
     let protected = Protected::new(&request.config.deploy.protect)?;
 
@@ -120,8 +123,12 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
     let trees =
         trees.await.map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
 
-    let rules =
-        plan::Rules { mappings: &mappings, excludes: &excludes, protected: &protected, marker: marker.as_ref() };
+    let rules = plan::Rules {
+        owned_prefixes: &owned_prefixes,
+        excludes: &excludes,
+        protected: &protected,
+        marker: marker.as_ref(),
+    };
     let phases: Vec<PhasePlan> = mappings
         .iter()
         .zip(&trees)
@@ -145,7 +152,13 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
 }
 
 fn read_trees(root: &Path, mappings: &[Mapping], excludes: &Excludes) -> Result<Vec<SourceTree>, DeployError> {
-    mappings.iter().map(|mapping| source::read_tree(root, &mapping.source, excludes)).collect()
+    mappings
+        .iter()
+        .map(|mapping| match &mapping.staged {
+            Some(staged) => source::read_tree(staged, "", None),
+            None => source::read_tree(root, &mapping.source, Some(excludes)),
+        })
+        .collect()
 }
 
 /// How to run a deploy.
@@ -198,9 +211,10 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
 /// lock is taken, so it writes nothing at all. Other refusals are found under the lock and leave only the lock's
 /// create and delete behind.
 async fn refuse_wipes_before_locking(request: &Request<'_>, store: Arc<dyn Store>) -> Result<(), DeployError> {
-    let suspicious = layout::mappings(request.config)
-        .iter()
-        .any(|mapping| !source::has_any_file(&request.repo_root.join(&mapping.source)));
+    let suspicious = layout::mappings(request.config, request.dbt_state).iter().any(|mapping| {
+        let folder = mapping.staged.clone().unwrap_or_else(|| request.repo_root.join(&mapping.source));
+        !source::has_any_file(&folder)
+    });
     if suspicious {
         let prepared = prepare_with(request, store).await?;
         if !prepared.plan.refusals.is_empty() {

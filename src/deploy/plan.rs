@@ -102,7 +102,8 @@ pub struct MappingState<'a> {
 }
 
 pub struct Rules<'a> {
-    pub mappings: &'a [Mapping],
+    /// Every prefix some mapping owns (see `layout::owned_prefixes`).
+    pub owned_prefixes: &'a [String],
     pub excludes: &'a Excludes,
     pub protected: &'a Protected,
     pub marker: Option<&'a Marker>,
@@ -129,7 +130,7 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
     let remote: BTreeMap<&str, &ObjectMeta> = state
         .remote
         .iter()
-        .filter(|object| !owned_by_deeper(rules.mappings, mapping, &object.key))
+        .filter(|object| !owned_by_deeper(rules.owned_prefixes, mapping, &object.key))
         .map(|object| (object.key.as_str(), object))
         .collect();
     phase.remote_objects = remote.len();
@@ -158,7 +159,8 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
             continue;
         }
         let repo_path = format!("{}/{relative}", mapping.source);
-        if rules.protected.protects(key) || rules.excludes.excludes(&repo_path) {
+        let excluded = mapping.staged.is_none() && rules.excludes.excludes(&repo_path);
+        if rules.protected.protects(key) || excluded {
             phase.kept.push(key.to_string());
         } else {
             phase.deletions.push(Change { key: key.to_string(), size: object.size, md5: object.md5, local: None });

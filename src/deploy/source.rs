@@ -24,8 +24,9 @@ pub struct SourceTree {
     pub excluded: usize,
 }
 
-/// Lists `folder` (relative to `repo_root`) and hashes its files on a few threads.
-pub fn read_tree(repo_root: &Path, folder: &str, excludes: &Excludes) -> Result<SourceTree, DeployError> {
+/// Lists `folder` (relative to `repo_root`) and hashes its files on a few threads. `excludes` applies to
+/// repository folders; staged folders pass `None`.
+pub fn read_tree(repo_root: &Path, folder: &str, excludes: Option<&Excludes>) -> Result<SourceTree, DeployError> {
     let canonical_root =
         repo_root.canonicalize().map_err(|err| DeployError::Input(format!("{}: {err}", repo_root.display())))?;
     let start = repo_root.join(folder);
@@ -63,7 +64,7 @@ pub fn read_tree(repo_root: &Path, folder: &str, excludes: &Excludes) -> Result<
             };
             if resolved.is_dir() {
                 pending.push((path, relative));
-            } else if excludes.excludes(&repo_relative) {
+            } else if excludes.is_some_and(|excludes| excludes.excludes(&repo_relative)) {
                 excluded += 1;
             } else {
                 found.push((relative, resolved));

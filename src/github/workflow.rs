@@ -42,6 +42,19 @@ pub fn announce(level: Level, message: &str) {
     }
 }
 
+/// An annotation on a file and line: `::error file=F,line=L::message` in Actions, `level: F:L: message`
+/// elsewhere.
+pub fn annotate(level: Level, file: Option<&str>, line: Option<u32>, message: &str) {
+    let Some(file) = file else { return announce(level, message) };
+    if in_actions() {
+        let line = line.map(|line| format!(",line={line}")).unwrap_or_default();
+        eprintln!("::{} file={}{line}::{}", level.name(), escape_property(file), escape_data(message));
+    } else {
+        let line = line.map(|line| format!(":{line}")).unwrap_or_default();
+        eprintln!("{}: {}{line}: {}", level.name(), escape_controls(file), message);
+    }
+}
+
 /// Shows control characters (newlines, escapes) as `\n`, `\u{1b}`, so a message stays on one line.
 pub fn escape_controls(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()

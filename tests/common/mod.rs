@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use tempfile::TempDir;
 
 pub mod buckets;
+pub mod dbt;
 pub mod project;
 
 /// Environment that isolates git from the machine's config and makes commit ids reproducible.

@@ -1,0 +1,110 @@
+//! `dagship dbt compile`: the environment from `--env` or the pull request's base branch, its state from the
+//! bucket, dbt in between, and the report, annotations and step outputs out.
+use std::path::Path;
+
+use super::deploy::{request, setup};
+use super::{env_path, print_stdout, runtime, write_step_outputs};
+use crate::cli::{Cli, DbtCompileArgs, OutputFormat};
+use crate::config::Config;
+use crate::dbt::{self, CompileOptions, CompileReport, DbtError, Settings};
+use crate::error::{Error, Result};
+use crate::exit_code::ExitCode;
+use crate::github::summary::append_summary;
+use crate::github::workflow::{Level, annotate, announce};
+use crate::report::{EXPLODED_HINT, describe_state, render_compile_markdown, render_compile_text};
+
+pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
+    let (root, _, config) = setup(cli)?;
+    let environment = environment(&config, args)?;
+    let settings = Settings::resolve(&root, &config, &environment)?;
+    let options = CompileOptions { full: args.full, skip_checks: args.skip_checks };
+    let report = match run_compile(&root, &config, &settings, options) {
+        Ok(report) => report,
+        Err(err) => {
+            annotate_failure(&err);
+            return Err(err.into());
+        }
+    };
+    tell(&report);
+    match args.format {
+        OutputFormat::Json => {
+            print_stdout(&(serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"))?
+        }
+        OutputFormat::Text => print_stdout(&render_compile_text(&report))?,
+    }
+    if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
+        append_summary(&summary_file, &render_compile_markdown(&report))?;
+    }
+    let names: Vec<&str> = report.modified_models.iter().map(|model| model.name.as_str()).collect();
+    write_step_outputs(&[
+        ("dbt_changed", report.dbt_changed.to_string()),
+        ("modified_models", serde_json::to_string(&names).expect("names serialize")),
+        ("deleted_models", serde_json::to_string(&report.deleted_models).expect("names serialize")),
+        ("dbt_mode", serde_json::to_value(report.mode).expect("modes serialize").as_str().unwrap_or("").into()),
+        ("dbt_state", describe_state(&report)),
+    ])?;
+    Ok(ExitCode::Ok)
+}
+
+/// Fetches the state and exposures, then runs dbt. The state folder lives until the report is made.
+fn run_compile(
+    root: &Path,
+    config: &Config,
+    settings: &Settings,
+    options: CompileOptions,
+) -> Result<CompileReport, DbtError> {
+    let request = request(root, config, &settings.environment, None);
+    let (state, exposures) = runtime().map_err(|err| DbtError::Setup(err.to_string()))?.block_on(async {
+        let store = request.open_store().await.map_err(|err| DbtError::Setup(err.to_string()))?;
+        let wants_cache = settings.dbt.parse_cache && !options.full;
+        let state = dbt::download(store.as_ref(), settings, wants_cache).await?;
+        let exposures = dbt::pull_exposures(store.as_ref(), settings).await?;
+        Ok::<_, DbtError>((state, exposures))
+    })?;
+    dbt::compile(settings, &state, exposures, options)
+}
+
+/// `--env`, else the environment a pull request into `--base-ref` is checked against.
+fn environment(config: &Config, args: &DbtCompileArgs) -> Result<String> {
+    if let Some(env) = &args.env {
+        return Ok(env.clone());
+    }
+    let branch = args.base_ref.as_deref().unwrap_or_default();
+    config.environment_for_branch(branch).map(str::to_string).ok_or_else(|| {
+        Error::Usage(format!(
+            "no environment deploys from branch `{branch}` (no `branches: [{branch}]` in dagship.yml's \
+             environments); pass --env or map the branch"
+        ))
+    })
+}
+
+/// Notices a reader of the log needs: a full compile, a refused parse cache, a selection that exploded.
+fn tell(report: &CompileReport) {
+    if !report.state.found {
+        announce(
+            Level::Notice,
+            &format!(
+                "no dbt state for {} at {}: compiled the whole project; deploy once to publish state",
+                report.environment, report.state.manifest
+            ),
+        );
+    }
+    if let dbt::ParseCacheUse::Bucket { outcome: dbt::PartialParse::Rejected(reason) } = &report.parse_cache {
+        announce(Level::Notice, &format!("dbt refused the environment's parse cache ({reason}); it parsed in full"));
+    }
+    if report.exploded {
+        announce(
+            Level::Warning,
+            &format!("{} of {} models selected. {EXPLODED_HINT}", report.modified_models.len(), report.total_models),
+        );
+    }
+}
+
+/// dbt's errors as annotations on the files they name.
+pub(super) fn annotate_failure(err: &DbtError) {
+    if let DbtError::Failed { annotations, .. } = err {
+        for annotation in annotations {
+            annotate(Level::Error, annotation.file.as_deref(), annotation.line, &annotation.message);
+        }
+    }
+}

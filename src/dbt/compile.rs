@@ -1,0 +1,294 @@
+//! The pull request check: compile what changed against the environment's state (slim CI), or the whole project
+//! when the environment has no state yet, and read the selection from the compile's own artifacts (a separate
+//! `dbt ls` would pay a whole parse again).
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::annotations::{Annotation, annotations_from};
+use super::artifacts::{Manifest, RunResults};
+use super::logs::PartialParse;
+use super::preflight::{self, Preflight};
+use super::process::{self, Finished};
+use super::state::{Downloaded, PARSE_CACHE_FILE, StateSource};
+use super::{DbtError, Settings};
+
+/// A selection this large a share of the project usually means env-dependent configs, not real changes.
+const EXPLODED_SHARE: f64 = 0.5;
+/// Below this many models a large share is normal.
+const EXPLODED_MIN_MODELS: usize = 20;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompileOptions {
+    /// Compile everything even when the environment has state.
+    pub full: bool,
+    /// Skip the configured `dbt.checks`.
+    pub skip_checks: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Only the selection (`state:modified+` by default), deferring the rest to the environment.
+    Slim,
+    /// The whole project: no state, or `--full`.
+    Full,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum ParseCacheUse {
+    /// `dbt.parse_cache: false`.
+    Disabled,
+    /// Neither the bucket nor the local target folder had one.
+    None,
+    /// A parse cache was already in the local target folder; dbt decided on it.
+    Local { outcome: PartialParse },
+    /// The environment's published parse cache was used or refused by dbt.
+    Bucket { outcome: PartialParse },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SelectedModel {
+    pub name: String,
+    pub unique_id: String,
+    /// The model's file from the repository root.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandReport {
+    pub command: String,
+    pub seconds: f64,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompileReport {
+    pub environment: String,
+    pub target: String,
+    pub dbt_version: Option<String>,
+    pub mode: Mode,
+    pub state: StateSource,
+    pub parse_cache: ParseCacheUse,
+    pub exposures_pulled: usize,
+    /// The selection arguments passed to dbt; empty for a full compile.
+    pub selection: Vec<String>,
+    pub total_models: usize,
+    /// The models the compile selected (changed and their children), sorted by name.
+    pub modified_models: Vec<SelectedModel>,
+    /// Models in the environment's manifest that the project no longer has.
+    pub deleted_models: Vec<String>,
+    /// Whether any model was selected or deleted (always true for a full compile of a non-empty project).
+    pub dbt_changed: bool,
+    /// The selection covers most of a large project: probably env-dependent configs (see the warning).
+    pub exploded: bool,
+    pub commands: Vec<CommandReport>,
+}
+
+/// Runs the check: deps, compile (slim or full), the configured checks. `state` was fetched by the caller and
+/// `exposures_pulled` files were copied into the project.
+pub fn compile(
+    settings: &Settings,
+    state: &Downloaded,
+    exposures_pulled: usize,
+    options: CompileOptions,
+) -> Result<CompileReport, DbtError> {
+    let preflight = preflight::check(settings)?;
+    let mut commands = Vec::new();
+    let parse_cache_source = place_parse_cache(settings, state)?;
+    deps(settings, &preflight, &mut commands)?;
+
+    let state_dir = state.state_dir().filter(|_| !options.full);
+    let mode = if state_dir.is_some() { Mode::Slim } else { Mode::Full };
+    let selection = match state_dir {
+        Some(dir) => slim_selection(settings, dir),
+        None => Vec::new(),
+    };
+    let mut args = base_args("compile", &settings.check_target, settings);
+    args.extend(selection.iter().cloned());
+    args.extend(settings.dbt.args.iter().cloned());
+    let compiled = run_checked(settings, &preflight, &args, &mut commands)?;
+
+    let manifest = Manifest::read(&settings.target_path.join("manifest.json"))?;
+    let run_results = RunResults::read(&settings.target_path.join("run_results.json"))?;
+    let modified_models = selected_models(settings, &manifest, &run_results);
+    let deleted_models = match state_dir {
+        Some(dir) => deleted_models(&manifest, &dir.join("manifest.json")),
+        None => Vec::new(),
+    };
+    let total_models = manifest.models().count();
+    let exploded = mode == Mode::Slim
+        && total_models >= EXPLODED_MIN_MODELS
+        && modified_models.len() as f64 > EXPLODED_SHARE * total_models as f64;
+
+    let nothing_selected = mode == Mode::Slim && modified_models.is_empty();
+    if !options.skip_checks && !nothing_selected {
+        for check in &settings.dbt.checks {
+            let target = check.target.as_deref().unwrap_or(&settings.check_target);
+            let mut args = base_args(&check.command, target, settings);
+            args.extend(selection.iter().cloned());
+            args.extend(check.args.iter().cloned());
+            run_checked(settings, &preflight, &args, &mut commands)?;
+        }
+    }
+
+    let parse_cache = match parse_cache_source {
+        CacheSource::Disabled => ParseCacheUse::Disabled,
+        CacheSource::None => ParseCacheUse::None,
+        CacheSource::Local => ParseCacheUse::Local { outcome: compiled.facts.partial_parse.clone() },
+        CacheSource::Bucket => ParseCacheUse::Bucket { outcome: compiled.facts.partial_parse.clone() },
+    };
+    Ok(CompileReport {
+        environment: settings.environment.clone(),
+        target: settings.check_target.clone(),
+        dbt_version: compiled.facts.dbt_version.clone().or(preflight.version),
+        mode,
+        state: state.source.clone(),
+        parse_cache,
+        exposures_pulled,
+        selection,
+        total_models,
+        dbt_changed: !modified_models.is_empty() || !deleted_models.is_empty(),
+        modified_models,
+        deleted_models,
+        exploded,
+        commands,
+    })
+}
+
+/// `<command> --target T --vars V --target-path P`: the arguments every dbt call of an environment shares.
+pub(super) fn base_args(command: &str, target: &str, settings: &Settings) -> Vec<String> {
+    let mut args: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+    args.extend(["--target".into(), target.to_string(), "--vars".into(), settings.vars_argument()]);
+    args.extend(["--target-path".into(), settings.target_path.display().to_string()]);
+    args
+}
+
+fn slim_selection(settings: &Settings, state_dir: &Path) -> Vec<String> {
+    let mut args = Vec::new();
+    match &settings.dbt.selector {
+        Some(selector) => args.extend(["--selector".into(), selector.clone()]),
+        None => {
+            args.push("--select".into());
+            args.extend(settings.dbt.select.iter().cloned());
+            if !settings.dbt.exclude.is_empty() {
+                args.push("--exclude".into());
+                args.extend(settings.dbt.exclude.iter().cloned());
+            }
+        }
+    }
+    args.extend(["--defer".into(), "--state".into(), state_dir.display().to_string(), "--favor-state".into()]);
+    args
+}
+
+/// `dbt deps` when the project has packages; it installs from package-lock.yml when there is one.
+pub(super) fn deps(
+    settings: &Settings,
+    preflight: &Preflight,
+    commands: &mut Vec<CommandReport>,
+) -> Result<(), DbtError> {
+    if settings.has_packages() {
+        let args = vec!["deps".to_string(), "--target".into(), settings.check_target.clone()];
+        run_checked(settings, preflight, &args, commands)?;
+    }
+    Ok(())
+}
+
+/// Runs a dbt command, records it, and turns a failure into an error carrying dbt's messages.
+pub(super) fn run_checked(
+    settings: &Settings,
+    preflight: &Preflight,
+    args: &[String],
+    commands: &mut Vec<CommandReport>,
+) -> Result<Finished, DbtError> {
+    let title = format!("dbt {} ({})", args.first().map_or("", String::as_str), settings.environment);
+    let finished = process::run(settings, &preflight.executable, args, &title)?;
+    commands.push(CommandReport {
+        command: finished.command_line.clone(),
+        seconds: finished.took.as_secs_f64(),
+        ok: finished.succeeded(),
+    });
+    if finished.succeeded() {
+        return Ok(finished);
+    }
+    let errors = if finished.facts.errors.is_empty() {
+        vec![last_lines(&finished.output, 20)]
+    } else {
+        finished.facts.errors.clone()
+    };
+    let annotations: Vec<Annotation> = annotations_from(&errors, &settings.project_relative);
+    Err(DbtError::Failed {
+        command: finished.command_line,
+        code: finished.code,
+        first_error: annotations.first().map(|annotation| first_line(&annotation.message)),
+        annotations,
+    })
+}
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+enum CacheSource {
+    Disabled,
+    None,
+    Local,
+    Bucket,
+}
+
+/// Puts the environment's parse cache where dbt looks for it, unless the local target folder already has one
+/// (a laptop's own parse is closer to its working tree than any deploy's).
+fn place_parse_cache(settings: &Settings, state: &Downloaded) -> Result<CacheSource, DbtError> {
+    if !settings.dbt.parse_cache {
+        return Ok(CacheSource::Disabled);
+    }
+    let local = settings.target_path.join(PARSE_CACHE_FILE);
+    if local.is_file() {
+        return Ok(CacheSource::Local);
+    }
+    let Some((downloaded, _)) = &state.parse_cache else { return Ok(CacheSource::None) };
+    std::fs::create_dir_all(&settings.target_path).map_err(|err| DbtError::io(&settings.target_path, err))?;
+    std::fs::copy(downloaded, &local).map_err(|err| DbtError::io(&local, err))?;
+    Ok(CacheSource::Bucket)
+}
+
+/// The models among the nodes the compile covered, sorted by name.
+fn selected_models(settings: &Settings, manifest: &Manifest, run_results: &RunResults) -> Vec<SelectedModel> {
+    let mut models: Vec<SelectedModel> = run_results
+        .results
+        .iter()
+        .filter_map(|result| {
+            let node = manifest.nodes.get(&result.unique_id).filter(|node| node.resource_type == "model")?;
+            Some(SelectedModel {
+                name: node.name.clone(),
+                unique_id: result.unique_id.clone(),
+                path: repo_path(settings, node.original_file_path.as_str()),
+            })
+        })
+        .collect();
+    models.sort_by(|a, b| (&a.name, &a.unique_id).cmp(&(&b.name, &b.unique_id)));
+    models.dedup_by(|a, b| a.unique_id == b.unique_id);
+    models
+}
+
+/// Models the environment has that the project no longer does. An unreadable state manifest deletes nothing.
+fn deleted_models(manifest: &Manifest, state_manifest: &Path) -> Vec<String> {
+    let Ok(previous) = Manifest::read(state_manifest) else { return Vec::new() };
+    let current: BTreeSet<&String> = manifest.models().map(|(id, _)| id).collect();
+    let mut deleted: Vec<String> =
+        previous.models().filter(|(id, _)| !current.contains(id)).map(|(_, node)| node.name.clone()).collect();
+    deleted.sort();
+    deleted
+}
+
+fn repo_path(settings: &Settings, project_path: &str) -> String {
+    let path: PathBuf = Path::new(&settings.project_relative).join(project_path);
+    path.to_string_lossy().replace('\\', "/")
+}

@@ -1,0 +1,116 @@
+//! Running one dbt command: arguments as a list (never through a shell), the project folder as working
+//! directory, stdout and stderr drained together and echoed live (inside a collapsible `::group::` in Actions,
+//! with workflow commands switched off so a model name cannot forge one), and dbt's JSON log read afterwards.
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::logs::{self, LogFacts};
+use super::{DbtError, Settings};
+use crate::github::output::random_hex;
+use crate::github::workflow::in_actions;
+
+/// A dbt command that ran to its end.
+#[derive(Debug)]
+pub struct Finished {
+    /// The command as a user would type it, for messages.
+    pub command_line: String,
+    pub code: i32,
+    /// stdout and stderr, interleaved in arrival order.
+    pub output: String,
+    pub facts: LogFacts,
+    pub took: Duration,
+}
+
+impl Finished {
+    pub fn succeeded(&self) -> bool {
+        self.code == 0
+    }
+}
+
+/// Runs `dbt <args>` for `settings` and waits for it. A non-zero exit is returned, not an error: the caller
+/// decides what it means. Only a dbt that cannot start at all is an error.
+pub fn run(settings: &Settings, executable: &Path, args: &[String], title: &str) -> Result<Finished, DbtError> {
+    let log_dir = tempfile::Builder::new()
+        .prefix("dagship-dbt-log-")
+        .tempdir()
+        .map_err(|err| DbtError::io(&std::env::temp_dir(), err))?;
+    let mut full_args: Vec<String> = args.to_vec();
+    full_args.extend(["--no-use-colors".into(), "--log-format-file".into(), "json".into(), "--log-path".into()]);
+    full_args.push(log_dir.path().display().to_string());
+    if let Some(profiles_dir) = &settings.profiles_dir {
+        full_args.extend(["--profiles-dir".into(), profiles_dir.display().to_string()]);
+    }
+    let command_line = format!("dbt {}", args.join(" "));
+
+    let started = Instant::now();
+    let mut child = Command::new(executable)
+        .args(&full_args)
+        .current_dir(&settings.project_dir)
+        .envs(&settings.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| DbtError::Setup(format!("cannot run {}: {err}", executable.display())))?;
+
+    let echo = Echo::open(title);
+    let output = Arc::new(Mutex::new(String::new()));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let status = std::thread::scope(|scope| {
+        scope.spawn(|| drain(stdout, &output, &echo));
+        scope.spawn(|| drain(stderr, &output, &echo));
+        child.wait()
+    })
+    .map_err(|err| DbtError::Setup(format!("waiting for {command_line}: {err}")))?;
+    echo.close();
+
+    let took = started.elapsed();
+    let facts = logs::read(&log_dir.path().join("dbt.log"));
+    let output = std::mem::take(&mut *output.lock().expect("no reader panics"));
+    Ok(Finished { command_line, code: status.code().unwrap_or(-1), output, facts, took })
+}
+
+fn drain(stream: impl Read, output: &Mutex<String>, echo: &Echo) {
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { break };
+        echo.line(&line);
+        let mut output = output.lock().expect("no reader panics");
+        output.push_str(&line);
+        output.push('\n');
+    }
+}
+
+/// Where dbt's output goes while it runs: stderr (stdout is dagship's own report), grouped in Actions.
+struct Echo {
+    /// The token that turns workflow commands back on, in Actions.
+    resume_token: Option<String>,
+}
+
+impl Echo {
+    fn open(title: &str) -> Echo {
+        if in_actions() {
+            let token = random_hex();
+            eprintln!("::group::{}", crate::github::workflow::escape_data(title));
+            eprintln!("::stop-commands::{token}");
+            Echo { resume_token: Some(token) }
+        } else {
+            eprintln!("== {title}");
+            Echo { resume_token: None }
+        }
+    }
+
+    fn line(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn close(&self) {
+        if let Some(token) = &self.resume_token {
+            eprintln!("::{token}::");
+            eprintln!("::endgroup::");
+        }
+    }
+}
