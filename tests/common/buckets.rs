@@ -17,6 +17,17 @@ pub enum Backend {
     Gcs,
 }
 
+impl Backend {
+    /// The platform whose bucket scheme this backend serves.
+    pub fn platform(self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+            Backend::S3 => "mwaa",
+            Backend::Gcs => "composer",
+        }
+    }
+}
+
 pub const S3_VARIABLE: &str = "DAGSHIP_TEST_S3_ENDPOINT";
 pub const GCS_VARIABLE: &str = "DAGSHIP_TEST_GCS_ENDPOINT";
 

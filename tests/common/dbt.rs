@@ -41,11 +41,7 @@ impl DbtProject {
     /// `extra_dbt_config` appended to the `dbt:` section of dagship.yml.
     pub fn new(backend: Backend, extra_dbt_config: &str) -> DbtProject {
         let bucket = Bucket::new(backend);
-        let platform = match backend {
-            Backend::Local => "local",
-            Backend::S3 => "mwaa",
-            Backend::Gcs => "composer",
-        };
+        let platform = backend.platform();
         let repo = Repo::new();
         let config = format!(
             "dags_dir: dags\n\

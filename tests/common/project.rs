@@ -16,11 +16,7 @@ pub struct Project {
 impl Project {
     pub fn new(backend: Backend, deploy_config: &str) -> Project {
         let bucket = Bucket::new(backend);
-        let platform = match backend {
-            Backend::Local => "local",
-            Backend::S3 => "mwaa",
-            Backend::Gcs => "composer",
-        };
+        let platform = backend.platform();
         let repo = Repo::new();
         let config = format!(
             "dags_dir: dags\nplugins_dir: plugins\ndata_dir: data\n\
