@@ -7,6 +7,7 @@ use super::{env_path, print_stdout, runtime, write_step_outputs};
 use crate::cli::{Cli, DbtCompileArgs, OutputFormat};
 use crate::config::Config;
 use crate::dbt::{self, CompileOptions, CompileReport, DbtError, Settings};
+use crate::deploy::DeployError;
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::github::summary::append_summary;
@@ -46,7 +47,8 @@ pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// Fetches the state and exposures, then runs dbt. The state folder lives until the report is made.
+/// Fetches the state and exposures while the preflight checks run, then runs dbt. The state folder lives until
+/// the report is made.
 fn run_compile(
     root: &Path,
     config: &Config,
@@ -54,14 +56,30 @@ fn run_compile(
     options: CompileOptions,
 ) -> Result<CompileReport, DbtError> {
     let request = request(root, config, &settings.environment, None);
-    let (state, exposures) = runtime().map_err(|err| DbtError::Setup(err.to_string()))?.block_on(async {
-        let store = request.open_store().await.map_err(|err| DbtError::Setup(err.to_string()))?;
-        let wants_cache = settings.dbt.parse_cache && !options.full;
-        let state = dbt::download(store.as_ref(), settings, wants_cache).await?;
-        let exposures = dbt::pull_exposures(store.as_ref(), settings).await?;
-        Ok::<_, DbtError>((state, exposures))
-    })?;
-    dbt::compile(settings, &state, exposures, options)
+    let runtime = runtime().map_err(|err| DbtError::Setup(err.to_string()))?;
+    let (preflight, fetched) = std::thread::scope(|scope| {
+        let preflight = scope.spawn(|| dbt::preflight(settings));
+        let fetched = runtime.block_on(async {
+            let store = request.open_store().await.map_err(store_error)?;
+            let wants_cache = settings.dbt.parse_cache && !options.full;
+            let state = dbt::download(store.as_ref(), settings, wants_cache).await?;
+            let exposures = dbt::pull_exposures(store.as_ref(), settings).await?;
+            Ok::<_, DbtError>((state, exposures))
+        });
+        (preflight.join().expect("the preflight checks do not panic"), fetched)
+    });
+    // A setup problem (no dbt, no profile) is the clearer message, whatever the download did.
+    let preflight = preflight?;
+    let (state, exposures) = fetched?;
+    dbt::compile(settings, preflight, &state, exposures, options)
+}
+
+/// A bucket that cannot be reached stays a remote failure (exit 4); a bad bucket URL is a setup error.
+fn store_error(err: DeployError) -> DbtError {
+    match err {
+        DeployError::Store(err) => DbtError::Store(err),
+        other => DbtError::Setup(other.to_string()),
+    }
 }
 
 /// `--env`, else the environment a pull request into `--base-ref` is checked against.
