@@ -133,7 +133,7 @@ fn a_refused_parse_cache_falls_back_to_a_full_parse_and_says_why() {
 
 #[test]
 fn deploys_publish_packages_with_delete_and_pull_exposures_first() {
-    let project = DbtProject::new(Backend::Local, "  exposures_prefix: data/exposures");
+    let project = DbtProject::new(Backend::Local, "  exposures_prefix: data/exposures\n  docs: true");
     project
         .repo
         .write("packages/helpers/dbt_project.yml", "name: helpers\nversion: '1.0.0'\nconfig-version: 2\n")
@@ -147,6 +147,7 @@ fn deploys_publish_packages_with_delete_and_pull_exposures_first() {
     project.run(&["deploy", "--env", "prod"]).assert_code(0);
     let keys = project.bucket.keys();
     assert!(keys.contains(&"data/target/dbt_packages/helpers/macros/cents.sql".to_string()), "{keys:?}");
+    assert!(keys.contains(&"data/target/catalog.json".to_string()), "docs: true publishes the catalog: {keys:?}");
     assert!(project.file("models/exposures/dashboards.yml").is_file(), "exposures pulled into the project");
     let manifest: serde_json::Value =
         serde_json::from_slice(&project.bucket.objects()["data/target/manifest.json"]).unwrap();
