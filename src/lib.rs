@@ -15,5 +15,6 @@ pub mod git;
 pub mod github;
 pub mod hash;
 pub mod matrix;
+pub mod platform;
 pub mod report;
 pub mod store;
