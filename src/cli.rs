@@ -95,8 +95,12 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// The environment (a key of `environments` in dagship.yml).
-    #[arg(long, short = 'e', value_name = "NAME")]
-    pub env: String,
+    #[arg(long, short = 'e', value_name = "NAME", required_unless_present = "branch")]
+    pub env: Option<String>,
+    /// Deploy every environment this branch deploys to, each after the ones its `after` names; stop at the first
+    /// failure.
+    #[arg(long, value_name = "BRANCH", conflicts_with = "env")]
+    pub branch: Option<String>,
     /// Plan and check everything, write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -79,9 +79,71 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
 
 pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let (root, git, config) = setup(cli)?;
+    let environments = match (&args.env, &args.branch) {
+        (Some(env), _) => vec![env.clone()],
+        (None, Some(branch)) => config.deploy_chain(branch),
+        (None, None) => unreachable!("clap requires --env or --branch"),
+    };
+    if environments.is_empty() {
+        let branch = args.branch.as_deref().unwrap_or_default();
+        return Err(Error::Usage(format!(
+            "no environment deploys from branch `{branch}`: add it to an environment's `branches` in dagship.yml"
+        )));
+    }
     let runtime = runtime()?;
-    let staged = stage_dbt(&runtime, &root, &config, &args.env, args.dbt_artifacts)?;
-    let mut request = request(&root, &config, &args.env, args.allow_deletes);
+    let mut reports = Vec::new();
+    for (position, env) in environments.iter().enumerate() {
+        match deploy_one(&runtime, &root, git.as_ref(), &config, env, args) {
+            Ok(report) => reports.push(report),
+            Err(err) => {
+                let skipped = &environments[position + 1..];
+                if !skipped.is_empty() {
+                    announce(
+                        Level::Error,
+                        &format!("the deploy to {env} failed: not deploying {} after it", skipped.join(", ")),
+                    );
+                }
+                return Err(err);
+            }
+        }
+    }
+    let rendered = match (args.format, args.branch.is_some()) {
+        (OutputFormat::Json, false) => serde_json::to_string_pretty(&reports[0]).expect("reports serialize") + "\n",
+        (OutputFormat::Json, true) => serde_json::to_string_pretty(&reports).expect("reports serialize") + "\n",
+        (OutputFormat::Text, _) => reports.iter().map(render_deploy_text).collect(),
+    };
+    print_stdout(&rendered)?;
+    if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
+        for report in &reports {
+            append_summary(&summary_file, &render_plan_markdown(&report.plan))?;
+        }
+    }
+    let written: Vec<&str> = reports
+        .iter()
+        .filter(|report| !report.dry_run && !report.up_to_date)
+        .map(|report| report.environment.as_str())
+        .collect();
+    let sum = |count: fn(&DeployReport) -> usize| reports.iter().map(count).sum::<usize>().to_string();
+    write_step_outputs(&[
+        ("deployed", (!written.is_empty()).to_string()),
+        ("deployed_environments", serde_json::to_string(&written).expect("names serialize")),
+        ("plan_uploads", sum(|report| report.plan.summary.uploads + report.plan.summary.replacements)),
+        ("plan_deletions", sum(|report| report.plan.summary.deletions)),
+    ])?;
+    Ok(ExitCode::Ok)
+}
+
+/// One environment's deploy: its dbt artifacts staged, then the engine.
+fn deploy_one(
+    runtime: &tokio::runtime::Runtime,
+    root: &Path,
+    git: Option<&Git>,
+    config: &Config,
+    env: &str,
+    args: &DeployArgs,
+) -> Result<DeployReport> {
+    let staged = stage_dbt(runtime, root, config, env, args.dbt_artifacts)?;
+    let mut request = request(root, config, env, args.allow_deletes);
     request.dbt_state = staged.as_ref().map(|staged| staged.dir.path());
     let options = deploy::DeployOptions {
         dry_run: args.dry_run,
@@ -91,34 +153,18 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
             ttl: config.deploy.lock_ttl(),
             poll: Duration::from_millis(500),
         },
-        holder: holder(git.as_ref()),
+        holder: holder(git),
     };
-    let report = match runtime.block_on(deploy::deploy(&request, options)) {
-        Ok(report) => report,
+    match runtime.block_on(deploy::deploy(&request, options)) {
+        Ok(report) => Ok(report),
         Err(DeployError::Refused(reasons)) => {
             for reason in &reasons {
-                announce(Level::Error, &format!("refusing to deploy to {}: {reason}", args.env));
+                announce(Level::Error, &format!("refusing to deploy to {env}: {reason}"));
             }
-            return Err(DeployError::Refused(reasons).into());
+            Err(DeployError::Refused(reasons).into())
         }
-        Err(err) => return Err(err.into()),
-    };
-    match args.format {
-        OutputFormat::Json => {
-            print_stdout(&(serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"))?
-        }
-        OutputFormat::Text => print_stdout(&render_deploy_text(&report))?,
+        Err(err) => Err(err.into()),
     }
-    if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
-        append_summary(&summary_file, &render_plan_markdown(&report.plan))?;
-    }
-    let deployed = !report.dry_run && !report.up_to_date;
-    write_step_outputs(&[
-        ("deployed", deployed.to_string()),
-        ("plan_uploads", (report.plan.summary.uploads + report.plan.summary.replacements).to_string()),
-        ("plan_deletions", report.plan.summary.deletions.to_string()),
-    ])?;
-    Ok(ExitCode::Ok)
 }
 
 /// The dbt artifacts this deploy publishes to the state prefix, staged in a temporary folder: built by dbt,

@@ -45,6 +45,31 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The environments a push to `branch` deploys, in order: each mapped environment after the ones its
+    /// `after` chain names (a push to production whose prod has `after: dev` deploys dev, then prod).
+    pub fn deploy_chain(&self, branch: &str) -> Vec<String> {
+        let mut order = Vec::new();
+        for (name, environment) in &self.environments {
+            if environment.branches.iter().any(|mapped| mapped == branch) {
+                self.push_after_predecessors(name, &mut order);
+            }
+        }
+        order
+    }
+
+    /// `validate` refuses `after` loops, so this ends.
+    fn push_after_predecessors(&self, name: &str, order: &mut Vec<String>) {
+        if order.iter().any(|done| done == name) {
+            return;
+        }
+        if let Some(after) = self.environments.get(name).and_then(|environment| environment.after.as_deref()) {
+            self.push_after_predecessors(after, order);
+        }
+        order.push(name.to_string());
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
