@@ -41,7 +41,7 @@ pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
         ("dbt_changed", report.dbt_changed.to_string()),
         ("modified_models", serde_json::to_string(&names).expect("names serialize")),
         ("deleted_models", serde_json::to_string(&report.deleted_models).expect("names serialize")),
-        ("dbt_mode", serde_json::to_value(report.mode).expect("modes serialize").as_str().unwrap_or("").into()),
+        ("dbt_mode", report.mode.name().into()),
         ("dbt_state", describe_state(&report)),
     ])?;
     Ok(ExitCode::Ok)

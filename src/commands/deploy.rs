@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{config_path, env_path, load_config, print_stdout, runtime, write_step_outputs};
 use crate::cli::{Cli, DbtArtifacts, DeployArgs, OutputFormat, PlanArgs, PlanFormat, UnlockArgs};
 use crate::config::Config;
-use crate::dbt::{self, ArtifactsMode, Settings, Staged};
+use crate::dbt::{self, ArtifactsMode, Settings};
 use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, Request};
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
@@ -50,7 +50,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
     let runtime = runtime()?;
     let staged = stage_dbt(&runtime, &root, &config, &args.env, args.dbt_artifacts)?;
     let mut request = request(&root, &config, &args.env, args.allow_deletes);
-    request.dbt_state = staged.as_ref().map(|staged| staged.dir.path());
+    request.dbt_state = staged.as_ref().map(|staged| staged.path());
     let prepared = runtime.block_on(deploy::prepare(&request))?;
     let plan = &prepared.plan;
     let rendered = match args.format {
@@ -144,7 +144,7 @@ fn deploy_one(
 ) -> Result<DeployReport> {
     let staged = stage_dbt(runtime, root, config, env, args.dbt_artifacts)?;
     let mut request = request(root, config, env, args.allow_deletes);
-    request.dbt_state = staged.as_ref().map(|staged| staged.dir.path());
+    request.dbt_state = staged.as_ref().map(|staged| staged.path());
     let options = deploy::DeployOptions {
         dry_run: args.dry_run,
         concurrency: args.concurrency.map_or(config.deploy.concurrency, usize::from),
@@ -176,9 +176,14 @@ fn stage_dbt(
     config: &Config,
     env: &str,
     mode: DbtArtifacts,
-) -> Result<Option<Staged>> {
+) -> Result<Option<tempfile::TempDir>> {
+    let mode = match mode {
+        DbtArtifacts::Build => ArtifactsMode::Build,
+        DbtArtifacts::Existing => ArtifactsMode::Existing,
+        DbtArtifacts::Skip => return Ok(None),
+    };
     let Some(environment) = config.environments.get(env) else { return Ok(None) };
-    if config.dbt.is_none() || mode == DbtArtifacts::Skip {
+    if config.dbt.is_none() {
         return Ok(None);
     }
     if environment.dbt_target.is_none() {
@@ -186,11 +191,6 @@ fn stage_dbt(
         return Ok(None);
     }
     let settings = Settings::resolve(root, config, env)?;
-    let mode = match mode {
-        DbtArtifacts::Build => ArtifactsMode::Build,
-        DbtArtifacts::Existing => ArtifactsMode::Existing,
-        DbtArtifacts::Skip => ArtifactsMode::Skip,
-    };
     if mode == ArtifactsMode::Build {
         let request = request(root, config, env, None);
         runtime.block_on(async {

@@ -36,6 +36,15 @@ pub enum Mode {
     Full,
 }
 
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Slim => "slim",
+            Mode::Full => "full",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum ParseCacheUse {
@@ -106,7 +115,7 @@ pub fn compile(
         Some(dir) => slim_selection(settings, dir),
         None => Vec::new(),
     };
-    let mut args = base_args("compile", &settings.check_target, settings);
+    let mut args = base_args("compile", &settings.check_target, &settings.target_path, settings);
     args.extend(selection.iter().cloned());
     // Compiling needs no up-front listing of every relation in the target's schemas (deferral with
     // --favor-state does not consult it): 0.2 s on DuckDB, seconds on a remote warehouse.
@@ -130,7 +139,7 @@ pub fn compile(
     if !options.skip_checks && !nothing_selected {
         for check in &settings.dbt.checks {
             let target = check.target.as_deref().unwrap_or(&settings.check_target);
-            let mut args = base_args(&check.command, target, settings);
+            let mut args = base_args(&check.command, target, &settings.target_path, settings);
             args.extend(selection.iter().cloned());
             args.extend(check.args.iter().cloned());
             run_checked(settings, &preflight, &args, &mut commands)?;
@@ -162,10 +171,10 @@ pub fn compile(
 }
 
 /// `<command> --target T --vars V --target-path P`: the arguments every dbt call of an environment shares.
-pub(super) fn base_args(command: &str, target: &str, settings: &Settings) -> Vec<String> {
+pub(super) fn base_args(command: &str, target: &str, target_path: &Path, settings: &Settings) -> Vec<String> {
     let mut args: Vec<String> = command.split_whitespace().map(str::to_string).collect();
     args.extend(["--target".into(), target.to_string(), "--vars".into(), settings.vars_argument()]);
-    args.extend(["--target-path".into(), settings.target_path.display().to_string()]);
+    args.extend(["--target-path".into(), target_path.display().to_string()]);
     args
 }
 
@@ -256,7 +265,7 @@ fn place_parse_cache(settings: &Settings, state: &Downloaded) -> Result<CacheSou
     if local.is_file() {
         return Ok(CacheSource::Local);
     }
-    let Some((downloaded, _)) = &state.parse_cache else { return Ok(CacheSource::None) };
+    let Some(downloaded) = &state.parse_cache else { return Ok(CacheSource::None) };
     std::fs::create_dir_all(&settings.target_path).map_err(|err| DbtError::io(&settings.target_path, err))?;
     std::fs::copy(downloaded, &local).map_err(|err| DbtError::io(&local, err))?;
     Ok(CacheSource::Bucket)

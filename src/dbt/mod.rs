@@ -16,7 +16,7 @@ pub use artifacts::{Manifest, RunResults};
 pub use compile::{CommandReport, CompileOptions, CompileReport, Mode, ParseCacheUse, SelectedModel, compile};
 pub use logs::{LogFacts, PartialParse};
 pub use preflight::{Preflight, check as preflight};
-pub use publish::{ArtifactsMode, Staged, stage_for_deploy};
+pub use publish::{ArtifactsMode, stage_for_deploy};
 pub use settings::Settings;
 pub use state::{Downloaded, PARSE_CACHE_DIR, StateSource, download, pull_exposures};
 

@@ -5,57 +5,45 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use super::compile::{CommandReport, base_args, deps, run_checked};
+use super::compile::{base_args, deps, run_checked};
 use super::preflight;
 use super::state::{PARSE_CACHE_DIR, PARSE_CACHE_FILE, PARSE_CACHE_META, ParseCacheMeta};
 use super::{DbtError, Settings};
 
-/// Where a deploy's dbt artifacts come from.
+/// Where a deploy's dbt artifacts come from (leaving the state prefix alone is the caller's choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactsMode {
     /// Run dbt (deps, compile or docs generate, and a parse for the check target) and publish the result.
     Build,
     /// Publish what the project's target folder already holds (an earlier step ran dbt).
     Existing,
-    /// Leave the state prefix as it is.
-    Skip,
-}
-
-/// The staged state folder (deleted on drop) and the dbt commands that made it.
-pub struct Staged {
-    pub dir: TempDir,
-    pub commands: Vec<CommandReport>,
-    /// Whether a parse cache for pull request checks is part of it.
-    pub parse_cache: bool,
 }
 
 /// The artifacts dbt leaves in the target folder that the environment's state is made of.
 const ARTIFACTS: &[&str] = &["manifest.json", "run_results.json", "catalog.json"];
 
-/// Builds (or takes) the artifacts and stages them. `mode` is `Build` or `Existing`.
-pub fn stage_for_deploy(settings: &Settings, mode: ArtifactsMode) -> Result<Staged, DbtError> {
-    let dir = tempfile::Builder::new()
-        .prefix("dagship-dbt-publish-")
-        .tempdir()
-        .map_err(|err| DbtError::io(&std::env::temp_dir(), err))?;
+/// Builds (or takes) the artifacts and stages them in a temporary folder (deleted on drop) that the deploy
+/// mirrors to the state prefix.
+pub fn stage_for_deploy(settings: &Settings, mode: ArtifactsMode) -> Result<TempDir, DbtError> {
+    let dir = temp_dir("dagship-dbt-publish-")?;
+    // Where a parse made for the check target lands; dropped once its cache is staged.
+    let parse_dir = temp_dir("dagship-dbt-parse-")?;
     let mut commands = Vec::new();
     let mut parse_cache = None;
     if mode == ArtifactsMode::Build {
         let preflight = preflight::check(settings)?;
         deps(settings, &preflight, &mut commands)?;
         let command = if settings.dbt.docs { "docs generate" } else { "compile" };
-        let built = run_checked(settings, &preflight, &base_args(command, &settings.target, settings), &mut commands)?;
+        let args = base_args(command, &settings.target, &settings.target_path, settings);
+        let built = run_checked(settings, &preflight, &args, &mut commands)?;
         if settings.dbt.parse_cache {
             // dbt reuses a parse only for the same target, vars and profile values: make it with the check's.
-            let parse_dir = dir.path().join(".parse");
             let (source, version) = if settings.check_target == settings.target {
                 (settings.target_path.join(PARSE_CACHE_FILE), built.facts.dbt_version)
             } else {
-                let mut args = base_args("parse", &settings.check_target, settings);
-                let position = args.iter().position(|arg| arg == "--target-path").expect("base args set it");
-                args[position + 1] = parse_dir.display().to_string();
+                let args = base_args("parse", &settings.check_target, parse_dir.path(), settings);
                 let parsed = run_checked(settings, &preflight, &args, &mut commands)?;
-                (parse_dir.join(PARSE_CACHE_FILE), parsed.facts.dbt_version)
+                (parse_dir.path().join(PARSE_CACHE_FILE), parsed.facts.dbt_version)
             };
             let meta = ParseCacheMeta {
                 dbt_version: version.or(preflight.version),
@@ -81,7 +69,6 @@ pub fn stage_for_deploy(settings: &Settings, mode: ArtifactsMode) -> Result<Stag
     if settings.packages_path.is_dir() {
         copy_tree(&settings.packages_path, &dir.path().join("dbt_packages"), 0)?;
     }
-    let has_cache = parse_cache.is_some();
     if let Some((source, meta)) = parse_cache {
         let cache_dir = dir.path().join(PARSE_CACHE_DIR);
         std::fs::create_dir_all(&cache_dir).map_err(|err| DbtError::io(&cache_dir, err))?;
@@ -90,11 +77,11 @@ pub fn stage_for_deploy(settings: &Settings, mode: ArtifactsMode) -> Result<Stag
         let json = serde_json::to_vec_pretty(&meta).expect("metadata serializes");
         std::fs::write(&meta_path, json).map_err(|err| DbtError::io(&meta_path, err))?;
     }
-    let scratch = dir.path().join(".parse");
-    if scratch.exists() {
-        std::fs::remove_dir_all(&scratch).map_err(|err| DbtError::io(&scratch, err))?;
-    }
-    Ok(Staged { dir, commands, parse_cache: has_cache })
+    Ok(dir)
+}
+
+fn temp_dir(prefix: &str) -> Result<TempDir, DbtError> {
+    tempfile::Builder::new().prefix(prefix).tempdir().map_err(|err| DbtError::io(&std::env::temp_dir(), err))
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<(), DbtError> {

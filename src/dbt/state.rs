@@ -2,7 +2,7 @@
 //! pull request check, and pulling exposure files into the project.
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tempfile::TempDir;
 
 use super::{DbtError, Settings};
@@ -26,8 +26,9 @@ pub struct StateSource {
     pub run_results: bool,
 }
 
-/// What a deploy records next to the parse cache: the settings it was parsed with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a deploy records next to the parse cache, for people: the settings it was parsed with. Checks need not
+/// read it: dbt itself decides whether the cache fits and says why not.
+#[derive(Debug, Clone, Serialize)]
 pub struct ParseCacheMeta {
     pub dbt_version: Option<String>,
     pub target: String,
@@ -39,7 +40,7 @@ pub struct Downloaded {
     pub dir: TempDir,
     pub source: StateSource,
     /// The parse cache file, when the bucket had one.
-    pub parse_cache: Option<(PathBuf, Option<ParseCacheMeta>)>,
+    pub parse_cache: Option<PathBuf>,
 }
 
 impl Downloaded {
@@ -57,18 +58,12 @@ pub async fn download(store: &dyn Store, settings: &Settings, with_parse_cache: 
     let prefix = settings.state_prefix();
     let manifest_key = format!("{prefix}manifest.json");
     let cache_key = format!("{prefix}{PARSE_CACHE_DIR}/{PARSE_CACHE_FILE}");
-    let meta_key = format!("{prefix}{PARSE_CACHE_DIR}/{PARSE_CACHE_META}");
     let path = |name: &str| dir.path().join(name);
-    let (manifest, run_results, cache, meta) = futures::try_join!(
+    let (manifest, run_results, cache) = futures::try_join!(
         fetch(store, manifest_key.clone(), path("manifest.json"), true),
         fetch(store, format!("{prefix}run_results.json"), path("run_results.json"), true),
         fetch(store, cache_key, path(PARSE_CACHE_FILE), with_parse_cache),
-        fetch(store, meta_key, path(PARSE_CACHE_META), with_parse_cache),
     )?;
-    let meta = meta.and_then(|_| {
-        let text = std::fs::read(dir.path().join(PARSE_CACHE_META)).ok()?;
-        serde_json::from_slice::<ParseCacheMeta>(&text).ok()
-    });
     let source = StateSource {
         environment: settings.environment.clone(),
         manifest: store.url().join(&manifest_key),
@@ -76,7 +71,7 @@ pub async fn download(store: &dyn Store, settings: &Settings, with_parse_cache: 
         version: manifest.map(|object| object.version),
         run_results: run_results.is_some(),
     };
-    let parse_cache = cache.map(|_| (dir.path().join(PARSE_CACHE_FILE), meta));
+    let parse_cache = cache.map(|_| dir.path().join(PARSE_CACHE_FILE));
     Ok(Downloaded { dir, source, parse_cache })
 }
 
