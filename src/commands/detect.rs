@@ -1,9 +1,8 @@
 //! `dagship detect`: range -> changed files -> filters -> jobs -> matrix -> outputs.
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
 
-use super::{config_path, load_config};
+use super::{config_path, env_path, load_config, write_step_outputs};
 use crate::cli::{Cli, DetectArgs, EventKind, OutputFormat};
 use crate::config::Config;
 use crate::context::{self, FetchPolicy, Range, RangeRequest};
@@ -12,7 +11,6 @@ use crate::detect::{ParsedDiff, parse_name_status};
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::git::Git;
-use crate::github::output::write_outputs;
 use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce, escape_controls};
 use crate::matrix::{self, JobFinder};
@@ -30,12 +28,9 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<ExitCode> {
         OutputFormat::Text => stdout.write_all(render_detect_text(&report, &range.description).as_bytes()),
     };
     written.and_then(|()| stdout.flush()).map_err(|source| Error::Write { path: "stdout".into(), source })?;
-    if let Some(output_file) = std::env::var_os("GITHUB_OUTPUT").filter(|value| !value.is_empty()) {
-        let spill_dir = std::env::var_os("RUNNER_TEMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-        write_outputs(&PathBuf::from(output_file), &spill_dir, &report.outputs())?;
-    }
-    if let Some(summary_file) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|value| !value.is_empty()) {
-        append_summary(&PathBuf::from(summary_file), &render_detect_markdown(&report, &range.description))?;
+    write_step_outputs(&report.outputs())?;
+    if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
+        append_summary(&summary_file, &render_detect_markdown(&report, &range.description))?;
     }
     Ok(ExitCode::Ok)
 }

@@ -56,12 +56,11 @@ pub(super) fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from)
 }
 
-pub(super) fn write_step_outputs(outputs: &[(&str, String)]) -> Result<()> {
+/// Writes step outputs when `GITHUB_OUTPUT` is set; large values spill under `RUNNER_TEMP`.
+pub(super) fn write_step_outputs<Name: AsRef<str>>(outputs: &[(Name, String)]) -> Result<()> {
     if let Some(output_file) = env_path("GITHUB_OUTPUT") {
         let spill_dir = env_path("RUNNER_TEMP").unwrap_or_else(std::env::temp_dir);
-        let outputs: Vec<(String, String)> =
-            outputs.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
-        write_outputs(&output_file, &spill_dir, &outputs)?;
+        write_outputs(&output_file, &spill_dir, outputs)?;
     }
     Ok(())
 }

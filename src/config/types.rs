@@ -28,32 +28,44 @@ pub struct Config {
 }
 
 impl Config {
+    /// The environment named `name`, or a message naming the environments there are.
+    pub fn environment(&self, name: &str) -> Result<&Environment, String> {
+        self.environments.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+            if known.is_empty() {
+                format!("no environment `{name}`: dagship.yml defines no `environments`")
+            } else {
+                format!("no environment `{name}` in dagship.yml; known: {}", known.join(", "))
+            }
+        })
+    }
+
+    /// The names of the environments whose `branches` hold `branch`, in name order.
+    fn deploying_from(&self, branch: &str) -> Vec<&String> {
+        self.environments
+            .iter()
+            .filter(|(_, environment)| environment.branches.iter().any(|mapped| mapped == branch))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     /// The environment a pull request into `branch` is checked against: among the environments deploying
     /// from `branch`, the last of their `after` chain (a push to production deploys dev, then prod: its pull
     /// requests are checked against prod).
     pub fn environment_for_branch(&self, branch: &str) -> Option<&str> {
-        let candidates: Vec<&String> = self
-            .environments
-            .iter()
-            .filter(|(_, environment)| environment.branches.iter().any(|name| name == branch))
-            .map(|(name, _)| name)
-            .collect();
+        let candidates = self.deploying_from(branch);
         let followed = |name: &String| {
             candidates.iter().any(|other| self.environments[*other].after.as_deref() == Some(name.as_str()))
         };
         candidates.iter().find(|name| !followed(name)).or(candidates.first()).map(|name| name.as_str())
     }
-}
 
-impl Config {
     /// The environments a push to `branch` deploys, in order: each mapped environment after the ones its
     /// `after` chain names (a push to production whose prod has `after: dev` deploys dev, then prod).
     pub fn deploy_chain(&self, branch: &str) -> Vec<String> {
         let mut order = Vec::new();
-        for (name, environment) in &self.environments {
-            if environment.branches.iter().any(|mapped| mapped == branch) {
-                self.push_after_predecessors(name, &mut order);
-            }
+        for name in self.deploying_from(branch) {
+            self.push_after_predecessors(name, &mut order);
         }
         order
     }

@@ -38,10 +38,7 @@ impl Settings {
         let dbt = config.dbt.clone().ok_or_else(|| {
             DbtError::Setup("dagship.yml has no `dbt` section; add `dbt: { project_dir: <folder> }`".into())
         })?;
-        let env = config.environments.get(environment).ok_or_else(|| {
-            let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
-            DbtError::Setup(format!("no environment `{environment}` in dagship.yml; known: {}", known.join(", ")))
-        })?;
+        let env = config.environment(environment).map_err(DbtError::Setup)?;
         let target = env.dbt_target.clone().ok_or_else(|| {
             DbtError::Setup(format!(
                 "environments.{environment}.dbt_target is not set: name the profiles.yml target dbt uses for it"

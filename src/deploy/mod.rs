@@ -67,14 +67,7 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     fn environment(&self) -> Result<&Environment, DeployError> {
-        self.config.environments.get(self.environment).ok_or_else(|| {
-            let known: Vec<&str> = self.config.environments.keys().map(String::as_str).collect();
-            DeployError::Input(if known.is_empty() {
-                format!("no environment `{}`: dagship.yml defines no `environments`", self.environment)
-            } else {
-                format!("no environment `{}` in dagship.yml; known: {}", self.environment, known.join(", "))
-            })
-        })
+        self.config.environment(self.environment).map_err(DeployError::Input)
     }
 
     /// The environment's bucket URL, parsed (relative `file://` paths are inside the repository).

@@ -12,9 +12,14 @@ use crate::github::workflow::{Level, announce};
 pub const MAX_OUTPUT_BYTES: usize = 1_000_000;
 
 /// Appends the outputs to the file `$GITHUB_OUTPUT` names. `spill_dir` receives values that are too large.
-pub fn write_outputs(output_file: &Path, spill_dir: &Path, outputs: &[(String, String)]) -> Result<(), Error> {
+pub fn write_outputs<Name: AsRef<str>>(
+    output_file: &Path,
+    spill_dir: &Path,
+    outputs: &[(Name, String)],
+) -> Result<(), Error> {
     let mut text = String::new();
     for (name, value) in outputs {
+        let name = name.as_ref();
         if value.len() > MAX_OUTPUT_BYTES {
             let spilled = spill(spill_dir, name, value)?;
             announce(
@@ -68,7 +73,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("out");
         let hostile = "a\nEOF\nhacked=true\n::set-output name=x::y".to_string();
-        write_outputs(&file, dir.path(), &[("files".into(), hostile.clone())]).unwrap();
+        write_outputs(&file, dir.path(), &[("files", hostile.clone())]).unwrap();
         let text = std::fs::read_to_string(&file).unwrap();
         let first = text.lines().next().unwrap();
         let delimiter = first.strip_prefix("files<<").unwrap();
@@ -81,7 +86,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("out");
         let big = "x".repeat(MAX_OUTPUT_BYTES + 1);
-        write_outputs(&file, dir.path(), &[("matrix".into(), big.clone())]).unwrap();
+        write_outputs(&file, dir.path(), &[("matrix", big.clone())]).unwrap();
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.starts_with("matrix_file<<"));
         let spilled_path = text.lines().nth(1).unwrap();
