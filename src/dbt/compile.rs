@@ -106,7 +106,7 @@ pub fn compile(
     options: CompileOptions,
 ) -> Result<CompileReport, DbtError> {
     let mut commands = Vec::new();
-    let parse_cache_source = place_parse_cache(settings, state)?;
+    let mut parse_cache = place_parse_cache(settings, state)?;
     deps(settings, &preflight, &mut commands)?;
 
     let state_dir = state.state_dir().filter(|_| !options.full);
@@ -146,12 +146,9 @@ pub fn compile(
         }
     }
 
-    let parse_cache = match parse_cache_source {
-        CacheSource::Disabled => ParseCacheUse::Disabled,
-        CacheSource::None => ParseCacheUse::None,
-        CacheSource::Local => ParseCacheUse::Local { outcome: compiled.facts.partial_parse.clone() },
-        CacheSource::Bucket => ParseCacheUse::Bucket { outcome: compiled.facts.partial_parse.clone() },
-    };
+    if let ParseCacheUse::Local { outcome } | ParseCacheUse::Bucket { outcome } = &mut parse_cache {
+        *outcome = compiled.facts.partial_parse.clone();
+    }
     Ok(CompileReport {
         environment: settings.environment.clone(),
         target: settings.check_target.clone(),
@@ -248,27 +245,20 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
-enum CacheSource {
-    Disabled,
-    None,
-    Local,
-    Bucket,
-}
-
 /// Puts the environment's parse cache where dbt looks for it, unless the local target folder already has one
-/// (a laptop's own parse is closer to its working tree than any deploy's).
-fn place_parse_cache(settings: &Settings, state: &Downloaded) -> Result<CacheSource, DbtError> {
+/// (a laptop's own parse is closer to its working tree than any deploy's). The outcome is the compile's to tell.
+fn place_parse_cache(settings: &Settings, state: &Downloaded) -> Result<ParseCacheUse, DbtError> {
     if !settings.dbt.parse_cache {
-        return Ok(CacheSource::Disabled);
+        return Ok(ParseCacheUse::Disabled);
     }
     let local = settings.target_path.join(PARSE_CACHE_FILE);
     if local.is_file() {
-        return Ok(CacheSource::Local);
+        return Ok(ParseCacheUse::Local { outcome: PartialParse::Unknown });
     }
-    let Some(downloaded) = &state.parse_cache else { return Ok(CacheSource::None) };
+    let Some(downloaded) = &state.parse_cache else { return Ok(ParseCacheUse::None) };
     std::fs::create_dir_all(&settings.target_path).map_err(|err| DbtError::io(&settings.target_path, err))?;
     std::fs::copy(downloaded, &local).map_err(|err| DbtError::io(&local, err))?;
-    Ok(CacheSource::Bucket)
+    Ok(ParseCacheUse::Bucket { outcome: PartialParse::Unknown })
 }
 
 /// The models among the nodes the compile covered, sorted by name.
