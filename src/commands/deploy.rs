@@ -1,6 +1,7 @@
 //! `dagship plan`, `dagship deploy` and `dagship unlock`: the config and the repository in, the deploy
 //! engine in between, renderings and step outputs out.
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{config_path, env_path, load_config, print_stdout, runtime, write_step_outputs};
@@ -14,7 +15,8 @@ use crate::git::Git;
 use crate::github::output::random_hex;
 use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce};
-use crate::report::{render_plan_markdown, render_plan_text};
+use crate::platform::mwaa::{MwaaReport, MwaaStep};
+use crate::report::{render_mwaa_markdown, render_mwaa_text, render_plan_markdown, render_plan_text};
 use crate::store::StoreOptions;
 
 /// The repository root (the git work tree when there is one) and the loaded config.
@@ -116,6 +118,9 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
         for report in &reports {
             append_summary(&summary_file, &render_plan_markdown(&report.plan))?;
+            if let Some(mwaa) = &report.mwaa {
+                append_summary(&summary_file, &render_mwaa_markdown(mwaa))?;
+            }
         }
     }
     let written: Vec<&str> = reports
@@ -129,6 +134,10 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
         ("deployed_environments", serde_json::to_string(&written).expect("names serialize")),
         ("plan_uploads", sum(|report| report.plan.summary.uploads + report.plan.summary.replacements)),
         ("plan_deletions", sum(|report| report.plan.summary.deletions)),
+        (
+            "mwaa_updated",
+            reports.iter().any(|report| report.mwaa.as_ref().is_some_and(MwaaReport::updated)).to_string(),
+        ),
     ])?;
     Ok(ExitCode::Ok)
 }
@@ -145,6 +154,11 @@ fn deploy_one(
     let staged = stage_dbt(runtime, root, config, env, args.dbt_artifacts)?;
     let mut request = request(root, config, env, args.allow_deletes);
     request.dbt_state = staged.as_ref().map(|staged| staged.path());
+    let environment = config.environment(env).map_err(Error::Usage)?;
+    let mwaa = runtime
+        .block_on(MwaaStep::new(root, config, environment, &request.url()?))
+        .map_err(DeployError::from)?
+        .map(Arc::new);
     let options = deploy::DeployOptions {
         dry_run: args.dry_run,
         concurrency: args.concurrency.map_or(config.deploy.concurrency, usize::from),
@@ -154,6 +168,7 @@ fn deploy_one(
             poll: Duration::from_millis(500),
         },
         holder: holder(git),
+        mwaa,
     };
     match runtime.block_on(deploy::deploy(&request, options)) {
         Ok(report) => Ok(report),
@@ -230,6 +245,9 @@ fn render_deploy_text(report: &DeployReport) -> String {
             text.push_str(&format!("took over a stale lock held by {}\n", previous.describe()));
         }
         text.push_str(&format!("deployed commit {} to {} ({})\n", report.commit, report.environment, report.bucket));
+    }
+    if let Some(mwaa) = &report.mwaa {
+        text.push_str(&render_mwaa_text(mwaa));
     }
     text
 }

@@ -4,12 +4,14 @@ mod error;
 mod key_path;
 mod locate;
 mod parse;
+mod platform;
 mod types;
 mod validate;
 
 pub use error::{ConfigError, ConfigWarning};
 pub use key_path::{KeyPath, Segment};
 pub use parse::{load, parse_str};
+pub use platform::{AirflowApi, MwaaConfig, MwaaKeys, VerifyAuth, VerifyConfig};
 pub use types::*;
 
 /// The file name dagship looks for at the repository root.

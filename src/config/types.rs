@@ -272,6 +272,12 @@ pub struct Environment {
     /// An endpoint override for the bucket's API (emulators, S3-compatible stores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The MWAA environment a deploy updates when plugins, requirements or the startup script change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mwaa: Option<super::MwaaConfig>,
+    /// Ask Airflow after a deploy whether the deployed DAG files imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<super::VerifyConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! environments refer to each other correctly and bucket URLs fit their platform.
 use std::collections::BTreeSet;
 
-use super::{Config, DBT_CHECK_COMMANDS, DbtConfig, KeyPath, Platform};
+use super::{Config, DBT_CHECK_COMMANDS, DbtConfig, Environment, KeyPath, Platform, VerifyAuth};
 use crate::detect::filters::compile_glob;
 
 /// One problem found, at a key path; `parse` turns it into a located `ConfigError`.
@@ -112,6 +112,7 @@ fn check_environments(config: &Config) -> Result<(), Problem> {
         let at = environments.key(name.as_str());
         check_name(name, &at, "environment")?;
         check_bucket_url(&environment.bucket, environment.platform, at.key("bucket"))?;
+        check_platform_settings(environment, &at)?;
         for (index, branch) in environment.branches.iter().enumerate() {
             check_not_blank(branch, at.key("branches").index(index), "a branch name")?;
         }
@@ -142,6 +143,86 @@ fn check_environments(config: &Config) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// `mwaa` and `verify`: only where the platform has them, with names, paths and durations that work.
+fn check_platform_settings(environment: &Environment, at: &KeyPath) -> Result<(), Problem> {
+    if let Some(mwaa) = &environment.mwaa {
+        let at = at.key("mwaa");
+        if environment.platform != Platform::Mwaa {
+            return Err(problem(at, "`mwaa` settings need `platform: mwaa`".into()));
+        }
+        let name = &mwaa.environment_name;
+        let valid_name = name.len() <= 80
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(problem(
+                at.key("environment_name"),
+                format!(
+                    "`{}` is not an MWAA environment name: a letter, then letters, digits, `-` or `_` (at most 80)",
+                    name.escape_debug()
+                ),
+            ));
+        }
+        for (key, path) in [("requirements", &mwaa.requirements), ("startup_script", &mwaa.startup_script)] {
+            if let Some(path) = path {
+                check_relative_dir(path, at.key(key))?;
+            }
+        }
+        let keys = at.key("keys");
+        for (key, value) in [
+            ("plugins", &mwaa.keys.plugins),
+            ("requirements", &mwaa.keys.requirements),
+            ("startup_script", &mwaa.keys.startup_script),
+        ] {
+            check_relative_dir(value, keys.key(key))?;
+            if value.starts_with("dags/") {
+                return Err(problem(keys.key(key), format!("`{value}` is inside `dags/`, which the DAG mirror owns")));
+            }
+        }
+        check_duration(&mwaa.wait_timeout, at.key("wait_timeout"))?;
+        check_duration(&mwaa.poll_interval, at.key("poll_interval"))?;
+    }
+    if let Some(verify) = &environment.verify {
+        let at = at.key("verify");
+        check_duration(&verify.timeout, at.key("timeout"))?;
+        check_duration(&verify.poll_interval, at.key("poll_interval"))?;
+        match (&verify.airflow_url, verify.auth) {
+            (Some(url), VerifyAuth::Mwaa) => {
+                return Err(problem(
+                    at.key("airflow_url"),
+                    format!("`auth: mwaa` reaches Airflow through MWAA's API; drop `airflow_url: {url}`"),
+                ));
+            }
+            (Some(url), _) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+                return Err(problem(at.key("airflow_url"), format!("`{}` is not an http(s) URL", url.escape_debug())));
+            }
+            (None, VerifyAuth::Mwaa) if environment.mwaa.is_none() => {
+                return Err(problem(at.key("auth"), "`auth: mwaa` needs the environment's `mwaa` settings".into()));
+            }
+            (None, auth) if auth != VerifyAuth::Mwaa => {
+                return Err(problem(
+                    at.key("airflow_url"),
+                    "expected the Airflow web server URL (or `auth: mwaa` on an MWAA environment)".into(),
+                ));
+            }
+            _ => {}
+        }
+        if verify.auth == VerifyAuth::Bearer && verify.token_env.as_deref().is_none_or(str::is_empty) {
+            return Err(problem(
+                at.key("token_env"),
+                "`auth: bearer` needs `token_env`: the environment variable holding the token".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_duration(value: &str, at: KeyPath) -> Result<(), Problem> {
+    humantime::parse_duration(value)
+        .map(drop)
+        .map_err(|err| problem(at, format!("{err}; expected a duration like \"90s\", \"10m\" or \"1h\"")))
 }
 
 fn check_bucket_url(url: &str, platform: Platform, at: KeyPath) -> Result<(), Problem> {

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, Platform};
 
 /// Deploy phases in the order they run: what DAGs import lands before the DAGs. Deletions run after all
 /// uploads, in the reverse order (DAGs first), so a DAG never outlives... nor precedes what it needs.
@@ -43,8 +43,9 @@ pub struct Mapping {
 }
 
 /// The mappings the config asks for, in phase order. `dbt_state` is the staged dbt artifacts folder, when this
-/// deploy publishes them.
-pub fn mappings(config: &Config, dbt_state: Option<&Path>) -> Vec<Mapping> {
+/// deploy publishes them. MWAA reads plugins only from its `plugins.zip` (the `platform::mwaa` step uploads it),
+/// so on MWAA the plugins folder is not mirrored.
+pub fn mappings(config: &Config, platform: Platform, dbt_state: Option<&Path>) -> Vec<Mapping> {
     let folder = |phase, source: &str, prefix: &str| Mapping {
         phase,
         source: clean(source),
@@ -63,7 +64,7 @@ pub fn mappings(config: &Config, dbt_state: Option<&Path>) -> Vec<Mapping> {
             staged: Some(staged.to_path_buf()),
         });
     }
-    if let Some(plugins_dir) = &config.plugins_dir {
+    if let Some(plugins_dir) = config.plugins_dir.as_ref().filter(|_| platform != Platform::Mwaa) {
         mappings.push(folder(Phase::Plugins, plugins_dir, "plugins/"));
     }
     mappings.push(folder(Phase::Dags, &config.dags_dir, "dags/"));

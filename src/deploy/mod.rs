@@ -24,6 +24,8 @@ pub use safety::delete_limit;
 
 use crate::config::{Config, Environment};
 use crate::exit_code::ExitCode;
+use crate::platform::PlatformError;
+use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::store::{self, ObjectMeta, Store, StoreError, StoreOptions, StoreUrl};
 use exclude::{Excludes, Protected};
 use source::SourceTree;
@@ -42,6 +44,8 @@ pub enum DeployError {
     LockHeld(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
 }
 
 impl DeployError {
@@ -50,6 +54,7 @@ impl DeployError {
             DeployError::Input(_) => ExitCode::Usage,
             DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ExitCode::Refused,
             DeployError::Store(err) => err.exit_code(),
+            DeployError::Platform(err) => err.exit_code(),
         }
     }
 }
@@ -101,7 +106,7 @@ pub async fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
 }
 
 async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Prepared, DeployError> {
-    let mappings = layout::mappings(request.config, request.dbt_state);
+    let mappings = layout::mappings(request.config, request.environment()?.platform, request.dbt_state);
     let owned_prefixes = layout::owned_prefixes(request.config, &mappings);
     let excludes = Arc::new(Excludes::load(request.repo_root, request.config.deploy.exclude_from.as_deref())?);
     let protected = Protected::new(&request.config.deploy.protect)?;
@@ -161,6 +166,8 @@ pub struct DeployOptions {
     pub lock: LockPolicy,
     /// Written into the lock and the marker.
     pub holder: Holder,
+    /// The MWAA environment's files and update, when the environment has `mwaa` settings.
+    pub mwaa: Option<Arc<MwaaStep>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -176,17 +183,30 @@ pub struct DeployReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub took_over_lock_from: Option<Holder>,
     pub marker_written: bool,
+    /// What the MWAA step uploaded and whether it updated the environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mwaa: Option<MwaaReport>,
 }
 
 pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<DeployReport, DeployError> {
     let store = request.open_store().await?;
     let commit = options.holder.commit.clone();
+    // The platform's checks (MWAA: versioning, the environment AVAILABLE) come before any write at all.
+    if let Some(mwaa) = &options.mwaa {
+        mwaa.preflight().await?;
+    }
     if options.dry_run {
         let prepared = prepare_with(request, store).await?;
         if !prepared.plan.refusals.is_empty() {
             return Err(DeployError::Refused(prepared.plan.refusals));
         }
-        return Ok(report(request, prepared.plan, true, false, commit, Vec::new(), None));
+        let mwaa = match &options.mwaa {
+            Some(mwaa) => Some(mwaa.apply(true).await?),
+            None => None,
+        };
+        let mut report = report(request, prepared.plan, true, false, commit, Vec::new(), None);
+        report.mwaa = mwaa;
+        return Ok(report);
     }
     refuse_wipes_before_locking(request, store.clone()).await?;
 
@@ -194,20 +214,32 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let lock = lock::acquire(store.as_ref(), options.holder.clone(), &options.lock).await?;
     let result = deploy_locked(request, store.clone(), &options, &commit).await;
     let released = lock::release(store.as_ref(), &lock).await;
-    let (plan, steps, up_to_date) = result?;
+    let locked = result?;
     released?;
     let took_over = lock.took_over;
-    Ok(report(request, plan, false, up_to_date, commit, steps, took_over))
+    let mut report = report(request, locked.plan, false, locked.up_to_date, commit, locked.steps, took_over);
+    report.mwaa = locked.mwaa;
+    Ok(report)
+}
+
+/// What a deploy did under the lock.
+struct Locked {
+    plan: Plan,
+    steps: Vec<StepReport>,
+    /// The bucket already matched and the marker named this commit: nothing was written.
+    up_to_date: bool,
+    mwaa: Option<MwaaReport>,
 }
 
 /// The bucket wipe every mirroring tool has caused (an empty or misnamed source folder) is refused before the
 /// lock is taken, so it writes nothing at all. Other refusals are found under the lock and leave only the lock's
 /// create and delete behind.
 async fn refuse_wipes_before_locking(request: &Request<'_>, store: Arc<dyn Store>) -> Result<(), DeployError> {
-    let suspicious = layout::mappings(request.config, request.dbt_state).iter().any(|mapping| {
-        let folder = mapping.staged.clone().unwrap_or_else(|| request.repo_root.join(&mapping.source));
-        !source::has_any_file(&folder)
-    });
+    let suspicious =
+        layout::mappings(request.config, request.environment()?.platform, request.dbt_state).iter().any(|mapping| {
+            let folder = mapping.staged.clone().unwrap_or_else(|| request.repo_root.join(&mapping.source));
+            !source::has_any_file(&folder)
+        });
     if suspicious {
         let prepared = prepare_with(request, store).await?;
         if !prepared.plan.refusals.is_empty() {
@@ -217,20 +249,26 @@ async fn refuse_wipes_before_locking(request: &Request<'_>, store: Arc<dyn Store
     Ok(())
 }
 
-/// Plans, checks, applies and writes the marker; returns the plan, the steps and whether all was up to date.
+/// Plans, checks, runs the platform step, applies and writes the marker.
 async fn deploy_locked(
     request: &Request<'_>,
     store: Arc<dyn Store>,
     options: &DeployOptions,
     commit: &str,
-) -> Result<(Plan, Vec<StepReport>, bool), DeployError> {
+) -> Result<Locked, DeployError> {
     let prepared = prepare_with(request, store.clone()).await?;
     if !prepared.plan.refusals.is_empty() {
         return Err(DeployError::Refused(prepared.plan.refusals));
     }
+    // MWAA's files and update go before the DAGs (which may import the new plugins). They are compared with
+    // what the environment runs on every deploy, so an update that failed last time is retried.
+    let mwaa = match &options.mwaa {
+        Some(mwaa) => Some(mwaa.apply(false).await?),
+        None => None,
+    };
     let recorded = prepared.marker.as_ref().is_some_and(|marker| marker.commit == commit);
     if prepared.plan.is_noop() && recorded {
-        return Ok((prepared.plan, Vec::new(), true));
+        return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa });
     }
     let applied = apply::apply(store.as_ref(), &prepared.plan, options.concurrency).await?;
     let mut objects: std::collections::BTreeMap<String, ObjectRecord> =
@@ -244,7 +282,7 @@ async fn deploy_locked(
         objects,
     };
     marker::write(store.as_ref(), &marker).await?;
-    Ok((prepared.plan, applied.steps, false))
+    Ok(Locked { plan: prepared.plan, steps: applied.steps, up_to_date: false, mwaa })
 }
 
 fn report(
@@ -267,6 +305,7 @@ fn report(
         took_over_lock_from,
         // The marker is written by every deploy that is neither a dry run nor already up to date.
         marker_written: !dry_run && !up_to_date,
+        mwaa: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! Markdown for the step summary, and the list of step outputs.
 mod dbt;
 mod markdown;
+mod mwaa;
 mod plan;
 mod text;
 
@@ -15,6 +16,7 @@ use crate::matrix::Matrix;
 
 pub use dbt::{EXPLODED_HINT, describe_state, render_compile_markdown, render_compile_text};
 pub use markdown::{escape_markdown, render_detect_markdown};
+pub use mwaa::{render_mwaa_markdown, render_mwaa_text};
 pub use plan::{render_plan_markdown, render_plan_text};
 pub use text::render_detect_text;
 

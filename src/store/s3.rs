@@ -21,6 +21,35 @@ use crate::hash::Md5;
 /// buckets are addressed by path, as emulators and most S3-compatible stores need.
 const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
 
+/// An S3 client from aws-config's default chain, without the SDK's own retries (`store::Retrying` retries
+/// every backend alike). `endpoint` overrides the service endpoint; with it, or with an endpoint variable set,
+/// buckets are addressed by path.
+pub(crate) async fn client(endpoint: Option<&str>) -> Client {
+    let timeouts =
+        TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).read_timeout(Duration::from_secs(60)).build();
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    let mut config = aws_sdk_s3::config::Builder::from(&shared)
+        // We send Content-MD5 ourselves; extra CRC trailers cost a pass over every body.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    let env_endpoint = ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    if endpoint.is_some() || env_endpoint {
+        config = config.force_path_style(true);
+    }
+    if shared.region().is_none() {
+        // S3 answers a wrong region with a redirect naming the right one; us-east-1 is the global default.
+        config = config.region(Region::new("us-east-1"));
+    }
+    Client::from_conf(config.build())
+}
+
 #[derive(Debug)]
 pub struct S3Store {
     url: StoreUrl,
@@ -32,33 +61,10 @@ pub struct S3Store {
 
 impl S3Store {
     pub async fn connect(url: StoreUrl, options: &StoreOptions) -> Result<Self, StoreError> {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .build();
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(timeouts)
-            .load()
-            .await;
-        let mut config = aws_sdk_s3::config::Builder::from(&shared)
-            // We send Content-MD5 ourselves; extra CRC trailers cost a pass over every body.
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-        let env_endpoint = ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
-        if let Some(endpoint) = &options.endpoint {
-            config = config.endpoint_url(endpoint);
-        }
-        if options.endpoint.is_some() || env_endpoint {
-            config = config.force_path_style(true);
-        }
-        if shared.region().is_none() {
-            // S3 answers a wrong region with a redirect naming the right one; us-east-1 is the global default.
-            config = config.region(Region::new("us-east-1"));
-        }
+        let client = client(options.endpoint.as_deref()).await;
         Ok(S3Store {
             url,
-            client: Client::from_conf(config.build()),
+            client,
             multipart_threshold: options.multipart_threshold,
             part_size: options.part_size.max(5 * 1024 * 1024),
             page_size: i32::try_from(options.page_size).unwrap_or(1000),

@@ -57,10 +57,15 @@ impl Project {
         self.bucket.objects().into_iter().filter(|(key, _)| !key.starts_with(".dagship/")).collect()
     }
 
-    /// What the bucket should hold: every deployable file under its prefix.
+    /// What the bucket should hold: every deployable file under its prefix. MWAA (the S3 backend's platform)
+    /// reads plugins only from plugins.zip, so its bucket gets no `plugins/` mirror.
     pub fn expected(&self) -> BTreeMap<String, Vec<u8>> {
         let mut expected = BTreeMap::new();
-        for (folder, prefix) in [("dags", "dags/"), ("plugins", "plugins/"), ("data", "data/")] {
+        let mut folders = vec![("dags", "dags/"), ("data", "data/")];
+        if self.bucket.backend != Backend::S3 {
+            folders.push(("plugins", "plugins/"));
+        }
+        for (folder, prefix) in folders {
             for (relative, bytes) in read_tree(&self.repo.path().join(folder)) {
                 expected.insert(format!("{prefix}{relative}"), bytes);
             }

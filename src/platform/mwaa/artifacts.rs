@@ -1,0 +1,141 @@
+//! The files MWAA reads from its bucket by object version: plugins.zip, requirements.txt and the startup
+//! script. Each is compared with the version the environment runs, not with the newest object.
+use std::path::Path;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::BucketVersioningStatus;
+use serde::Serialize;
+
+use crate::config::{Config, MwaaConfig};
+use crate::hash::Md5;
+use crate::platform::{PlatformError, build_plugins_zip};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Plugins,
+    Requirements,
+    StartupScript,
+}
+
+/// One file as the repository has it now.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub kind: Kind,
+    /// The full key in the bucket (the environment URL's prefix included).
+    pub key: String,
+    pub bytes: Vec<u8>,
+    pub md5: Md5,
+}
+
+/// Builds plugins.zip and reads the requirements and startup script the config names. Runs before anything
+/// remote, so a missing file is an input error that writes nothing.
+pub fn collect(root: &Path, config: &Config, mwaa: &MwaaConfig, prefix: &str) -> Result<Vec<Local>, PlatformError> {
+    let mut locals = Vec::new();
+    let mut push = |kind, key: &str, bytes: Vec<u8>| {
+        let md5 = Md5::of_bytes(&bytes);
+        locals.push(Local { kind, key: format!("{prefix}{key}"), bytes, md5 });
+    };
+    if let Some(plugins_dir) = &config.plugins_dir {
+        let folder = root.join(plugins_dir);
+        if folder.is_dir() {
+            let zip = build_plugins_zip(&folder)
+                .map_err(|err| PlatformError::Input(format!("plugins_dir `{plugins_dir}`: {err}")))?;
+            push(Kind::Plugins, &mwaa.keys.plugins, zip);
+        }
+    }
+    for (kind, key, path, config_key) in [
+        (Kind::Requirements, &mwaa.keys.requirements, &mwaa.requirements, "requirements"),
+        (Kind::StartupScript, &mwaa.keys.startup_script, &mwaa.startup_script, "startup_script"),
+    ] {
+        let Some(path) = path else { continue };
+        let bytes = std::fs::read(root.join(path)).map_err(|err| {
+            PlatformError::Input(format!(
+                "mwaa.{config_key}: cannot read `{path}`: {err}; fix the path or remove the key"
+            ))
+        })?;
+        push(kind, key, bytes);
+    }
+    Ok(locals)
+}
+
+/// S3 calls on the environment's bucket that the deploy engine's `Store` does not need: versions.
+pub struct Versions<'a> {
+    pub client: &'a Client,
+    pub bucket: &'a str,
+}
+
+impl Versions<'_> {
+    fn remote(&self, what: &str, err: impl std::error::Error) -> PlatformError {
+        PlatformError::Remote(format!("s3://{}: {what}: {}", self.bucket, DisplayErrorContext(err)))
+    }
+
+    /// MWAA names object versions: without versioning there are none to name.
+    pub async fn require_versioning(&self) -> Result<(), PlatformError> {
+        let output = self
+            .client
+            .get_bucket_versioning()
+            .bucket(self.bucket)
+            .send()
+            .await
+            .map_err(|err| self.remote("GetBucketVersioning", err))?;
+        if output.status() == Some(&BucketVersioningStatus::Enabled) {
+            return Ok(());
+        }
+        Err(PlatformError::Refused(format!(
+            "bucket `{}` does not have versioning enabled, which MWAA requires for plugins and requirements: run \
+             `aws s3api put-bucket-versioning --bucket {} --versioning-configuration Status=Enabled`",
+            self.bucket, self.bucket
+        )))
+    }
+
+    /// The MD5 of one version of `key` (or the newest with `version: None`) and that version's id; `None` when
+    /// it does not exist. Multipart ETags are no MD5 and read as "different", so such a file is uploaded again.
+    pub async fn head(&self, key: &str, version: Option<&str>) -> Result<Option<(Option<Md5>, String)>, PlatformError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(self.bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let md5 = output.e_tag().and_then(|etag| Md5::from_hex(etag.trim_matches('"')));
+                Ok(Some((md5, output.version_id().unwrap_or("null").to_string())))
+            }
+            Err(err)
+                if err.raw_response().is_some_and(|response| response.status().as_u16() == 404)
+                    || matches!(err.code(), Some("NotFound" | "NoSuchKey" | "NoSuchVersion")) =>
+            {
+                Ok(None)
+            }
+            // S3 answers a HEAD of a malformed or foreign version id with 400.
+            Err(err) if err.raw_response().is_some_and(|response| response.status().as_u16() == 400) => Ok(None),
+            Err(err) => Err(self.remote(&format!("HeadObject {key}"), err)),
+        }
+    }
+
+    /// Uploads `local` with its Content-MD5 and returns the version id S3 gave it.
+    pub async fn put(&self, local: &Local) -> Result<String, PlatformError> {
+        let output = self
+            .client
+            .put_object()
+            .bucket(self.bucket)
+            .key(&local.key)
+            .content_md5(local.md5.to_base64())
+            .body(ByteStream::from(local.bytes.clone()))
+            .send()
+            .await
+            .map_err(|err| self.remote(&format!("PutObject {}", local.key), err))?;
+        output.version_id().map(str::to_string).ok_or_else(|| {
+            PlatformError::Remote(format!(
+                "s3://{}/{}: the upload returned no version id; is versioning enabled?",
+                self.bucket, local.key
+            ))
+        })
+    }
+}
