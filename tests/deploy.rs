@@ -82,15 +82,29 @@ fn excludes_and_protected_keys_survive(backend: Backend) {
     project.bucket.seed("dags/scratch/kept_remote.py", b"# placed by hand\n");
     project.bucket.seed("dags/old.tmp", b"tmp\n");
     project.bucket.seed("dags/airflow_monitoring.py", b"# managed by Composer\n");
+    // Composer's other managed objects; and a repository file named like the monitoring DAG never replaces it.
+    project.repo.write("dags/airflow_monitoring.py", "# a user's copy\n");
+    project.repo.commit("a copy of the monitoring DAG");
+    project.bucket.seed("airflow.cfg", b"[core]\n");
+    project.bucket.seed("logs/scheduler/latest.log", b"log\n");
+    project.bucket.seed("env_var.json", b"{}\n");
     project.bucket.seed("dags/stale.py", b"# removed from the repository\n");
 
     let json = project.deploy_json(&[]);
     let keys = project.bucket.keys();
     assert!(!keys.contains(&"dags/scratch/notes.py".to_string()), "excluded files are not uploaded: {keys:?}");
-    for kept in ["dags/scratch/kept_remote.py", "dags/old.tmp", "dags/airflow_monitoring.py"] {
+    for kept in [
+        "dags/scratch/kept_remote.py",
+        "dags/old.tmp",
+        "dags/airflow_monitoring.py",
+        "logs/scheduler/latest.log",
+        "env_var.json",
+        "airflow.cfg",
+    ] {
         assert!(keys.contains(&kept.to_string()), "{kept} must survive the mirror: {keys:?}");
     }
     assert!(!keys.contains(&"dags/stale.py".to_string()), "{keys:?}");
+    assert_eq!(project.bucket.objects()["dags/airflow_monitoring.py"], b"# managed by Composer\n");
     assert_eq!(summary(&json).2, 1, "exactly one deletion");
 }
 
