@@ -135,3 +135,27 @@ fn yaml_bomb_is_refused_quickly() {
     assert_config_error(bomb, &["dagship.yml"]);
     assert!(started.elapsed().as_secs() < 10, "took {:?}", started.elapsed());
 }
+
+#[test]
+fn platform_settings_are_checked_where_they_apply() {
+    assert_config_error(
+        "environments:\n  prod:\n    platform: composer\n    bucket: gs://b\n    mwaa: { environment_name: x }\n",
+        &["environments.prod.mwaa", "`mwaa` settings need `platform: mwaa`"],
+    );
+    assert_config_error(
+        "environments:\n  prod:\n    platform: mwaa\n    bucket: s3://b\n    mwaa: { environment_name: \"1 bad\" }\n",
+        &["environments.prod.mwaa.environment_name", "is not an MWAA environment name"],
+    );
+    assert_config_error(
+        "environments:\n  prod:\n    platform: mwaa\n    bucket: s3://b\n    mwaa: { environment_name: x, keys: { plugins: dags/plugins.zip } }\n",
+        &["environments.prod.mwaa.keys.plugins", "inside `dags/`"],
+    );
+    assert_config_error(
+        "environments:\n  prod:\n    platform: composer\n    bucket: gs://b\n    verify: { airflow_url: \"https://x\", auth: bearer }\n",
+        &["environments.prod.verify.token_env", "`auth: bearer` needs `token_env`"],
+    );
+    assert_config_error(
+        "environments:\n  prod:\n    platform: composer\n    bucket: gs://b\n    verify: { airflow_url: \"https://x\", timeout: soon }\n",
+        &["environments.prod.verify.timeout", "expected a duration"],
+    );
+}

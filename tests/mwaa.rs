@@ -258,3 +258,33 @@ fn an_environment_reading_another_bucket_is_refused() {
     assert!(run.stderr.contains("reads bucket `arn:aws:s3:::production-bucket`"), "{}", run.stderr);
     assert!(setup.bucket.keys().is_empty());
 }
+
+#[test]
+fn airflow_import_errors_are_read_through_invoke_rest_api() {
+    let setup = Setup::new(true, "    verify:\n      auth: mwaa\n      timeout: 2s\n      poll_interval: 50ms\n");
+    let now = humantime::format_rfc3339(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).to_string();
+    setup.mwaa.with(|environment| {
+        environment.rest_api.insert(
+            "/importErrors".into(),
+            serde_json::json!({ "import_errors": [{ "filename": "/usr/local/airflow/dags/daily.py", "timestamp": now,
+                "stack_trace": "  File \"/usr/local/airflow/dags/daily.py\", line 1, in <module>\nModuleNotFoundError: No module named 'operators'" }],
+                "total_entries": 1 }),
+        );
+        environment.rest_api.insert("/dags".into(), serde_json::json!({ "dags": [], "total_entries": 0 }));
+    });
+    setup.repo.write("dags/daily.py", "from operators.slack import notify  # an airflow dag\n");
+    setup.repo.commit("a dag");
+    let mut command = setup.command(&["deploy", "--env", "test"]);
+    command.env("GITHUB_ACTIONS", "true");
+    let run = run_command(&mut command);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains(
+            "::error file=dags/daily.py,line=1::Airflow on test cannot import this DAG file: ModuleNotFoundError"
+        ),
+        "{}",
+        run.stderr
+    );
+    let calls = setup.mwaa.with(|environment| environment.rest_calls.clone());
+    assert!(calls.iter().any(|call| call["Path"] == "/importErrors" && call["Method"] == "GET"), "{calls:?}");
+}

@@ -170,16 +170,24 @@ fn deploy_one(
         holder: holder(git),
         mwaa,
     };
-    match runtime.block_on(deploy::deploy(&request, options)) {
-        Ok(report) => Ok(report),
+    let started = std::time::SystemTime::now();
+    let report = match runtime.block_on(deploy::deploy(&request, options)) {
+        Ok(report) => report,
         Err(DeployError::Refused(reasons)) => {
             for reason in &reasons {
                 announce(Level::Error, &format!("refusing to deploy to {env}: {reason}"));
             }
-            Err(DeployError::Refused(reasons).into())
+            return Err(DeployError::Refused(reasons).into());
         }
-        Err(err) => Err(err.into()),
+        Err(err) => return Err(err.into()),
+    };
+    if let Some(settings) = &environment.verify
+        && !report.dry_run
+        && !report.up_to_date
+    {
+        super::verify::verify_deploy(runtime, root, config, environment, settings, &report, started)?;
     }
+    Ok(report)
 }
 
 /// The dbt artifacts this deploy publishes to the state prefix, staged in a temporary folder: built by dbt,

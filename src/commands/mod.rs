@@ -3,6 +3,7 @@ mod config_check;
 mod dbt;
 mod deploy;
 mod detect;
+mod verify;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! so the plugins folder is packed into a zip whose bytes depend on nothing but the files' names and contents;
 //! that zip, the requirements and the startup script are deployed by object version (`mwaa`). After a deploy,
 //! `airflow` asks Airflow's REST API whether the new DAG files imported.
+pub mod airflow;
 pub mod mwaa;
 mod plugins_zip;
 

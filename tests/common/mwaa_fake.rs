@@ -31,6 +31,10 @@ pub struct FakeEnvironment {
     /// Every UpdateEnvironment request body, in order.
     pub updates: Vec<Value>,
     pub gets: u32,
+    /// InvokeRestApi answers by Airflow API path (`/importErrors`, `/dags`).
+    pub rest_api: std::collections::BTreeMap<String, Value>,
+    /// Every InvokeRestApi request body.
+    pub rest_calls: Vec<Value>,
 }
 
 pub struct FakeMwaa {
@@ -57,6 +61,8 @@ impl FakeMwaa {
             pending: None,
             updates: Vec::new(),
             gets: 0,
+            rest_api: Default::default(),
+            rest_calls: Vec::new(),
         }));
         let server = runtime.block_on(async {
             let server = MockServer::start().await;
@@ -68,6 +74,11 @@ impl FakeMwaa {
             Mock::given(method("PATCH"))
                 .and(path_regex("^/environments/[^/]+$"))
                 .respond_with(UpdateEnvironment(state.clone()))
+                .mount(&server)
+                .await;
+            Mock::given(method("POST"))
+                .and(path_regex("^/restapi/[^/]+$"))
+                .respond_with(InvokeRestApi(state.clone()))
                 .mount(&server)
                 .await;
             server
@@ -192,5 +203,24 @@ impl Respond for UpdateEnvironment {
         environment.pending = Some(body);
         ResponseTemplate::new(200)
             .set_body_json(json!({ "Arn": "arn:aws:airflow:us-east-1:123456789012:environment/x" }))
+    }
+}
+
+struct InvokeRestApi(Arc<Mutex<FakeEnvironment>>);
+
+impl Respond for InvokeRestApi {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut environment = self.0.lock().unwrap();
+        let body: Value = serde_json::from_slice(&request.body).expect("InvokeRestApi sends JSON");
+        environment.rest_calls.push(body.clone());
+        let path = body["Path"].as_str().unwrap_or_default();
+        match environment.rest_api.get(path) {
+            Some(answer) => {
+                ResponseTemplate::new(200).set_body_json(json!({ "RestApiStatusCode": 200, "RestApiResponse": answer }))
+            }
+            None => ResponseTemplate::new(404)
+                .insert_header("x-amzn-errortype", "RestApiClientException")
+                .set_body_json(json!({ "RestApiStatusCode": 404, "RestApiResponse": { "title": "Not Found" } })),
+        }
     }
 }

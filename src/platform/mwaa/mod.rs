@@ -12,6 +12,7 @@ use serde::Serialize;
 
 pub use artifacts::Kind;
 use artifacts::{Local, Versions};
+pub use client::mwaa_client as client;
 use client::mwaa_client;
 
 use crate::config::{Config, Environment, MwaaConfig};

@@ -1,0 +1,178 @@
+//! Post-deploy verification against Airflow's REST API, served by wiremock in the shapes of Airflow 3's
+//! `/api/v2` and Airflow 2's `/api/v1`: import errors become annotations and exit 1, parsed files pass, the
+//! token is masked and never printed.
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::buckets::{Backend, Bucket};
+use common::{Repo, Run, dagship_command, run_command};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const TOKEN: &str = "airflow-token-5f1c9e";
+
+fn now_iso() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string().replace('Z', "+00:00")
+}
+
+/// The DAG listing: empty for the first `hidden_polls` requests (Airflow has not parsed the files yet), then
+/// one DAG per good file, parsed now.
+struct Dags {
+    hidden_polls: usize,
+    calls: Arc<AtomicUsize>,
+    files: Vec<(&'static str, &'static str)>,
+}
+
+impl Respond for Dags {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let dags: Vec<serde_json::Value> = if call < self.hidden_polls {
+            Vec::new()
+        } else {
+            self.files
+                .iter()
+                .map(|(dag_id, file)| {
+                    json!({ "dag_id": dag_id, "fileloc": format!("/opt/airflow/dags/{file}"), "last_parsed_time": now_iso() })
+                })
+                .collect()
+        };
+        ResponseTemplate::new(200).set_body_json(json!({ "dags": dags, "total_entries": dags.len() }))
+    }
+}
+
+struct ImportErrors(Vec<(&'static str, &'static str)>);
+
+impl Respond for ImportErrors {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let errors: Vec<serde_json::Value> = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(id, (file, trace))| {
+                json!({ "import_error_id": id, "timestamp": now_iso(), "filename": format!("/opt/airflow/dags/{file}"),
+                        "bundle_name": "dags-folder", "stack_trace": trace })
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({ "import_errors": errors, "total_entries": errors.len() }))
+    }
+}
+
+struct Setup {
+    repo: Repo,
+    bucket: Bucket,
+    summary: tempfile::NamedTempFile,
+}
+
+impl Setup {
+    fn new(airflow: &MockServer, verify: &str) -> Setup {
+        let bucket = Bucket::new(Backend::Local);
+        let repo = Repo::new();
+        let config = format!(
+            "dags_dir: dags\nenvironments:\n  test:\n    platform: local\n    bucket: \"{}\"\n    verify:\n      \
+             airflow_url: {}\n      timeout: 3s\n      poll_interval: 50ms\n{verify}",
+            bucket.url,
+            airflow.uri()
+        );
+        repo.write("dagship.yml", &config)
+            .write("dags/good.py", "from airflow import DAG\nwith DAG('good'):\n    pass\n")
+            .write("dags/helpers.py", "def helper():\n    return 1\n");
+        repo.commit("project");
+        Setup { repo, bucket, summary: tempfile::NamedTempFile::new().unwrap() }
+    }
+
+    fn deploy(&self) -> Run {
+        let mut command = dagship_command(self.repo.path());
+        command
+            .args(["deploy", "--env", "test"])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", self.summary.path())
+            .env("AIRFLOW_TOKEN", TOKEN);
+        self.bucket.configure(&mut command);
+        run_command(&mut command)
+    }
+}
+
+#[test]
+fn import_errors_become_annotations_and_fail_the_step() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let airflow = runtime.block_on(MockServer::start());
+    let dag_calls = Arc::new(AtomicUsize::new(0));
+    runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/api/v2/dags"))
+            .respond_with(Dags { hidden_polls: 2, calls: dag_calls.clone(), files: vec![("good", "good.py")] })
+            .mount(&airflow)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/importErrors"))
+            .respond_with(ImportErrors(vec![(
+                "broken.py",
+                "Traceback (most recent call last):\n  File \"/opt/airflow/dags/broken.py\", line 3\n    with DAG('broken'\n \
+                 ^\nSyntaxError: '(' was never closed",
+            )]))
+            .mount(&airflow)
+            .await;
+    });
+    let setup = Setup::new(&airflow, "      auth: bearer\n      token_env: AIRFLOW_TOKEN\n");
+    setup.repo.write("dags/broken.py", "from airflow import DAG\n\nwith DAG('broken'\n");
+    setup.repo.commit("a broken DAG");
+
+    let run = setup.deploy();
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("::error file=dags/broken.py,line=3::Airflow on test cannot import this DAG file: SyntaxError"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("1 file(s) parsed, 1 with import errors"), "{}", run.stderr);
+    assert!(dag_calls.load(Ordering::SeqCst) >= 3, "polled until the good file was parsed");
+    assert!(run.stdout.contains(&format!("::add-mask::{TOKEN}")), "the token is masked first: {}", run.stdout);
+    assert_eq!(run.stdout.matches(TOKEN).count(), 1, "only the mask line names the token");
+    assert!(!run.stderr.contains(TOKEN));
+    let requests = runtime.block_on(airflow.received_requests()).unwrap();
+    assert!(requests.iter().all(|request| request.headers["authorization"] == format!("Bearer {TOKEN}").as_str()));
+    let summary = std::fs::read_to_string(setup.summary.path()).unwrap();
+    assert!(summary.contains("| `dags/broken.py` | **import error** |"), "{summary}");
+    assert!(summary.contains("| `dags/good.py` | parsed: good |"), "{summary}");
+    // The deploy itself happened: verification reports on what is live.
+    assert!(setup.bucket.keys().contains(&"dags/broken.py".to_string()));
+}
+
+#[test]
+fn airflow_2_is_reached_through_api_v1_and_unchanged_dags_are_not_asked_about() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let airflow = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        // No /api/v2 routes: wiremock answers 404 there, as Airflow 2 does.
+        Mock::given(method("GET"))
+            .and(path("/api/v1/dags"))
+            .respond_with(Dags { hidden_polls: 0, calls: Arc::default(), files: vec![("good", "good.py")] })
+            .mount(&airflow)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/importErrors"))
+            .respond_with(ImportErrors(Vec::new()))
+            .mount(&airflow)
+            .await;
+    });
+    let setup = Setup::new(&airflow, "");
+    let run = setup.deploy();
+    run.assert_code(0);
+    assert!(run.stderr.contains("1 file(s) parsed, 0 with import errors"), "{}", run.stderr);
+    let requests = runtime.block_on(airflow.received_requests()).unwrap();
+    assert!(requests.iter().any(|request| request.url.path() == "/api/v1/importErrors"));
+    assert!(requests.iter().all(|request| !request.headers.contains_key("authorization")));
+
+    // helpers.py has no DAG: it is never waited for. A deploy that changes only it asks Airflow nothing.
+    let asked = requests.len();
+    setup.repo.write("dags/helpers.py", "def helper():\n    return 2\n");
+    setup.repo.commit("helper only");
+    let run = setup.deploy();
+    run.assert_code(0);
+    assert!(run.stderr.contains("no DAG file changed"), "{}", run.stderr);
+    assert_eq!(runtime.block_on(airflow.received_requests()).unwrap().len(), asked);
+}
