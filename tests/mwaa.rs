@@ -219,6 +219,10 @@ fn a_dry_run_reports_the_update_and_writes_nothing() {
     let json = run.json();
     assert_eq!(json["mwaa"]["update"], "would_update");
     assert_eq!(Setup::artifact(&json, "requirements")["action"], "would_upload");
+    let plan = run_command(&mut setup.command(&["plan", "--env", "test"]));
+    plan.assert_code(0);
+    assert!(plan.stdout.contains("MWAA environment dagship-test: would be updated"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("airflow/plugins.zip"), "{}", plan.stdout);
     assert!(setup.bucket.keys().is_empty());
     assert!(setup.mwaa.updates().is_empty());
 }

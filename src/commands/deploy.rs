@@ -61,8 +61,15 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
         PlanFormat::Markdown => render_plan_markdown(plan),
     };
     print_stdout(&rendered)?;
+    let mwaa = plan_mwaa(&runtime, &root, &config, &args.env, &request);
+    if let (Some(mwaa), PlanFormat::Text) = (&mwaa, args.format) {
+        print_stdout(&render_mwaa_text(mwaa))?;
+    }
     if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
         append_summary(&summary_file, &render_plan_markdown(plan))?;
+        if let Some(mwaa) = &mwaa {
+            append_summary(&summary_file, &render_mwaa_markdown(mwaa))?;
+        }
     }
     write_step_outputs(&[
         ("plan_uploads", (plan.summary.uploads + plan.summary.replacements).to_string()),
@@ -140,6 +147,30 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
         ),
     ])?;
     Ok(ExitCode::Ok)
+}
+
+/// What a deploy would do to the MWAA environment, for a plan. Informative only: a plan needs read access to the
+/// bucket already, but may lack MWAA's; any failure is a warning, never the plan's result.
+fn plan_mwaa(
+    runtime: &tokio::runtime::Runtime,
+    root: &Path,
+    config: &Config,
+    env: &str,
+    request: &Request<'_>,
+) -> Option<MwaaReport> {
+    let environment = config.environment(env).ok()?;
+    environment.mwaa.as_ref()?;
+    let result = runtime.block_on(async {
+        let step = MwaaStep::new(root, config, environment, &request.url()?).await?;
+        match step {
+            Some(step) => Ok::<_, DeployError>(Some(step.apply(true).await?)),
+            None => Ok(None),
+        }
+    });
+    result.unwrap_or_else(|err| {
+        announce(Level::Warning, &format!("cannot tell what the deploy would do to MWAA: {err}"));
+        None
+    })
 }
 
 /// One environment's deploy: its dbt artifacts staged, then the engine.

@@ -137,13 +137,19 @@ impl MwaaStep {
     /// Uploads what changed and updates the environment with the new versions (with `dry_run`, only says
     /// so). Runs under the deploy lock, before the DAGs are mirrored.
     pub async fn apply(&self, dry_run: bool) -> Result<MwaaReport, PlatformError> {
-        let environment = status::wait_until_available(
-            &self.mwaa,
-            self.name(),
-            self.settings.wait_timeout(),
-            self.settings.poll_interval(),
-        )
-        .await?;
+        // A dry run reports on the environment as it is; a real run needs it AVAILABLE (preflight waited once,
+        // but another update may have started since).
+        let environment = if dry_run {
+            status::get(&self.mwaa, self.name()).await?
+        } else {
+            status::wait_until_available(
+                &self.mwaa,
+                self.name(),
+                self.settings.wait_timeout(),
+                self.settings.poll_interval(),
+            )
+            .await?
+        };
         let mut artifacts = Vec::new();
         for local in &self.locals {
             let (path, version) = match local.kind {
