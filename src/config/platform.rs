@@ -1,6 +1,10 @@
 //! Per-environment settings beyond the bucket: the MWAA environment a deploy updates, and the Airflow API a
 //! deploy asks whether the new DAG files imported.
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+
+use super::types::duration_or;
 
 /// `environments.<name>.mwaa`: what MWAA runs besides the `dags/` folder.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,12 +42,12 @@ impl Default for MwaaConfig {
 }
 
 impl MwaaConfig {
-    pub fn wait_timeout(&self) -> std::time::Duration {
-        humantime::parse_duration(&self.wait_timeout).unwrap_or(std::time::Duration::from_secs(3600))
+    pub fn wait_timeout(&self) -> Duration {
+        duration_or(&self.wait_timeout, 3600)
     }
 
-    pub fn poll_interval(&self) -> std::time::Duration {
-        humantime::parse_duration(&self.poll_interval).unwrap_or(std::time::Duration::from_secs(30))
+    pub fn poll_interval(&self) -> Duration {
+        duration_or(&self.poll_interval, 30)
     }
 }
 
@@ -98,12 +102,12 @@ impl Default for VerifyConfig {
 }
 
 impl VerifyConfig {
-    pub fn timeout(&self) -> std::time::Duration {
-        humantime::parse_duration(&self.timeout).unwrap_or(std::time::Duration::from_secs(600))
+    pub fn timeout(&self) -> Duration {
+        duration_or(&self.timeout, 600)
     }
 
-    pub fn poll_interval(&self) -> std::time::Duration {
-        humantime::parse_duration(&self.poll_interval).unwrap_or(std::time::Duration::from_secs(15))
+    pub fn poll_interval(&self) -> Duration {
+        duration_or(&self.poll_interval, 15)
     }
 }
 

@@ -312,12 +312,18 @@ impl Default for DeployConfig {
 
 impl DeployConfig {
     pub fn lock_timeout(&self) -> std::time::Duration {
-        humantime::parse_duration(&self.lock_timeout).unwrap_or(std::time::Duration::from_secs(600))
+        duration_or(&self.lock_timeout, 600)
     }
 
     pub fn lock_ttl(&self) -> std::time::Duration {
-        humantime::parse_duration(&self.lock_ttl).unwrap_or(std::time::Duration::from_secs(3600))
+        duration_or(&self.lock_ttl, 3600)
     }
+}
+
+/// A duration setting; validation has already refused unparsable ones, so the default only covers configs
+/// built in code.
+pub(crate) fn duration_or(text: &str, default_seconds: u64) -> std::time::Duration {
+    humantime::parse_duration(text).unwrap_or(std::time::Duration::from_secs(default_seconds))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,7 +36,7 @@ pub(crate) async fn client(endpoint: Option<&str>) -> Client {
         // We send Content-MD5 ourselves; extra CRC trailers cost a pass over every body.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-    let env_endpoint = ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    let env_endpoint = any_variable_set(&ENDPOINT_VARIABLES);
     if let Some(endpoint) = endpoint {
         config = config.endpoint_url(endpoint);
     }
@@ -48,6 +48,11 @@ pub(crate) async fn client(endpoint: Option<&str>) -> Client {
         config = config.region(Region::new("us-east-1"));
     }
     Client::from_conf(config.build())
+}
+
+/// Whether any of these environment variables holds a value (aws-config reads endpoint overrides from them).
+pub(crate) fn any_variable_set(names: &[&str]) -> bool {
+    names.iter().any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 #[derive(Debug)]

@@ -12,7 +12,7 @@ const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_MWAA", "AWS_ENDPOINT_UR
 pub async fn mwaa_client(endpoint: Option<&str>) -> aws_sdk_mwaa::Client {
     let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let mut config = aws_sdk_mwaa::config::Builder::from(&shared);
-    let env_endpoint = ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    let env_endpoint = crate::store::any_variable_set(&ENDPOINT_VARIABLES);
     if let Some(endpoint) = endpoint {
         config = config.endpoint_url(endpoint);
     }
