@@ -32,6 +32,17 @@ with DAG(dag_id="good", start_date=datetime(2024, 1, 1), schedule=None, tags=[os
     company_lib.make_task()
 "#;
 
+/// A helper module on `dags_check.pythonpath`; the operator's import works on Airflow 2.x and 3.x alike.
+const COMPANY_LIB: &str = r#"try:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+except ImportError:  # Airflow 2.x without the standard provider
+    from airflow.operators.empty import EmptyOperator
+
+
+def make_task():
+    return EmptyOperator(task_id="start")
+"#;
+
 fn dag(dag_id: &str, top_level: &str) -> String {
     format!(
         "from datetime import datetime\nimport time\nfrom airflow import DAG\n{top_level}\n\
@@ -91,7 +102,7 @@ fn import_errors_duplicates_and_slow_files_are_reported_and_fail_the_check() {
             .replace("PYTHON", &python)
             .as_str(),
     )
-    .write("lib/company_lib.py", "from airflow.providers.standard.operators.empty import EmptyOperator\n\ndef make_task():\n    return EmptyOperator(task_id='start')\n")
+    .write("lib/company_lib.py", COMPANY_LIB)
     .write("dags/good.py", GOOD_DAG)
     .write("dags/syntax.py", "from airflow import DAG\n\ndef broken(:\n    pass\n")
     .write("dags/missing.py", "from airflow import DAG\nimport os\nimport not_a_module_xyz\n")
