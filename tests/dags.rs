@@ -223,14 +223,15 @@ fn changed_only_checks_the_changed_dag_files() {
     assert_eq!(paths(&listed.json()), ["dags/new.py"]);
 }
 
-/// A DAG file that kills the interpreter fails the check on that file.
+/// A DAG file that kills the interpreter fails the check on that file, and cannot forge annotations.
 #[test]
 fn a_dag_file_that_exits_the_interpreter_fails_on_that_file() {
     let python = airflow_python();
     let repo = Repo::new();
-    repo.write("dagship.yml", "dags_dir: dags\n")
-        .write("dags/a_fine.py", &dag("fine", ""))
-        .write("dags/b_exits.py", "import os\nfrom airflow import DAG\nos._exit(7)\n");
+    repo.write("dagship.yml", "dags_dir: dags\n").write("dags/a_fine.py", &dag("fine", "")).write(
+        "dags/b_exits.py",
+        "import os\nfrom airflow import DAG\nprint('::error::forged by a DAG file')\nos._exit(7)\n",
+    );
     let (run, _, _) = check_in_actions(&repo, &["--python", &python]);
     run.assert_code(1);
     assert!(
@@ -239,6 +240,9 @@ fn a_dag_file_that_exits_the_interpreter_fails_on_that_file() {
         run.stderr
     );
     assert!(run.stderr.contains("exit status: 7"), "{}", run.stderr);
+    // The DAG file's output is quoted in the error, never a workflow command of its own.
+    assert!(run.stderr.contains("  | ::error::forged by a DAG file"), "{}", run.stderr);
+    assert!(!run.stderr.lines().any(|line| line.trim_start().starts_with("::error::forged")), "{}", run.stderr);
 }
 
 /// The embedded default's DAGs pass, as the README's main job runs them.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::{CHECKER_SOURCE, DagsError, FileStatus, SkipReason};
+use crate::github::workflow::escape_controls;
 
 /// The line the checker prints to stderr before each file (see checker.py).
 const PROGRESS_PREFIX: &str = "dagship-dags-check: importing ";
@@ -159,7 +160,7 @@ pub fn run_checker(request: &CheckRequest) -> Result<CheckerOutput, DagsError> {
     let waited = watch(&mut child, &progress, limit);
     let (output, current) = {
         let progress = progress.lock().expect("no drain thread panics");
-        (progress.tail.iter().cloned().collect::<Vec<String>>().join("\n"), progress.current.clone())
+        (quote_output(&progress.tail), progress.current.clone())
     };
     let file = current.map(|name| format!("{}/{name}", request.dags_dir));
     let status = match waited {
@@ -172,11 +173,19 @@ pub fn run_checker(request: &CheckRequest) -> Result<CheckerOutput, DagsError> {
         std::fs::read_to_string(&result_file).ok().and_then(|text| serde_json::from_str::<CheckerOutput>(&text).ok());
     match result {
         Some(CheckerOutput { setup_error: Some(setup), .. }) if status.code() == Some(NO_AIRFLOW_EXIT) => {
-            Err(DagsError::NoAirflow { python: request.python.clone(), detail: setup.message })
+            // One line: the message is printed as is, and a line of its own could start a workflow command.
+            let detail = escape_controls(&setup.message.trim().replace('\n', "; "));
+            Err(DagsError::NoAirflow { python: request.python.clone(), detail })
         }
         Some(result) if status.success() => Ok(result),
         _ => Err(DagsError::Crashed { status: status.to_string(), file, output }),
     }
+}
+
+/// The checker's last lines for an error message, each behind `  | ` with control characters shown: a DAG
+/// file's output must not start a workflow command (the runner reads commands at the start of a line).
+fn quote_output(tail: &VecDeque<String>) -> String {
+    tail.iter().map(|line| format!("  | {}", escape_controls(line))).collect::<Vec<String>>().join("\n")
 }
 
 /// A `python` with a slash is a path from the repository root; a bare name is looked up on PATH.
