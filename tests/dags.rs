@@ -245,6 +245,25 @@ fn a_dag_file_that_exits_the_interpreter_fails_on_that_file() {
     assert!(!run.stderr.lines().any(|line| line.trim_start().starts_with("::error::forged")), "{}", run.stderr);
 }
 
+/// A file that blocks Airflow's timeout signal and hangs is stopped by the watchdog and fails the check on that
+/// file (this waits for the watchdog: the file timeout plus 60 s).
+#[test]
+fn a_dag_file_that_hangs_past_the_timeout_is_stopped() {
+    let python = airflow_python();
+    let repo = Repo::new();
+    repo.write("dagship.yml", "dags_dir: dags\ndags_check:\n  file_timeout: 1s\n").write(
+        "dags/blocks_alarm.py",
+        "import signal\nimport time\nfrom airflow import DAG\n\
+         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\ntime.sleep(600)\n",
+    );
+    let started = std::time::Instant::now();
+    let (run, _, _) = check_in_actions(&repo, &["--python", &python]);
+    run.assert_code(1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(300), "{:?}", started.elapsed());
+    assert!(run.stderr.contains("::error file=dags/blocks_alarm.py::DAG import hung"), "{}", run.stderr);
+    assert!(run.stderr.contains("made no progress for 61s while importing dags/blocks_alarm.py"), "{}", run.stderr);
+}
+
 /// The embedded default's DAGs pass, as the README's main job runs them.
 #[test]
 fn the_examples_dags_pass() {

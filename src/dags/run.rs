@@ -24,7 +24,7 @@ const TAIL_LINES: usize = 40;
 const READERS_GRACE: Duration = Duration::from_secs(2);
 /// Time without progress, on top of the per-file timeout, before the watchdog stops the checker: Python and
 /// Airflow start-up (seconds on a busy runner) happens before the first progress line.
-const WATCHDOG_GRACE: Duration = Duration::from_secs(90);
+const WATCHDOG_GRACE: Duration = Duration::from_secs(60);
 
 /// Everything one checker run needs; paths are absolute.
 #[derive(Debug, Clone)]
