@@ -3,9 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{DagsError, DagsReport, RunFacts, Scope, build_report, run_checker};
+use super::{CheckRequest, DagsError, DagsReport, RunFacts, Scope, build_report, run_checker};
 use crate::config::Config;
-use crate::dags::CheckRequest;
 
 /// Imports the DAGs folder (or, with `only`, the listed repository-relative files inside it) with the
 /// configured Python + Airflow.

@@ -89,11 +89,10 @@ def warm_up():
     its own and not Airflow's one-time start-up."""
     import airflow
 
-    for name in ("DAG",):
-        try:
-            getattr(airflow, name)
-        except Exception:
-            pass
+    try:
+        airflow.DAG  # noqa: B018  (a lazy attribute: reading it imports the DAG class)
+    except Exception:
+        pass
     for module_name in ("airflow.models.baseoperator", "airflow.sdk"):
         try:
             __import__(module_name)
