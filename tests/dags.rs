@@ -214,6 +214,9 @@ fn changed_only_checks_the_changed_dag_files() {
         "{}",
         whole.stderr
     );
+    assert!(whole.stdout.starts_with("DAG import check of dags: FAILED\n"), "{}", whole.stdout);
+    assert!(whole.stdout.contains("error    dags/old_broken.py"), "{}", whole.stdout);
+    assert!(whole.stdout.contains("dags/old_broken.py:2: RuntimeError: broken on main"), "{}", whole.stdout);
 
     // --files names the files directly; a file outside the DAGs folder is not imported.
     let mut command = dagship_command(repo.path());
@@ -305,6 +308,15 @@ fn no_airflow_or_no_python_is_a_usage_error_with_the_fix() {
     assert!(no_airflow.stderr.contains("`python3` cannot import Airflow"), "{}", no_airflow.stderr);
     assert!(no_airflow.stderr.contains("No module named 'airflow'"), "{}", no_airflow.stderr);
     assert!(no_airflow.stderr.contains("python3 -m pip install \"apache-airflow=="), "{}", no_airflow.stderr);
+
+    repo.write("dagship.yml", "dags_dir: orchestration/dags\n");
+    let no_folder = run_command(dagship_command(repo.path()).args(["dags", "check", "--python", "python3"]));
+    no_folder.assert_code(2);
+    assert!(
+        no_folder.stderr.contains("the DAGs folder `orchestration/dags` (dags_dir in dagship.yml) does not exist"),
+        "{}",
+        no_folder.stderr
+    );
 }
 
 #[test]
