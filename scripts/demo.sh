@@ -3,8 +3,8 @@
 # DAG, a dbt model and a job. It builds dagship, installs dbt-core + dbt-duckdb (scripts/dbt-venv.sh), copies
 # examples/ into a fresh git repository under ${DAGSHIP_DEMO_DIR:-/tmp/dagship-demo}, deploys main once to
 # the local bucket (file://.dagship/bucket) so the environment has dbt state, then runs the pull-request flow
-# (detect -> filters -> test matrix -> dbt slim compile against the bucket's state -> deploy plan), merges and
-# deploys again.
+# (detect -> filters -> test matrix -> DAG import check with Airflow from scripts/airflow-venv.sh -> dbt slim
+# compile against the bucket's state -> deploy plan), merges and deploys again.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +17,9 @@ dagship="$here/target/release/dagship"
 echo "== installing dbt-core and dbt-duckdb (once, from PyPI)"
 PATH="$("$here/scripts/dbt-venv.sh"):$PATH"
 export PATH DO_NOT_TRACK=1
+
+echo "== installing apache-airflow (once, from PyPI) for the DAG import check"
+airflow_python=$("$here/scripts/airflow-venv.sh")
 
 echo "== making a git repository from examples/ in $demo"
 rm -rf "$demo"
@@ -48,6 +51,10 @@ echo "== dagship detect --event pull_request --base-ref main"
 echo "== the test matrix, as JSON for strategy.matrix"
 "$dagship" -C "$demo" detect --event pull_request --base-ref main --format json \
   | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["matrix"], indent=2))'
+
+echo "== DAG import check: the DAG files the pull request changed, then the whole DAGs folder"
+"$dagship" -C "$demo" dags check --python "$airflow_python" --changed-only --base main
+"$dagship" -C "$demo" dags check --python "$airflow_python"
 
 echo "== dbt: compile the changed models against the local environment's state (slim CI)"
 "$dagship" -C "$demo" dbt compile --base-ref main

@@ -22,6 +22,10 @@ export DAGSHIP_TEST_DBT_BIN
 # dbt's anonymous usage tracking would reach for the network on every call.
 export DO_NOT_TRACK=1
 
+step "installing apache-airflow into $tools/airflow-venv (PyPI) for the DAG import checks"
+DAGSHIP_TEST_AIRFLOW_PYTHON=$(DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/airflow-venv.sh")
+export DAGSHIP_TEST_AIRFLOW_PYTHON
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

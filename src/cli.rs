@@ -32,6 +32,34 @@ pub enum Command {
     /// Run dbt against an environment's state.
     #[command(subcommand)]
     Dbt(DbtCommand),
+    /// Check the DAGs with the repository's own Python + Airflow.
+    #[command(subcommand)]
+    Dags(DagsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DagsCommand {
+    /// Import the DAGs folder like Airflow's DagBag (honouring .airflowignore): DAG ids per file, import errors
+    /// with file and line, import times, duplicate DAG ids. Exits 1 on any import error or duplicate id.
+    Check(DagsCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DagsCheckArgs {
+    /// Check only the DAG files changed since --base (from their merge-base with HEAD).
+    #[arg(long, requires = "base", conflicts_with = "files")]
+    pub changed_only: bool,
+    /// The revision --changed-only compares HEAD with, like origin/main.
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// Check only these files (paths from the repository root; files outside the DAGs folder are ignored).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub files: Option<Vec<String>>,
+    /// The Python interpreter with Airflow (default: `dags_check.python`, else python3).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]

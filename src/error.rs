@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use crate::config::ConfigError;
 use crate::context::RangeError;
+use crate::dags::DagsError;
 use crate::dbt::DbtError;
 use crate::deploy::DeployError;
 use crate::exit_code::ExitCode;
@@ -23,6 +24,8 @@ pub enum Error {
     Deploy(#[from] DeployError),
     #[error(transparent)]
     Dbt(#[from] DbtError),
+    #[error(transparent)]
+    Dags(#[from] DagsError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write {}: {source}", path.display())]
@@ -41,6 +44,7 @@ impl Error {
             Error::Range(err) => err.exit_code(),
             Error::Deploy(err) => err.exit_code(),
             Error::Dbt(err) => err.exit_code(),
+            Error::Dags(err) => err.exit_code(),
             Error::Write { .. } => ExitCode::Remote,
         }
     }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod dags;
 pub mod dbt;
 pub mod deploy;
 pub mod detect;

@@ -1,5 +1,6 @@
 //! One function per subcommand: each runs the flow's stages in order and hands the result to the edges.
 mod config_check;
+mod dags;
 mod dbt;
 mod deploy;
 mod detect;
@@ -8,7 +9,7 @@ mod verify;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, ConfigCommand, DbtCommand};
+use crate::cli::{Cli, Command, ConfigCommand, DagsCommand, DbtCommand};
 use crate::config::{self, Loaded};
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deploy(args) => deploy::deploy(&cli, args),
         Command::Unlock(args) => deploy::unlock(&cli, args),
         Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
+        Command::Dags(DagsCommand::Check(args)) => dags::check(&cli, args),
     }
 }
 

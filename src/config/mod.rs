@@ -1,5 +1,6 @@
 //! `dagship.yml`: its types and defaults (here), parsing with file:line:column and key paths in every error
 //! (`parse`), and the checks serde cannot express (`validate`).
+mod dags_check;
 mod error;
 mod key_path;
 mod locate;

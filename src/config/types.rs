@@ -5,6 +5,7 @@ use std::fmt;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::dags_check::DagsCheckConfig;
 use crate::detect::Status;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +26,9 @@ pub struct Config {
     pub environments: BTreeMap<String, Environment>,
     pub deploy: DeployConfig,
     pub detect: DetectConfig,
+    /// How `dagship dags check` imports the DAGs with the user's Airflow.
+    #[serde(default)]
+    pub dags_check: DagsCheckConfig,
 }
 
 impl Config {
@@ -95,6 +99,7 @@ impl Default for Config {
             environments: BTreeMap::new(),
             deploy: DeployConfig::default(),
             detect: DetectConfig::default(),
+            dags_check: DagsCheckConfig::default(),
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
         ));
     }
     check_environments(config)?;
+    config.dags_check.validate(root.key("dags_check"))?;
     let deploy = root.key("deploy");
     if let Some(exclude_from) = &config.deploy.exclude_from {
         check_relative_dir(exclude_from, deploy.key("exclude_from"))?;
@@ -277,7 +278,7 @@ fn check_globs(globs: &[String], at: &KeyPath, allow_negation: bool) -> Result<(
     Ok(())
 }
 
-fn check_relative_dir(path: &str, at: KeyPath) -> Result<(), Problem> {
+pub(super) fn check_relative_dir(path: &str, at: KeyPath) -> Result<(), Problem> {
     check_not_blank(path, at.clone(), "a path relative to the repository root")?;
     if path.starts_with('/') || path.split('/').any(|part| part == "..") || path.contains('\\') {
         return Err(problem(

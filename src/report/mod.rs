@@ -1,5 +1,6 @@
 //! The results of a run as plain data, and their renderings: JSON (the stable contract), text for people,
 //! Markdown for the step summary, and the list of step outputs.
+mod dags;
 mod dbt;
 mod markdown;
 mod mwaa;
@@ -14,6 +15,7 @@ use crate::detect::FileChange;
 use crate::detect::filters::FilterResult;
 use crate::matrix::Matrix;
 
+pub use dags::{render_dags_markdown, render_dags_text};
 pub use dbt::{EXPLODED_HINT, describe_state, render_compile_markdown, render_compile_text};
 pub use markdown::{escape_markdown, render_detect_markdown};
 pub use mwaa::{render_mwaa_markdown, render_mwaa_text};

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs apache-airflow from PyPI into $DAGSHIP_TOOLS_DIR/airflow-venv (once) and prints its python.
+# The tests (DAGSHIP_TEST_AIRFLOW_PYTHON), the demo and the DAG check benchmark share it.
+# Pinned to one exact version and resolved by pip: Airflow's constraint files live on GitHub, which these
+# machines cannot reach. A cold install took 1m46s on a 2-core machine (3.1.8, Python 3.11).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+tools=${DAGSHIP_TOOLS_DIR:-$here/target/test-tools}
+venv="$tools/airflow-venv"
+version=3.1.8
+
+if ! "$venv/bin/python" -c "import airflow, sys; sys.exit(airflow.__version__ != '$version')" 2>/dev/null; then
+  mkdir -p "$tools"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "apache-airflow==$version" >&2
+fi
+echo "$venv/bin/python"

@@ -1,0 +1,201 @@
+"""dagship's DAG import checker: imports a DAGs folder with the installed Airflow the way its DagBag does.
+
+Run by `dagship dags check` as `python checker.py REQUEST.json RESULT.json`. It writes its findings to
+RESULT.json (never to stdout: DAG files and Airflow's logging print there freely) and one progress line per
+file to stderr, which dagship's watchdog uses to tell a slow folder from a hung import.
+
+Works with Airflow 2.x and 3.x: DagBag lives in airflow.models.dagbag (2.x to 3.1) and may move to
+airflow.dag_processing.dagbag; both are tried. Exit codes: 0 the result was written (whatever the DAGs did),
+3 Airflow cannot be imported (the result says why), anything else a crash.
+"""
+import json
+import os
+import re
+import sys
+import time
+import traceback
+
+PROGRESS_PREFIX = "dagship-dags-check: importing "
+FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
+TIMEOUT_MARK = "DagBag import timeout for"
+
+
+def write_result(path, result):
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(result, out)
+
+
+def load_airflow():
+    """Imports Airflow and the DagBag class; returns (airflow module, DagBag, where DagBag came from)."""
+    import airflow  # noqa: F401  (an ImportError here means: Airflow is not installed)
+
+    errors = []
+    for module_name in ("airflow.dag_processing.dagbag", "airflow.models.dagbag"):
+        try:
+            module = __import__(module_name, fromlist=["DagBag"])
+            return airflow, module.DagBag, module_name
+        except (ImportError, AttributeError) as err:
+            errors.append(f"{module_name}: {err}")
+    raise ImportError("no DagBag in this Airflow: " + "; ".join(errors))
+
+
+def safe_mode():
+    from airflow.configuration import conf
+
+    return conf.getboolean("core", "DAG_DISCOVERY_SAFE_MODE", fallback=True)
+
+
+def list_files(dags_folder, safe):
+    """The files Airflow would parse: .py and .zip files not matched by .airflowignore, that pass the
+    'might contain a DAG' heuristic in safe mode."""
+    from airflow.utils.file import list_py_file_paths
+
+    return sorted(list_py_file_paths(dags_folder, safe_mode=safe))
+
+
+def might_contain_dag(path, safe):
+    from airflow.utils.file import might_contain_dag as heuristic
+
+    try:
+        return heuristic(path, safe)
+    except Exception:  # an unreadable file: let the import report it
+        return True
+
+
+def innermost_line(trace, path):
+    """The line of the last traceback frame inside `path` (for SyntaxError: the line the error points at)."""
+    wanted = os.path.realpath(path)
+    line = None
+    for text in trace.splitlines():
+        match = FRAME.match(text)
+        if match and os.path.realpath(match.group("file")) == wanted:
+            line = int(match.group("line"))
+    return line
+
+
+def error_message(trace):
+    """The exception lines of a formatted traceback: what follows the last frame and its source lines."""
+    lines = trace.rstrip().splitlines()
+    last_frame = max((i for i, text in enumerate(lines) if FRAME.match(text)), default=-1)
+    rest = lines[last_frame + 1 :]
+    while rest and rest[0][:1].isspace():
+        rest = rest[1:]
+    message = "\n".join(rest).strip()
+    return message or (lines[-1].strip() if lines else "import failed")
+
+
+def warm_up():
+    """Imports what nearly every DAG file needs (the DAG class, operators), so the first file's import time is
+    its own and not Airflow's one-time start-up."""
+    import airflow
+
+    try:
+        airflow.DAG  # noqa: B018  (a lazy attribute: reading it imports the DAG class)
+    except Exception:
+        pass
+    for module_name in ("airflow.models.baseoperator", "airflow.sdk"):
+        try:
+            __import__(module_name)
+        except Exception:
+            pass
+
+
+def pre_import(path):
+    """Imports the airflow.* modules the file names before timing it, as Airflow's DAG processor does
+    (core.parsing_pre_import_modules): the scheduler does not pay them per file either."""
+    try:
+        from airflow.utils.file import iter_airflow_imports
+    except ImportError:  # Airflow before 2.6
+        return
+    for module_name in iter_airflow_imports(path):
+        try:
+            __import__(module_name)
+        except Exception:  # the import itself reports it, with the file's own traceback
+            pass
+
+
+def check_file(dagbag, path, safe):
+    pre_import(path)
+    before = set(dagbag.import_errors)
+    started = time.perf_counter()
+    found = dagbag.process_file(path, only_if_updated=False, safe_mode=safe)
+    seconds = time.perf_counter() - started
+    # Each file is judged alone: duplicate ids across files are found by dagship, not by DagBag's bag_dag.
+    dagbag.dags.clear()
+    errors = []
+    for key in [key for key in dagbag.import_errors if key not in before]:
+        trace = dagbag.import_errors.pop(key)
+        errors.append(
+            {
+                "message": error_message(trace),
+                "line": innermost_line(trace, path),
+                "traceback": trace,
+                "timeout": TIMEOUT_MARK in trace,
+            }
+        )
+    warnings = list(getattr(dagbag, "captured_warnings", {}).pop(path, ()) or ())
+    if errors:
+        status = "timeout" if any(error["timeout"] for error in errors) else "error"
+    else:
+        status = "ok"
+    return {
+        "path": path,
+        "status": status,
+        "dags": [{"dag_id": dag.dag_id, "tasks": len(dag.tasks)} for dag in found],
+        "seconds": seconds,
+        "errors": errors,
+        "warnings": warnings,
+    }
+
+
+def main():
+    request_path, result_path = sys.argv[1], sys.argv[2]
+    with open(request_path, encoding="utf-8") as request_file:
+        request = json.load(request_file)
+    started = time.perf_counter()
+    try:
+        airflow, dagbag_class, dagbag_module = load_airflow()
+    except Exception:
+        write_result(
+            result_path,
+            {"setup_error": {"kind": "airflow_missing", "message": traceback.format_exc(limit=0).strip()}},
+        )
+        return 3
+    dags_folder = request["dags_folder"]
+    safe = safe_mode()
+    listed = list_files(dags_folder, safe)
+    files = []
+    if request.get("files") is None:
+        selected = listed
+    else:
+        listed_set = set(listed)
+        selected = []
+        for path in request["files"]:
+            if path in listed_set:
+                selected.append(path)
+            else:
+                reason = "no_dag_heuristic" if not might_contain_dag(path, safe) else "airflowignore"
+                files.append({"path": path, "status": "skipped", "skip_reason": reason, "dags": [],
+                              "seconds": 0.0, "errors": [], "warnings": []})
+    dagbag = dagbag_class(dag_folder=dags_folder, include_examples=False, collect_dags=False)
+    warm_up()
+    startup = time.perf_counter() - started
+    for path in selected:
+        print(PROGRESS_PREFIX + os.path.relpath(path, dags_folder), file=sys.stderr, flush=True)
+        files.append(check_file(dagbag, path, safe))
+    files.sort(key=lambda entry: entry["path"])
+    write_result(
+        result_path,
+        {
+            "airflow_version": airflow.__version__,
+            "python_version": sys.version.split()[0],
+            "dagbag_module": dagbag_module,
+            "startup_seconds": startup,
+            "files": files,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
