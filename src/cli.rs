@@ -32,6 +32,9 @@ pub enum Command {
     /// Run dbt against an environment's state.
     #[command(subcommand)]
     Dbt(DbtCommand),
+    /// The GitHub Action: read the workflow run (event, payload, INPUT_* variables) and run its flow: a pull
+    /// request check (detect, dbt compile, deploy plan, PR comment), a push deploy, or a manual deploy.
+    Ci,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,7 @@
 //! One function per subcommand: each runs the flow's stages in order and hands the result to the edges.
+mod ci;
+mod ci_check;
+mod ci_deploy;
 mod config_check;
 mod dbt;
 mod deploy;
@@ -23,6 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deploy(args) => deploy::deploy(&cli, args),
         Command::Unlock(args) => deploy::unlock(&cli, args),
         Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
+        Command::Ci => ci::run(&cli),
     }
 }
 
