@@ -76,7 +76,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             let (outputs, result) = ci_check::run(setup);
             write_step_outputs(&with_mode(outputs.values.clone(), mode))?;
             if let Some(github) = &github {
-                let label = config_file.to_string_lossy();
+                // Relative to the repository, so the marker is the same on every runner.
+                let label = config_file.strip_prefix(git.root()).unwrap_or(&config_file).to_string_lossy();
                 ci_check::post_comment(&runtime, github, number, &label, &outputs, &context);
             }
             result

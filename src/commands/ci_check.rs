@@ -59,8 +59,9 @@ pub(super) struct CheckOutputs {
 
 type Step = fn(&mut Check) -> Result<()>;
 
-/// The check's steps, in order.
-const CHECK_STEPS: &[(&str, Step)] = &[("detect", detect_step), ("dbt compile", dbt_step), ("deploy plan", plan_step)];
+/// The check's steps, in order. The plan comes before dbt: dbt writes its target folder into the project, which
+/// may live under the DAGs folder, and the plan must show the pull request's files, not the check's by-products.
+const CHECK_STEPS: &[(&str, Step)] = &[("detect", detect_step), ("deploy plan", plan_step), ("dbt compile", dbt_step)];
 
 /// Runs every step; returns what they produced and the first failure.
 pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
