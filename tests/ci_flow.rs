@@ -406,9 +406,26 @@ fn file_names_cannot_forge_outputs() {
         .write("dags/a\nhacked<<EOF\nb.py", "# hostile\n")
         .write("jobs/brevo/x\nmode=deploy.py", "# hostile\n");
     let head = repo.commit("hostile names");
+    // GitHub refuses the comment (a fork's read-only token): a warning, the check still passes.
     let github = GitHub::start();
-    let ci = run_ci(ci_command(&repo, &bucket), "pull_request", &pull_request(9, "main", None), &github.uri(), &head);
+    github.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/{REPOSITORY}/issues/9/comments")))
+            .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "Resource not accessible"})))
+            .expect(1),
+    );
+    let mut command = ci_command(&repo, &bucket);
+    command.env("INPUT_GITHUB-TOKEN", TOKEN);
+    let ci = run_ci(command, "pull_request", &pull_request(9, "main", None), &github.uri(), &head);
     ci.run.assert_code(0);
+    assert!(
+        ci.run
+            .stderr
+            .contains("::warning::could not comment on pull request #9: GitHub API: HTTP 403 Forbidden: Resource"),
+        "{}",
+        ci.run.stderr
+    );
+    github.verify();
     let keys: BTreeSet<&str> = ci.outputs.keys().map(String::as_str).collect();
     let expected: BTreeSet<&str> = [
         "dag_files",

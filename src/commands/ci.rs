@@ -127,6 +127,9 @@ fn choose_flow(context: &RunContext, config: &Config) -> Result<Flow> {
             ..detect_args()
         }),
         (Trigger::PullRequest { number, base_ref, .. }, _) => {
+            if let Some(environment) = &inputs.environment {
+                known(config, environment)?;
+            }
             Flow::Check { number: *number, base_ref: base_ref.clone() }
         }
         (Trigger::Push(push), _) => push_flow(push, command, context, config)?,
