@@ -523,3 +523,38 @@ fn hostile_or_broken_event_payloads_stop_with_the_field_named() {
     }
     assert_eq!(bucket.keys(), Vec::<String>::new(), "no payload reached a bucket");
 }
+
+#[test]
+fn command_detect_and_unmapped_base_branches_read_no_bucket() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    let base = repo.head();
+    repo.checkout_new("feature/x", "main").write("jobs/brevo/main.py", "print(9)\n");
+    let head = repo.commit("job edit");
+    let github = GitHub::start();
+
+    // `command: detect` on a push to an unmapped branch: the outputs of detect, no deploy.
+    let mut command = ci_command(&repo, &bucket);
+    command.env("INPUT_COMMAND", "detect");
+    let ci = run_ci(command, "push", &push("refs/heads/feature/x", &base, &head, false), &github.uri(), &head);
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("mode"), "detect");
+    assert_eq!(ci.output("changes"), r#"["job_files"]"#);
+    assert_eq!(ci.output("matrix"), r#"{"include":[{"job":"jobs/brevo","name":"brevo"}]}"#);
+    assert_eq!(ci.run.json()["jobs"], json!(["jobs/brevo"]), "detect's JSON on stdout");
+
+    // A pull request into a branch no environment deploys from: detect only, said in a notice.
+    let ci = run_ci(
+        ci_command(&repo, &bucket),
+        "pull_request",
+        &pull_request(4, "feature/x", Some(REPOSITORY)),
+        &github.uri(),
+        &head,
+    );
+    ci.run.assert_code(0);
+    assert!(ci.run.stderr.contains("::notice::no environment deploys from `feature/x`"), "{}", ci.run.stderr);
+    assert_eq!(ci.output("mode"), "check");
+    assert_eq!(ci.output("environment"), "");
+    assert!(!ci.outputs.contains_key("plan_uploads"), "{:?}", ci.outputs);
+    assert_eq!(bucket.keys(), Vec::<String>::new());
+}
