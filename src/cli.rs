@@ -35,6 +35,9 @@ pub enum Command {
     /// Check the DAGs with the repository's own Python + Airflow.
     #[command(subcommand)]
     Dags(DagsCommand),
+    /// The GitHub Action: read the workflow run (event, payload, INPUT_* variables) and run its flow: a pull
+    /// request check (detect, DAG check, dbt compile, deploy plan, PR comment), a push deploy, or a manual deploy.
+    Ci,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,11 @@ pub enum Error {
     Dags(#[from] DagsError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Event(#[from] crate::github::event::EventError),
+    /// A safety rule refused the run before anything remote was written (exit 3).
+    #[error("{0}")]
+    Refused(String),
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -46,6 +51,8 @@ impl Error {
             Error::Dbt(err) => err.exit_code(),
             Error::Dags(err) => err.exit_code(),
             Error::Write { .. } => ExitCode::Remote,
+            Error::Event(_) => ExitCode::Usage,
+            Error::Refused(_) => ExitCode::Refused,
         }
     }
 }

@@ -49,7 +49,7 @@ pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
 
 /// Fetches the state and exposures while the preflight checks run, then runs dbt. The state folder lives until
 /// the report is made.
-fn run_compile(
+pub(super) fn run_compile(
     root: &Path,
     config: &Config,
     settings: &Settings,
@@ -97,7 +97,7 @@ fn environment(config: &Config, args: &DbtCompileArgs) -> Result<String> {
 }
 
 /// Notices a reader of the log needs: a full compile, a refused parse cache, a selection that exploded.
-fn tell(report: &CompileReport) {
+pub(super) fn tell(report: &CompileReport) {
     if !report.state.found {
         announce(
             Level::Notice,

@@ -174,7 +174,7 @@ fn plan_mwaa(
 }
 
 /// One environment's deploy: its dbt artifacts staged, then the engine.
-fn deploy_one(
+pub(super) fn deploy_one(
     runtime: &tokio::runtime::Runtime,
     root: &Path,
     git: Option<&Git>,
@@ -270,7 +270,7 @@ pub fn unlock(cli: &Cli, args: &UnlockArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-fn render_deploy_text(report: &DeployReport) -> String {
+pub(super) fn render_deploy_text(report: &DeployReport) -> String {
     let mut text = render_plan_text(&report.plan);
     if report.dry_run {
         text.push_str("dry run: nothing written\n");

@@ -1,4 +1,7 @@
 //! One function per subcommand: each runs the flow's stages in order and hands the result to the edges.
+mod ci;
+mod ci_check;
+mod ci_deploy;
 mod config_check;
 mod dags;
 mod dbt;
@@ -26,6 +29,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Unlock(args) => deploy::unlock(&cli, args),
         Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
         Command::Dags(DagsCommand::Check(args)) => dags::check(&cli, args),
+        Command::Ci => ci::run(&cli),
     }
 }
 

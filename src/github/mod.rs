@@ -1,5 +1,8 @@
 //! Everything specific to running inside GitHub Actions: workflow commands, `$GITHUB_OUTPUT`,
 //! `$GITHUB_STEP_SUMMARY`. The core never calls these; `commands` does, at the edge.
+pub mod api;
+pub mod comment;
+pub mod event;
 pub mod output;
 pub mod summary;
 pub mod workflow;

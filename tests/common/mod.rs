@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
+pub mod actions;
 pub mod buckets;
 pub mod dbt;
 pub mod mwaa_fake;

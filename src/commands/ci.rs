@@ -1,0 +1,274 @@
+//! `dagship ci`, the GitHub Action's entry point: reads the run (event, payload, inputs), picks the flow and
+//! calls the same functions the other commands use. The GitHub specifics stop here: the flows below get plain
+//! values (a base branch, a `before` commit, environment names), never the payload.
+//!
+//! - pull_request*: the check (ci_check.rs); never writes to a bucket, refused (exit 3) when asked to deploy.
+//! - push to a branch some environments deploy from: detect, then deploy that chain (ci_deploy.rs).
+//! - workflow_dispatch: deploy the chosen environment, changes counted since its last deploy.
+//! - anything else (tags, unmapped branches, other events): a notice and exit 0.
+use super::ci_check::{self, CheckSetup};
+use super::ci_deploy::{self, DeployPlan};
+use super::{config_path, load_config, runtime, write_step_outputs};
+use crate::cli::{Cli, DetectArgs, EventKind, OutputFormat};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::exit_code::ExitCode;
+use crate::git::Git;
+use crate::github::api::GitHubApi;
+use crate::github::event::{self, CiCommand, Push, RefTarget, RunContext, Trigger};
+use crate::github::workflow::{Level, announce, mask};
+
+/// What this run does, decided from the event and the inputs before anything is read from a bucket.
+enum Flow {
+    Check { number: u64, base_ref: String },
+    Deploy { environments: Vec<String>, detect: DetectArgs, dry_run: bool },
+    Detect(DetectArgs),
+    Skip(String),
+}
+
+pub fn run(cli: &Cli) -> Result<ExitCode> {
+    let context = event::from_env()?;
+    // Registered before anything else is printed: every later log line has the token masked.
+    if let Some(token) = &context.token {
+        mask(token);
+    }
+    refuse_unsafe_deploy(&context)?;
+
+    let git = Git::discover(&cli.repo)?;
+    let config_file = context.inputs.config.clone().or_else(|| cli.config.clone());
+    let config_file = match config_file {
+        Some(path) => path,
+        None => config_path(cli, Some(&git)),
+    };
+    let config = load_config(&config_file)?.config;
+
+    let flow = choose_flow(&context, &config)?;
+    let runtime = runtime()?;
+    let mode = match &flow {
+        Flow::Check { .. } => "check",
+        Flow::Deploy { .. } => "deploy",
+        Flow::Detect(_) => "detect",
+        Flow::Skip(_) => "skip",
+    };
+    eprintln!("dagship ci: {} event, mode {mode}", context.event_name);
+    match flow {
+        Flow::Skip(reason) => {
+            announce(Level::Notice, &reason);
+            write_step_outputs(&[("mode", mode.to_string()), ("deployed", "false".into())])?;
+            Ok(ExitCode::Ok)
+        }
+        Flow::Detect(args) => {
+            let outputs = ci_check::detect_only(&git, &config, &args)?;
+            write_step_outputs(&with_mode(outputs, mode))?;
+            Ok(ExitCode::Ok)
+        }
+        Flow::Check { number, base_ref } => {
+            let github = github_api(&context, &runtime);
+            let setup = CheckSetup {
+                git: &git,
+                config: &config,
+                runtime: &runtime,
+                base_ref,
+                environment: context.inputs.environment.clone(),
+                full: context.inputs.full,
+                allow_deletes: context.inputs.allow_deletes,
+            };
+            let (outputs, result) = ci_check::run(setup);
+            write_step_outputs(&with_mode(outputs.values.clone(), mode))?;
+            if let Some(github) = &github {
+                // Relative to the repository, so the marker is the same on every runner.
+                let label = config_file.strip_prefix(git.root()).unwrap_or(&config_file).to_string_lossy();
+                ci_check::post_comment(&runtime, github, number, &label, &outputs, &context);
+            }
+            result
+        }
+        Flow::Deploy { environments, detect, dry_run } => {
+            let github = if dry_run { None } else { github_api(&context, &runtime) };
+            let plan = DeployPlan {
+                git: &git,
+                config: &config,
+                runtime: &runtime,
+                environments,
+                detect,
+                dry_run,
+                allow_deletes: context.inputs.allow_deletes,
+            };
+            let (outputs, result) = ci_deploy::run(plan, github.as_ref(), &context);
+            write_step_outputs(&with_mode(outputs, mode))?;
+            result
+        }
+    }
+}
+
+/// Pull request events run code from the pull request, possibly from a fork: they never deploy, whatever the
+/// inputs say. Refused before the config is even read, so nothing remote can happen.
+fn refuse_unsafe_deploy(context: &RunContext) -> Result<()> {
+    if let Trigger::PullRequest { from_fork, .. } = &context.trigger
+        && context.inputs.ask_for_deploy()
+    {
+        let origin = if *from_fork { "a pull request from a fork" } else { "a pull request" };
+        return Err(Error::Refused(format!(
+            "refusing to deploy on a `{}` event ({origin}): pull request events never write to a bucket. Remove \
+             `command: deploy` / `dry-run: false` from this step, and deploy from a `push` or `workflow_dispatch` \
+             workflow instead",
+            context.event_name
+        )));
+    }
+    Ok(())
+}
+
+fn choose_flow(context: &RunContext, config: &Config) -> Result<Flow> {
+    let inputs = &context.inputs;
+    let command = inputs.command.unwrap_or(CiCommand::Auto);
+    let flow = match (&context.trigger, command) {
+        (Trigger::PullRequest { base_ref, .. }, CiCommand::Detect) => Flow::Detect(DetectArgs {
+            event: Some(EventKind::PullRequest),
+            base_ref: Some(base_ref.clone()),
+            ..detect_args()
+        }),
+        (Trigger::PullRequest { number, base_ref, .. }, _) => {
+            if let Some(environment) = &inputs.environment {
+                known(config, environment)?;
+            }
+            Flow::Check { number: *number, base_ref: base_ref.clone() }
+        }
+        (Trigger::Push(push), _) => push_flow(push, command, context, config)?,
+        (Trigger::Dispatch { .. }, CiCommand::Detect) => Flow::Detect(manual_detect(inputs, None)),
+        (Trigger::Dispatch { branch }, _) => {
+            let environments = match (&inputs.environment, branch) {
+                (Some(environment), _) => vec![known(config, environment)?],
+                (None, Some(branch)) => config.deploy_chain(branch),
+                (None, None) => Vec::new(),
+            };
+            if environments.is_empty() {
+                return Err(Error::Usage(format!(
+                    "a manual run needs an environment: set the action's `environment` input (or a \
+                     workflow_dispatch input named `environment`){}",
+                    branch.as_ref().map(|b| format!("; no environment deploys from branch `{b}`")).unwrap_or_default()
+                )));
+            }
+            Flow::Deploy {
+                detect: manual_detect(inputs, Some(&environments[0])),
+                dry_run: inputs.dry_run.unwrap_or(false),
+                environments,
+            }
+        }
+        (Trigger::Other, CiCommand::Detect) => Flow::Detect(DetectArgs { all: true, ..detect_args() }),
+        (Trigger::Other, CiCommand::Deploy) => match &inputs.environment {
+            Some(environment) => {
+                let environment = known(config, environment)?;
+                Flow::Deploy {
+                    detect: manual_detect(inputs, Some(&environment)),
+                    dry_run: inputs.dry_run.unwrap_or(false),
+                    environments: vec![environment],
+                }
+            }
+            None => {
+                return Err(Error::Usage(format!(
+                    "`command: deploy` on a `{}` event needs the `environment` input",
+                    context.event_name
+                )));
+            }
+        },
+        (Trigger::Other, CiCommand::Auto) => Flow::Skip(format!(
+            "dagship ci has nothing to do for a `{}` event: it checks pull requests, deploys pushes to mapped \
+             branches and manual runs (set `command: detect` or `command: deploy` to run anyway)",
+            context.event_name
+        )),
+    };
+    Ok(flow)
+}
+
+fn push_flow(push: &Push, command: CiCommand, context: &RunContext, config: &Config) -> Result<Flow> {
+    let branch = match &push.target {
+        RefTarget::Tag(tag) if command != CiCommand::Detect => {
+            return Ok(Flow::Skip(format!("a push of tag `{tag}`: tags do not deploy; nothing to do")));
+        }
+        RefTarget::Tag(_) => None,
+        RefTarget::Branch(_) if push.deleted => {
+            return Ok(Flow::Skip("the push deleted the branch: nothing to check or deploy".into()));
+        }
+        RefTarget::Branch(branch) => Some(branch.clone()),
+    };
+    let detect = DetectArgs {
+        event: Some(EventKind::Push),
+        before: Some(push.before.clone()),
+        default_branch: push.default_branch.clone(),
+        all: context.inputs.full,
+        ..detect_args()
+    };
+    let detect = if detect.all { DetectArgs { event: None, before: None, ..detect } } else { detect };
+    let Some(branch) = branch.filter(|_| command != CiCommand::Detect) else { return Ok(Flow::Detect(detect)) };
+    let chain = config.deploy_chain(&branch);
+    let environments = match &context.inputs.environment {
+        // A job per GitHub environment (with its protection rules) deploys one link of the chain.
+        Some(environment) if chain.contains(environment) => vec![environment.clone()],
+        Some(environment) => {
+            return Err(Error::Usage(format!(
+                "the `environment` input is `{environment}`, but a push to `{branch}` deploys {}: name one of \
+                 them, or leave the input empty to deploy the whole chain",
+                if chain.is_empty() { "no environment".to_string() } else { chain.join(", ") }
+            )));
+        }
+        None => chain,
+    };
+    if environments.is_empty() {
+        return Ok(Flow::Skip(format!(
+            "no environment deploys from branch `{branch}` (no `branches: [{branch}]` in dagship.yml): nothing to \
+             deploy"
+        )));
+    }
+    Ok(Flow::Deploy { environments, detect, dry_run: context.inputs.dry_run.unwrap_or(false) })
+}
+
+/// A manual run counts its changes since the environment's last deploy (its marker), or all of them.
+fn manual_detect(inputs: &event::Inputs, environment: Option<&String>) -> DetectArgs {
+    match environment {
+        Some(environment) if !inputs.full => DetectArgs { since_deploy: Some(environment.clone()), ..detect_args() },
+        _ => DetectArgs { all: true, ..detect_args() },
+    }
+}
+
+fn known(config: &Config, environment: &str) -> Result<String> {
+    config.environment(environment).map_err(|message| Error::Usage(format!("input `environment`: {message}")))?;
+    Ok(environment.to_string())
+}
+
+/// Detect's flags with nothing set: the flows fill in what their event gives.
+pub(super) fn detect_args() -> DetectArgs {
+    DetectArgs {
+        base: None,
+        head: None,
+        merge_base: false,
+        event: None,
+        base_ref: None,
+        before: None,
+        default_branch: None,
+        remote: "origin".into(),
+        no_fetch: false,
+        all: false,
+        since_deploy: None,
+        format: OutputFormat::Json,
+    }
+}
+
+fn with_mode(mut outputs: Vec<(String, String)>, mode: &str) -> Vec<(String, String)> {
+    outputs.push(("mode".into(), mode.into()));
+    outputs
+}
+
+/// The API client when there is a token; without one (a laptop run) comments and deployments are skipped.
+fn github_api(context: &RunContext, runtime: &tokio::runtime::Runtime) -> Option<GitHubApi> {
+    let Some(token) = &context.token else {
+        announce(Level::Notice, "no github-token input nor GITHUB_TOKEN: no pull request comment nor deployments");
+        return None;
+    };
+    let _entered = runtime.enter();
+    match GitHubApi::new(&context.api_url, token, &context.repository) {
+        Ok(api) => Some(api),
+        Err(err) => {
+            announce(Level::Warning, &format!("cannot reach GitHub ({err}): no comment nor deployments"));
+            None
+        }
+    }
+}
