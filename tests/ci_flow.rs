@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use common::actions::{REPOSITORY, TOKEN, dispatch, pull_request, push, run_ci};
 use common::buckets::{Backend, Bucket};
 use common::dbt::{DbtProject, PROJECT_DIR};
-use common::{Repo, ZEROS, dagship_command};
+use common::{Repo, ZEROS, airflow_python, dagship_command};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -80,9 +80,11 @@ fn deploy_repo(bucket: &Bucket) -> Repo {
     let repo = Repo::new();
     let config = format!(
         "dags_dir: dags\nfilters:\n  dag_files: [\"dags/**\"]\n  job_files: [\"jobs/**\"]\njobs:\n  roots: [\"jobs/**\"]\n  \
-         marker: tests\nenvironments:\n  test: {{ platform: {}, bucket: \"{}\", branches: [main, release] }}\n",
+         marker: tests\nenvironments:\n  test: {{ platform: {}, bucket: \"{}\", branches: [main, release] }}\n\
+         dags_check:\n  python: \"{}\"\n",
         bucket.backend.platform(),
-        bucket.url
+        bucket.url,
+        airflow_python()
     );
     repo.write("dagship.yml", &config)
         .write("dags/daily.py", "# daily\n")
@@ -100,7 +102,7 @@ fn ci_command(repo: &Repo, bucket: &Bucket) -> std::process::Command {
 
 #[test]
 fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouched() {
-    let project = DbtProject::new(Backend::S3, "");
+    let project = DbtProject::new(Backend::S3, &format!("dags_check:\n  python: \"{}\"", airflow_python()));
     project.run(&["deploy", "--env", "prod"]).assert_code(0);
     let before = project.bucket.objects();
 
@@ -109,7 +111,11 @@ fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouche
         &format!("{PROJECT_DIR}/models/marts/customer_orders.sql"),
         "select customer_id, count(*) as orders from {{ ref('stg_orders') }} group by 1\n",
     );
-    project.repo.write("dags/weekly.py", "# a new DAG\n");
+    project.repo.write(
+        "dags/weekly.py",
+        "from datetime import datetime\nfrom airflow import DAG\n\nwith DAG('weekly', start_date=datetime(2026, 1, 1), \
+         schedule=None):\n    pass\n",
+    );
     let head = project.repo.commit("edit a model, add a DAG");
 
     let github = GitHub::start();
@@ -154,6 +160,9 @@ fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouche
     assert_eq!(first.output("deployed"), "false");
     assert_eq!(first.output("plan_uploads"), "2", "the changed model and the new DAG\n{}", first.summary);
     assert_eq!(first.output("plan_deletions"), "0");
+    // The new DAG file was imported with the repository's Airflow.
+    assert_eq!(first.output("dags_ok"), "true");
+    assert_eq!(first.output("dag_ids"), r#"["weekly"]"#);
     for expected in ["2 changed files", "Deploy plan: `prod`", "customer\\_orders"] {
         assert!(first.summary.contains(expected), "summary lacks {expected}:\n{}", first.summary);
     }
@@ -167,6 +176,7 @@ fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouche
         "2 changed files",
         "Deploy plan: `prod`",
         "customer\\_summary",
+        "weekly",
         "https://github.com/octo/shop/actions/runs/4242",
     ] {
         assert!(body.contains(expected), "comment lacks {expected}:\n{body}");
@@ -445,6 +455,9 @@ fn file_names_cannot_forge_outputs() {
         "deployed",
         "deployed_environments",
         "mode",
+        "dags_ok",
+        "dag_import_errors",
+        "dag_ids",
     ]
     .into();
     assert_eq!(keys, expected);

@@ -5,21 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Repo, Run, dagship_command, run_command};
-
-const AIRFLOW_PYTHON_VARIABLE: &str = "DAGSHIP_TEST_AIRFLOW_PYTHON";
-
-/// The venv python with Airflow; the tests fail without it, they never skip.
-fn airflow_python() -> String {
-    let python = std::env::var(AIRFLOW_PYTHON_VARIABLE).unwrap_or_else(|_| {
-        panic!(
-            "{AIRFLOW_PYTHON_VARIABLE} is not set: run the tests through scripts/test.sh, which installs \
-             apache-airflow (scripts/airflow-venv.sh) and exports it"
-        )
-    });
-    assert!(Path::new(&python).is_file(), "{AIRFLOW_PYTHON_VARIABLE}={python} is not a file");
-    python
-}
+use common::{Repo, Run, airflow_python, dagship_command, run_command};
 
 const GOOD_DAG: &str = r#"import os
 from datetime import datetime

@@ -12,6 +12,7 @@ use crate::cli::{DetectArgs, EventKind};
 use crate::config::Config;
 use crate::dbt::{CompileOptions, Settings};
 use crate::deploy;
+use crate::detect::Status;
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::git::Git;
@@ -21,7 +22,8 @@ use crate::github::event::RunContext;
 use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce};
 use crate::report::{
-    DetectReport, escape_markdown, render_compile_markdown, render_detect_markdown, render_plan_markdown,
+    DetectReport, escape_markdown, render_compile_markdown, render_dags_markdown, render_detect_markdown,
+    render_plan_markdown,
 };
 
 /// What the check needs, all plain values.
@@ -61,7 +63,8 @@ type Step = fn(&mut Check) -> Result<()>;
 
 /// The check's steps, in order. The plan comes before dbt: dbt writes its target folder into the project, which
 /// may live under the DAGs folder, and the plan must show the pull request's files, not the check's by-products.
-const CHECK_STEPS: &[(&str, Step)] = &[("detect", detect_step), ("deploy plan", plan_step), ("dbt compile", dbt_step)];
+const CHECK_STEPS: &[(&str, Step)] =
+    &[("detect", detect_step), ("deploy plan", plan_step), ("DAG check", dags_step), ("dbt compile", dbt_step)];
 
 /// Runs every step; returns what they produced and the first failure.
 pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
@@ -121,6 +124,41 @@ fn detect_step(check: &mut Check) -> Result<()> {
     check.outputs.sections.push(render_detect_markdown(&report, &range.description));
     check.changes = Some(report);
     Ok(())
+}
+
+/// The pull request's changed DAG files imported with the repository's Python + Airflow (`dagship dags check`).
+fn dags_step(check: &mut Check) -> Result<()> {
+    let config = check.setup.config;
+    let Some(changes) = &check.changes else { return Ok(()) };
+    if !config.dags_check.pull_requests {
+        return Ok(());
+    }
+    let dags_dir = format!("{}/", config.dags_dir.trim_end_matches('/'));
+    let changed: Vec<String> = changes
+        .files
+        .iter()
+        .filter(|file| file.status != Status::Deleted && file.path.starts_with(&dags_dir) && file.path.ends_with(".py"))
+        .map(|file| file.path.clone())
+        .collect();
+    if changed.is_empty() {
+        eprintln!("no DAG file changed under {dags_dir}: DAG check skipped");
+        return Ok(());
+    }
+    let report = crate::dags::check(check.setup.git.root(), config, Some(&changed)).inspect_err(|err| {
+        crate::dags::annotate_failure(err);
+    })?;
+    crate::dags::annotate_report(&report);
+    check
+        .outputs
+        .values
+        .extend(super::dags::outputs(&report).into_iter().map(|(name, value)| (name.to_string(), value)));
+    check.outputs.sections.push(render_dags_markdown(&report));
+    if report.ok {
+        Ok(())
+    } else {
+        let failed = report.summary.import_errors + report.duplicates.len();
+        Err(crate::dags::DagsError::Failed(failed).into())
+    }
 }
 
 /// dbt compile of the changed models against the environment's state, when the dbt project changed.

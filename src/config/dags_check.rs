@@ -24,6 +24,9 @@ pub struct DagsCheckConfig {
     /// AIRFLOW_HOME for the check (relative to the repository root); a fresh temp folder when unset, so the
     /// check never reads or writes ~/airflow.
     pub airflow_home: Option<String>,
+    /// `dagship ci` runs the check on a pull request's changed DAG files. Turn it off when the Action's
+    /// container has no Airflow and the check runs as its own step (`dagship dags check`) in a job that has.
+    pub pull_requests: bool,
 }
 
 impl Default for DagsCheckConfig {
@@ -35,6 +38,7 @@ impl Default for DagsCheckConfig {
             slow_import_threshold: "5s".into(),
             file_timeout: "60s".into(),
             airflow_home: None,
+            pull_requests: true,
         }
     }
 }

@@ -171,6 +171,9 @@ pub enum DagsError {
     Hung { after: Duration, file: Option<String>, output: String },
     #[error("{0}")]
     Setup(String),
+    /// The check ran and found broken DAG files (for flows that turn a report into a failed step).
+    #[error("{0} DAG file(s) failed the import check (import errors, timeouts or duplicate DAG ids)")]
+    Failed(usize),
     #[error("cannot use {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -195,7 +198,9 @@ impl DagsError {
     /// is a setup problem.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            DagsError::Crashed { file: Some(_), .. } | DagsError::Hung { file: Some(_), .. } => ExitCode::ChecksFailed,
+            DagsError::Crashed { file: Some(_), .. } | DagsError::Hung { file: Some(_), .. } | DagsError::Failed(_) => {
+                ExitCode::ChecksFailed
+            }
             DagsError::NoInterpreter { .. }
             | DagsError::NoAirflow { .. }
             | DagsError::Setup(_)

@@ -217,3 +217,17 @@ jobs:
 environments:
   stg: { platform: composer, bucket: "gs://stg-bucket", branches: [main] }
 "#;
+
+const AIRFLOW_PYTHON_VARIABLE: &str = "DAGSHIP_TEST_AIRFLOW_PYTHON";
+
+/// The venv python with Airflow; the tests fail without it, they never skip.
+pub fn airflow_python() -> String {
+    let python = std::env::var(AIRFLOW_PYTHON_VARIABLE).unwrap_or_else(|_| {
+        panic!(
+            "{AIRFLOW_PYTHON_VARIABLE} is not set: run the tests through scripts/test.sh, which installs \
+             apache-airflow (scripts/airflow-venv.sh) and exports it"
+        )
+    });
+    assert!(Path::new(&python).is_file(), "{AIRFLOW_PYTHON_VARIABLE}={python} is not a file");
+    python
+}
