@@ -199,3 +199,23 @@ fn a_selection_covering_most_of_the_project_warns_with_the_unrendered_configs_hi
     assert!(report["modified_models"].as_array().unwrap().len() > 20, "{report}");
     assert!(run.stderr.contains("state_modified_compare_more_unrendered_values"), "{}", run.stderr);
 }
+
+#[test]
+fn dbt_build_output_inside_the_dags_folder_is_never_deployed() {
+    let project = DbtProject::new(Backend::Local, "");
+    project.run(&["deploy", "--env", "prod"]).assert_code(0);
+    assert!(project.file("target/manifest.json").is_file(), "the deploy's dbt compile wrote target/");
+    std::fs::create_dir_all(project.file("logs")).unwrap();
+    std::fs::write(project.file("logs/dbt.log"), "a log line\n").unwrap();
+    let keys = project.bucket.keys();
+    let under = |folder: &str| format!("dags/{}/{folder}/", PROJECT_DIR.trim_start_matches("dags/"));
+    assert!(keys.iter().any(|key| key.starts_with("dags/")), "the DAGs were deployed: {keys:?}");
+    for folder in ["target", "logs"] {
+        assert!(!keys.iter().any(|key| key.starts_with(&under(folder))), "{folder}/ deployed: {keys:?}");
+    }
+    // A second deploy (target/ and logs/ now hold files from the first) plans nothing for them either.
+    let run = project.run(&["plan", "--env", "prod", "--format", "json"]);
+    run.assert_code(0);
+    assert!(!run.stdout.contains("/target/run_results.json\""), "{}", run.stdout);
+    assert!(!run.stdout.contains("/logs/dbt.log\""), "{}", run.stdout);
+}

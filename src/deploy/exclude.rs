@@ -21,8 +21,9 @@ pub struct Excludes {
 }
 
 impl Excludes {
-    /// Loads `exclude_from` (relative to `repo_root`) when configured.
-    pub fn load(repo_root: &Path, exclude_from: Option<&str>) -> Result<Excludes, DeployError> {
+    /// Loads `exclude_from` (relative to `repo_root`) when configured; `generated` are repository folders that
+    /// tools write into (dbt's `target/` and `logs/`), never deployed from a mirrored folder.
+    pub fn load(repo_root: &Path, exclude_from: Option<&str>, generated: &[String]) -> Result<Excludes, DeployError> {
         let file = match exclude_from {
             Some(relative) => {
                 let path = repo_root.join(relative);
@@ -44,6 +45,11 @@ impl Excludes {
         let mut builder = GitignoreBuilder::new(repo_root);
         for line in ALWAYS_EXCLUDED {
             builder.add_line(None, line).expect("built-in exclude patterns are valid");
+        }
+        for folder in generated {
+            // Anchored at the repository root; config validation keeps these paths plain and relative.
+            let line = format!("/{}/", folder.trim_matches('/'));
+            builder.add_line(None, &line).map_err(|err| DeployError::Input(format!("{folder}: {err}")))?;
         }
         let builtin = builder.build().expect("built-in exclude patterns are valid");
         Ok(Excludes { root: repo_root.to_path_buf(), file, builtin })

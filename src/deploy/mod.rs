@@ -108,7 +108,11 @@ pub async fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
 async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Prepared, DeployError> {
     let mappings = layout::mappings(request.config, request.environment()?.platform, request.dbt_state);
     let owned_prefixes = layout::owned_prefixes(request.config, &mappings);
-    let excludes = Arc::new(Excludes::load(request.repo_root, request.config.deploy.exclude_from.as_deref())?);
+    let excludes = Arc::new(Excludes::load(
+        request.repo_root,
+        request.config.deploy.exclude_from.as_deref(),
+        &generated_folders(request.config),
+    )?);
     let protected = Protected::new(&request.config.deploy.protect)?;
 
     // Hash the local trees on blocking threads while the bucket is listed.
@@ -147,6 +151,16 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         refusals,
     };
     Ok(Prepared { store, plan, marker })
+}
+
+/// Folders dbt writes into the project when it runs (compiled SQL, logs): build output, never deployed from a
+/// mirrored folder that holds the project. The dbt state phase publishes what DAGs need from `target/`.
+fn generated_folders(config: &Config) -> Vec<String> {
+    config
+        .dbt
+        .iter()
+        .flat_map(|dbt| ["target", "logs"].map(|folder| format!("{}/{folder}", dbt.project_dir.trim_end_matches('/'))))
+        .collect()
 }
 
 fn read_trees(root: &Path, mappings: &[Mapping], excludes: &Excludes) -> Result<Vec<SourceTree>, DeployError> {
