@@ -10,6 +10,7 @@ use tempfile::TempDir;
 
 pub mod buckets;
 pub mod dbt;
+pub mod fault_proxy;
 pub mod project;
 
 /// Environment that isolates git from the machine's config and makes commit ids reproducible.
