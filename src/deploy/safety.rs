@@ -32,6 +32,27 @@ pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Opti
     reasons
 }
 
+/// S3 and GCS refuse object names over 1,024 bytes; a deploy would fail half-way on the first one, after writing
+/// the others. Found by tests/hostile_input.rs (moto accepts such keys, the real services do not).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Uploads whose full object name (the URL's prefix included) is longer than the services accept.
+pub fn key_length_refusals(phases: &[PhasePlan], url_prefix: &str) -> Vec<String> {
+    phases
+        .iter()
+        .flat_map(|phase| phase.uploads.iter().chain(&phase.replacements))
+        .filter(|change| url_prefix.len() + change.key.len() > MAX_KEY_BYTES)
+        .map(|change| {
+            format!(
+                "the object name `{url_prefix}{}` is {} bytes, over the {MAX_KEY_BYTES} GCS and S3 accept: shorten \
+                 the file's path",
+                change.key,
+                url_prefix.len() + change.key.len()
+            )
+        })
+        .collect()
+}
+
 /// The most deletions allowed; a percentage rounds up, so one deletion is always allowed under a non-zero one.
 pub fn delete_limit(max_delete: MaxDelete, objects: usize) -> usize {
     match max_delete {
