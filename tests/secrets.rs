@@ -76,6 +76,9 @@ impl Setup {
     }
 }
 
+/// One run: arguments, expected exit code, extra environment.
+type Step<'a> = (Vec<&'a str>, i32, Vec<(&'a str, &'a str)>);
+
 /// Every place a secret could leak to, as text.
 fn leaks(texts: &[(&str, String)]) -> Vec<String> {
     let mut found = Vec::new();
@@ -103,8 +106,7 @@ fn no_secret_reaches_any_output_on_success_or_failure() {
     let s3_endpoint = endpoint(S3_VARIABLE);
     let storm = FaultProxy::start(&s3_endpoint, Flavor::S3, 1.0, 7, &[Fault::Unavailable, Fault::ResetBefore]);
 
-    // (arguments, expected exit code, extra environment)
-    let runs: Vec<(Vec<&str>, i32, Vec<(&str, &str)>)> = vec![
+    let runs: Vec<Step> = vec![
         (vec!["config", "check"], 0, vec![]),
         (vec!["detect", "--base", "HEAD~1", "--format", "json"], 0, vec![]),
         (vec!["detect", "--all"], 0, vec![]),
