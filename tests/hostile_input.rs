@@ -312,6 +312,26 @@ fn cases() -> Vec<Case> {
             &["plugins"],
         ),
     ];
+    // Odd but legal file names are handled safely: listed escaped, never starting a workflow command.
+    for (name, arguments) in [
+        ("newline and a workflow command in a file name, plan", &["plan", "--env", "test"][..]),
+        ("newline and a workflow command in a file name, detect", &["detect", "--all"][..]),
+        ("newline and a workflow command in a file name, detect json", &["detect", "--all", "--format", "json"][..]),
+    ] {
+        cases.push(Case {
+            name,
+            config: None,
+            setup: |root| {
+                write(root, "dags/x\n::error::forged.py", b"x");
+                write(root, "dags/::error::forged2.py", b"x");
+                write(root, &format!("dags/{}.py", "n".repeat(250)), b"x");
+            },
+            args: args(arguments),
+            code: 0,
+            stderr_has: vec![],
+            never_printed: vec![],
+        });
+    }
     // A password in the bucket URL is refused without being printed.
     let mut secret = env_case(
         "bucket URL with credentials",
@@ -352,7 +372,7 @@ fn run_case(case: &Case) -> Option<String> {
             problems.push(format!("printed {secret:?}"));
         }
     }
-    if run.stderr.lines().chain(run.stdout.lines()).any(|line| line.starts_with("::error::forged")) {
+    if run.stderr.lines().chain(run.stdout.lines()).any(|line| line.trim_start().starts_with("::error::forged")) {
         problems.push("an injected workflow command reached the output".into());
     }
     let written: Vec<String> = bucket.keys().into_iter().filter(|key| key != "plugins/existing.py").collect();
