@@ -19,8 +19,8 @@ use common::run_command;
 const KILLS: usize = 20;
 const FILES_PER_PHASE: usize = 60;
 
-/// The local backend writes `.<name>.dagship-partial-<hex>` and renames it; a killed deploy can leave one behind.
-/// It is not an object (the backend never lists it), so the comparison skips it and counts it.
+/// The local backend writes `.dagship/partial/.<name>.dagship-partial-<hex>` and renames it into place; a killed
+/// deploy can leave one there (counted), never among the objects.
 const PARTIAL: &str = ".dagship-partial-";
 
 struct XorShift(u64);
@@ -60,7 +60,7 @@ fn write_version(project: &Project, version: usize) {
     project.repo.commit(&format!("version {version}"));
 }
 
-/// The object keys in the bucket directory (partial temp files left out).
+/// The file names in the bucket directory.
 fn bucket_keys(root: &Path) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
     let mut pending = vec![root.to_path_buf()];
@@ -70,9 +70,7 @@ fn bucket_keys(root: &Path) -> BTreeSet<String> {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if !path.to_string_lossy().contains(PARTIAL)
-                && let Ok(relative) = path.strip_prefix(root)
-            {
+            } else if let Ok(relative) = path.strip_prefix(root) {
                 keys.insert(relative.to_string_lossy().into_owned());
             }
         }
@@ -80,9 +78,9 @@ fn bucket_keys(root: &Path) -> BTreeSet<String> {
     keys
 }
 
-/// The deployed objects as files (dagship's records and partial temp files left out), path -> bytes.
+/// Every file in the bucket directory but dagship's own records, path -> bytes.
 fn deployed_objects(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    read_tree(root).into_iter().filter(|(key, _)| !key.starts_with(".dagship/") && !key.contains(PARTIAL)).collect()
+    read_tree(root).into_iter().filter(|(key, _)| !key.starts_with(".dagship/")).collect()
 }
 
 /// Which keys differ between the bucket and the source, for a readable failure.
@@ -108,10 +106,25 @@ fn expected_keys(version: usize, phase: &str) -> Vec<String> {
         .collect()
 }
 
+/// The keys under the given folders of the bucket, read folder after folder in the order given.
+fn keys_in_order(root: &Path, folders: &[String]) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for folder in folders {
+        for key in bucket_keys(&root.join(folder)) {
+            keys.insert(format!("{folder}/{key}"));
+        }
+    }
+    keys
+}
+
 /// The phase-order invariant, for a deploy from version `version - 1` to `version`; a violation as text.
-fn phase_violation(keys: &BTreeSet<String>, version: usize) -> Option<String> {
-    let new_dags = keys.iter().any(|key| key.starts_with(&format!("dags/v{version}/")));
-    if new_dags {
+/// A directory walk is no snapshot, so each half reads the side that changes later first: new DAGs before their
+/// data and plugins (a DAG seen first proves its dependencies were complete by then), old plugins before old
+/// DAGs (a plugin missing first, then a DAG still there, means both held at the first read).
+fn phase_violation(root: &Path, version: usize) -> Option<String> {
+    let new = |folder: &str| format!("{folder}/v{version}");
+    let keys = keys_in_order(root, &[new("dags"), new("data"), new("plugins")]);
+    if keys.iter().any(|key| key.starts_with(&format!("dags/v{version}/"))) {
         for phase in ["data", "plugins"] {
             if let Some(missing) = expected_keys(version, phase).into_iter().find(|key| !keys.contains(key)) {
                 return Some(format!("a v{version} DAG exists while {missing} does not"));
@@ -119,6 +132,8 @@ fn phase_violation(keys: &BTreeSet<String>, version: usize) -> Option<String> {
         }
     }
     if version > 0 {
+        let old = |folder: &str| format!("{folder}/v{}", version - 1);
+        let keys = keys_in_order(root, &[old("plugins"), old("dags")]);
         let old_dags = keys.iter().any(|key| key.starts_with(&format!("dags/v{}/", version - 1)));
         if old_dags
             && let Some(missing) = expected_keys(version - 1, "plugins").into_iter().find(|key| !keys.contains(key))
@@ -130,12 +145,16 @@ fn phase_violation(keys: &BTreeSet<String>, version: usize) -> Option<String> {
 }
 
 /// Watches the bucket while `child` runs, recording phase-order violations.
-fn watch(root: &Path, version: usize, running: Arc<AtomicBool>, violations: Arc<Mutex<Vec<String>>>) {
+/// Returns how many times it read the bucket.
+fn watch(root: &Path, version: usize, running: Arc<AtomicBool>, violations: Arc<Mutex<Vec<String>>>) -> usize {
+    let mut reads = 0;
     while running.load(Ordering::SeqCst) {
-        if let Some(violation) = phase_violation(&bucket_keys(root), version) {
+        if let Some(violation) = phase_violation(root, version) {
             violations.lock().unwrap().push(violation);
         }
+        reads += 1;
     }
+    reads
 }
 
 fn spawn_deploy(project: &Project) -> Child {
@@ -158,7 +177,7 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
 
     let mut rng = XorShift(0x00c0_ffee_d00d);
     let violations = Arc::new(Mutex::new(Vec::new()));
-    let (mut interrupted, mut takeovers, mut partials) = (0, 0, 0);
+    let (mut interrupted, mut takeovers, mut partials, mut reads) = (0, 0, 0, 0);
     for version in 1..=KILLS {
         write_version(&project, version);
         let running = Arc::new(AtomicBool::new(true));
@@ -172,15 +191,19 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         running.store(false, Ordering::SeqCst);
-        watcher.join().unwrap();
-        if let Some(violation) = phase_violation(&bucket_keys(&root), version) {
+        reads += watcher.join().unwrap();
+        if let Some(violation) = phase_violation(&root, version) {
             violations.lock().unwrap().push(format!("at the kill point: {violation}"));
         }
         let lock_left = root.join(".dagship/lock.json").exists();
         if !status.success() && (lock_left || deployed_objects(&root) != project.expected()) {
             interrupted += 1;
         }
-        partials += read_tree(&root).keys().filter(|key| key.contains(PARTIAL)).count();
+        let files = read_tree(&root);
+        let stray: Vec<&String> =
+            files.keys().filter(|key| key.contains(PARTIAL) && !key.starts_with(".dagship/partial/")).collect();
+        assert!(stray.is_empty(), "kill {version}: partial files among the objects: {stray:?}");
+        partials += files.keys().filter(|key| key.contains(PARTIAL)).count();
 
         let run = run_command(&mut project.command(&["deploy", "--env", "test", "--format", "json"]));
         run.assert_code(0);
@@ -200,8 +223,10 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     assert!(violations.is_empty(), "phase order broken: {violations:?}");
     eprintln!(
         "crash recovery: {KILLS} kills (one deploy takes {full:?}), {interrupted} interrupted a deploy, \
-         {takeovers} stale locks taken over, {partials} partial temp files left by kills, all {KILLS} converged"
+         {takeovers} stale locks taken over, {partials} partial files left in .dagship/partial, all {KILLS} converged; the phase watcher read the \
+         bucket {reads} times"
     );
+    assert!(reads >= KILLS, "the watcher read the bucket during the deploys");
     assert!(interrupted >= KILLS / 2, "most kills land inside a deploy: {interrupted} of {KILLS}");
     assert!(takeovers >= KILLS / 4, "kills leave locks that are taken over: {takeovers} of {KILLS}");
 }
