@@ -72,3 +72,16 @@ fn defuse_workflow_commands(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::defuse_workflow_commands;
+
+    #[test]
+    fn lines_that_would_start_a_workflow_command_are_defused() {
+        assert_eq!(
+            defuse_workflow_commands("error: no environment `x\n::error::forged`\n  ::warning::y\nplain"),
+            "error: no environment `x\n> ::error::forged`\n>   ::warning::y\nplain"
+        );
+    }
+}
