@@ -25,20 +25,35 @@ fn moto(path: &str, endpoint: &str) -> String {
     })
 }
 
-/// The deploy index that wrote each recorded object upload under `bucket`, in arrival order.
-fn upload_writers(recording: &str, bucket: &str) -> Vec<usize> {
-    let bucket_path = format!("/{bucket}/airflow/dags/source_");
+/// A write the server received, in arrival order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// An object upload by deploy N (its files are under `dags/source_N/`).
+    Upload(usize),
+    /// The lock object deleted: a deploy released it.
+    Unlock,
+}
+
+/// The recorded uploads of deploys' own files and the lock releases under `bucket`, in arrival order.
+fn recorded_writes(recording: &str, bucket: &str) -> Vec<Write> {
+    let sources = format!("/{bucket}/airflow/dags/source_");
+    let lock = format!("/{bucket}/airflow/.dagship/lock.json");
     recording
         .lines()
         .filter_map(|line| {
             let entry: serde_json::Value = serde_json::from_str(line).ok()?;
-            if entry["method"] != "PUT" {
-                return None;
+            let url = entry["url"].as_str()?;
+            match entry["method"].as_str()? {
+                "PUT" => url.split_once(&sources)?.1.split('/').next()?.parse().ok().map(Write::Upload),
+                "DELETE" if url.split('?').next()?.ends_with(&lock) => Some(Write::Unlock),
+                _ => None,
             }
-            let rest = entry["url"].as_str()?.split_once(&bucket_path)?.1;
-            rest.split('/').next()?.parse().ok()
         })
         .collect()
+}
+
+fn upload_writers(writes: &[Write]) -> Vec<usize> {
+    writes.iter().filter_map(|write| if let Write::Upload(index) = write { Some(*index) } else { None }).collect()
 }
 
 /// What the bucket should hold for a clone's source.
@@ -99,7 +114,16 @@ fn parallel_deploys_to_one_environment_serialize_and_the_last_one_wins() {
     let waited = runs.iter().filter(|run| run.stderr.contains("waiting for the deploy lock held by")).count();
     assert!(waited >= 1, "deploys started together waited for each other's lock");
 
-    let writers = upload_writers(&recording, &project.bucket.name);
+    let writes = recorded_writes(&recording, &project.bucket.name);
+    // Between the last upload of one deploy and the first of the next, the lock was released.
+    for pair in writes.windows(2) {
+        if let [Write::Upload(a), Write::Upload(b)] = pair {
+            assert_eq!(a, b, "deploy {b} wrote while deploy {a} held the lock: {writes:?}");
+        }
+    }
+    let unlocks = writes.iter().filter(|write| **write == Write::Unlock).count();
+    assert_eq!(unlocks, DEPLOYS, "each deploy released the lock once, none was taken over: {writes:?}");
+    let writers = upload_writers(&writes);
     let mut blocks: Vec<usize> = writers.clone();
     blocks.dedup();
     let mut seen = blocks.clone();
