@@ -32,6 +32,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+step "supply chain: cargo deny (licenses, bans, sources, advisories) and cargo audit (scripts/supply-chain.sh)"
+DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/supply-chain.sh"
+
 step "zizmor (workflows and action definitions)"
 mapfile -t workflow_files < <(git ls-files --cached --others --exclude-standard -- '.github/workflows/*.yml' 'action.yml' 'examples/workflows/*.yml' 'docs/**/*.yml')
 if [ "${#workflow_files[@]}" -eq 0 ]; then

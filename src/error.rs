@@ -71,5 +71,28 @@ pub fn render(err: &Error) -> String {
         }
         source = cause.source();
     }
-    text
+    defuse_workflow_commands(&text)
+}
+
+/// An error can quote user input (an environment name, a file name, a child's stderr) holding a newline and
+/// `::error::...`: on its own line the Actions runner would run it as a workflow command. Such lines get a `> `
+/// in front (the runner only reads commands at the start of a line). Found by tests/hostile_input.rs.
+fn defuse_workflow_commands(text: &str) -> String {
+    text.split('\n')
+        .map(|line| if line.trim_start().starts_with("::") { format!("> {line}") } else { line.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::defuse_workflow_commands;
+
+    #[test]
+    fn lines_that_would_start_a_workflow_command_are_defused() {
+        assert_eq!(
+            defuse_workflow_commands("error: no environment `x\n::error::forged`\n  ::warning::y\nplain"),
+            "error: no environment `x\n> ::error::forged`\n>   ::warning::y\nplain"
+        );
+    }
 }

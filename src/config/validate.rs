@@ -232,9 +232,30 @@ fn check_bucket_url(url: &str, platform: Platform, at: KeyPath) -> Result<(), Pr
         Platform::Mwaa => ("s3://", "s3://BUCKET[/PREFIX] for an MWAA environment"),
         Platform::Local => ("file://", "file://PATH for a local environment"),
     };
+    // Before any message that quotes the URL: a password in it must not reach a log.
+    if url.split('/').nth(2).is_some_and(|authority| authority.contains('@')) {
+        return Err(problem(
+            at,
+            "the bucket URL holds credentials (`USER:PASSWORD@`): remove them from dagship.yml; credentials come \
+             from the environment (Application Default Credentials, the AWS default chain)"
+                .to_string(),
+        ));
+    }
     let Some(rest) = url.strip_prefix(scheme) else {
-        return Err(problem(at, format!("`{url}` is not a valid bucket URL: expected {expected}")));
+        return Err(problem(at, format!("`{}` is not a valid bucket URL: expected {expected}", url.escape_debug())));
     };
+    let bucket = rest.split('/').next().unwrap_or_default();
+    let bucket_name_ok =
+        bucket.len() <= 222 && bucket.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if scheme != "file://" && !bucket_name_ok {
+        return Err(problem(
+            at,
+            format!(
+                "`{}` is not a valid bucket name: use letters, digits, `-`, `_` and `.` (at most 222)",
+                bucket.escape_debug()
+            ),
+        ));
+    }
     let bad_char = rest.chars().find(|c| c.is_control() || matches!(c, '\\' | '?' | '#' | '*' | '"' | '`' | '$'));
     if rest.is_empty() || bad_char.is_some() || rest.split('/').any(|part| part == "..") {
         return Err(problem(at, format!("`{}` is not a valid bucket URL: expected {expected}", url.escape_debug())));

@@ -139,7 +139,10 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
             plan::plan_mapping(&plan::MappingState { mapping, tree, remote }, &rules)
         })
         .collect();
-    let refusals = safety::refusals(&phases, request.config.deploy.max_delete, request.allow_deletes);
+    let mut refusals = safety::refusals(&phases, request.config.deploy.max_delete, request.allow_deletes);
+    if store.url().scheme != store::Scheme::File {
+        refusals.extend(safety::key_length_refusals(&phases, &store.url().prefix));
+    }
     let plan = Plan {
         environment: request.environment.to_string(),
         bucket: store.url().to_string(),

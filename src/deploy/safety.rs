@@ -32,6 +32,27 @@ pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Opti
     reasons
 }
 
+/// S3 and GCS refuse object names over 1,024 bytes; a deploy would fail half-way on the first one, after writing
+/// the others. Found by tests/hostile_input.rs (moto accepts such keys, the real services do not).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Uploads whose full object name (the URL's prefix included) is longer than the services accept.
+pub fn key_length_refusals(phases: &[PhasePlan], url_prefix: &str) -> Vec<String> {
+    phases
+        .iter()
+        .flat_map(|phase| phase.uploads.iter().chain(&phase.replacements))
+        .filter(|change| url_prefix.len() + change.key.len() > MAX_KEY_BYTES)
+        .map(|change| {
+            format!(
+                "the object name `{url_prefix}{}` is {} bytes, over the {MAX_KEY_BYTES} GCS and S3 accept: shorten \
+                 the file's path",
+                change.key,
+                url_prefix.len() + change.key.len()
+            )
+        })
+        .collect()
+}
+
 /// The most deletions allowed; a percentage rounds up, so one deletion is always allowed under a non-zero one.
 pub fn delete_limit(max_delete: MaxDelete, objects: usize) -> usize {
     match max_delete {
@@ -43,6 +64,31 @@ pub fn delete_limit(max_delete: MaxDelete, objects: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_names_over_1024_bytes_are_refused() {
+        let change = |key: String| super::super::plan::Change { key, size: 1, md5: None, local: None };
+        let phase = PhasePlan {
+            phase: super::super::layout::Phase::Dags,
+            source: "dags".into(),
+            prefix: "dags/".into(),
+            uploads: vec![change(format!("dags/{}", "a".repeat(1000))), change("dags/ok.py".into())],
+            replacements: vec![],
+            deletions: vec![],
+            unchanged: 0,
+            kept: vec![],
+            protected_skipped: vec![],
+            excluded: 0,
+            source_exists: true,
+            source_files: 2,
+            remote_objects: 0,
+            unchanged_objects: vec![],
+        };
+        assert!(key_length_refusals(std::slice::from_ref(&phase), "").is_empty(), "1,005 bytes fit");
+        let refusals = key_length_refusals(&[phase], "team/airflow/environment/");
+        assert_eq!(refusals.len(), 1, "{refusals:?}");
+        assert!(refusals[0].contains("1030 bytes") && refusals[0].contains("shorten"), "{}", refusals[0]);
+    }
 
     #[test]
     fn percentages_round_up() {

@@ -46,6 +46,20 @@ fn status_of(err: &GcsError) -> Option<u16> {
     }
 }
 
+/// A response whose body broke off (a dropped connection mid-body, a Content-Length never met): reqwest reports
+/// it as a decode error like a malformed body, but unlike one it is worth retrying. Found by the fault-injecting
+/// proxy in tests/fault_injection.rs: a truncated upload answer failed the deploy on the first try.
+fn body_cut_short(err: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if cause.is::<serde_json::Error>() {
+            return false;
+        }
+        source = cause.source();
+    }
+    err.is_decode()
+}
+
 impl GcsStore {
     pub async fn connect(url: StoreUrl, options: &StoreOptions) -> Result<Self, StoreError> {
         let http = reqwest::Client::builder()
@@ -96,7 +110,11 @@ impl GcsStore {
             }
             (Some(408 | 429 | 500..=599), _) => StoreErrorKind::Transient,
             (None, GcsError::HttpClient(http))
-                if http.is_timeout() || http.is_connect() || http.is_request() || http.is_body() =>
+                if http.is_timeout()
+                    || http.is_connect()
+                    || http.is_request()
+                    || http.is_body()
+                    || body_cut_short(http) =>
             {
                 StoreErrorKind::Transient
             }

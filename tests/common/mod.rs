@@ -11,6 +11,7 @@ use tempfile::TempDir;
 pub mod actions;
 pub mod buckets;
 pub mod dbt;
+pub mod fault_proxy;
 pub mod mwaa_fake;
 pub mod project;
 

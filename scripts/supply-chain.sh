@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Supply-chain checks (README "Reliability"): cargo-deny (licenses, bans, sources, advisories) with deny.toml,
+# and cargo-audit. Installs both (pinned, --locked) into $DAGSHIP_TOOLS_DIR/cargo-bin when missing.
+#
+# licenses, bans and sources need no network and always run. The advisory checks need the RustSec database,
+# fetched from GitHub; they never pass silently:
+#   - by default they fetch it, and fail the script when it cannot be fetched;
+#   - DAGSHIP_ADVISORY_DB=/path/to/advisory-db uses a local clone of github.com/rustsec/advisory-db instead;
+#   - DAGSHIP_SKIP_ADVISORIES=1 skips them with a loud notice, for machines that cannot reach GitHub.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+tools=${DAGSHIP_TOOLS_DIR:-$here/target/test-tools}
+bin="$tools/cargo-bin/bin"
+deny_version=0.20.2
+audit_version=0.22.2
+
+install() { # crate version binary
+  if [ ! -x "$bin/$3" ] || ! "$bin/$3" "${3#cargo-}" --version 2>/dev/null | grep -q "$2"; then
+    echo "installing $1 $2 into $tools/cargo-bin (once; about 8 minutes on 2 cores)" >&2
+    cargo install --quiet --locked "$1@$2" --root "$tools/cargo-bin"
+  fi
+}
+install cargo-deny "$deny_version" cargo-deny
+install cargo-audit "$audit_version" cargo-audit
+
+echo "cargo deny: licenses, bans, sources (offline)"
+"$bin/cargo-deny" deny --offline check --hide-inclusion-graph licenses bans sources
+
+if [ "${DAGSHIP_SKIP_ADVISORIES:-}" = "1" ]; then
+  echo "::warning::SKIPPED the advisory checks (cargo deny advisories, cargo audit): DAGSHIP_SKIP_ADVISORIES=1 marks" \
+    "this machine as unable to reach the RustSec database on GitHub. Run them where GitHub is reachable." >&2
+  exit 0
+fi
+
+if [ -n "${DAGSHIP_ADVISORY_DB:-}" ]; then
+  # cargo-audit reads a local clone directly; cargo-deny's advisories check reads the same database, so one
+  # of them is enough here.
+  echo "cargo audit: advisories from the local database $DAGSHIP_ADVISORY_DB"
+  "$bin/cargo-audit" audit --db "$DAGSHIP_ADVISORY_DB" --no-fetch --deny warnings
+else
+  echo "cargo deny / cargo audit: advisories (fetching the RustSec database from GitHub)"
+  if ! "$bin/cargo-deny" deny check advisories || ! "$bin/cargo-audit" audit --deny warnings; then
+    echo "error: the advisory checks failed (above). If this machine cannot reach github.com, set" \
+      "DAGSHIP_ADVISORY_DB=<a clone of rustsec/advisory-db> or, knowingly, DAGSHIP_SKIP_ADVISORIES=1" >&2
+    exit 1
+  fi
+fi
