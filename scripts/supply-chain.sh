@@ -3,10 +3,12 @@
 # and cargo-audit. Installs both (pinned, --locked) into $DAGSHIP_TOOLS_DIR/cargo-bin when missing.
 #
 # licenses, bans and sources need no network and always run. The advisory checks need the RustSec database,
-# fetched from GitHub; they never pass silently:
-#   - by default they fetch it, and fail the script when it cannot be fetched;
-#   - DAGSHIP_ADVISORY_DB=/path/to/advisory-db uses a local clone of github.com/rustsec/advisory-db instead;
-#   - DAGSHIP_SKIP_ADVISORIES=1 skips them with a loud notice, for machines that cannot reach GitHub.
+# fetched from GitHub:
+#   - DAGSHIP_ADVISORY_DB=/path/to/advisory-db uses a local clone of github.com/rustsec/advisory-db;
+#   - otherwise they fetch it when github.com answers, and fail the script if the checks fail;
+#   - when github.com does not answer (machines whose network reaches only the package registries) they are not
+#     run, with a ::warning:: saying so, unless DAGSHIP_REQUIRE_ADVISORIES=1 (set in .github/workflows/ci.yml),
+#     which turns that into a failure. DAGSHIP_SKIP_ADVISORIES=1 skips them knowingly.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +25,6 @@ install() { # crate version binary
   fi
 }
 install cargo-deny "$deny_version" cargo-deny
-install cargo-audit "$audit_version" cargo-audit
 
 echo "cargo deny: licenses, bans, sources (offline)"
 "$bin/cargo-deny" deny --offline check --hide-inclusion-graph licenses bans sources
@@ -33,6 +34,20 @@ if [ "${DAGSHIP_SKIP_ADVISORIES:-}" = "1" ]; then
     "this machine as unable to reach the RustSec database on GitHub. Run them where GitHub is reachable." >&2
   exit 0
 fi
+if [ -z "${DAGSHIP_ADVISORY_DB:-}" ] &&
+  ! timeout 20 git ls-remote --exit-code https://github.com/rustsec/advisory-db HEAD >/dev/null 2>&1; then
+  if [ "${DAGSHIP_REQUIRE_ADVISORIES:-}" = "1" ]; then
+    echo "error: github.com is unreachable, so the RustSec advisory database cannot be fetched" \
+      "(DAGSHIP_REQUIRE_ADVISORIES=1)" >&2
+    exit 1
+  fi
+  echo "::warning::NOT RUN: the advisory checks (cargo deny advisories, cargo audit). github.com is unreachable" \
+    "from this machine, so the RustSec database cannot be fetched; .github/workflows/ci.yml runs them" \
+    "(DAGSHIP_REQUIRE_ADVISORIES=1), or set DAGSHIP_ADVISORY_DB to a local clone." >&2
+  exit 0
+fi
+# cargo-audit only reads advisories: installed when they can run.
+install cargo-audit "$audit_version" cargo-audit
 
 if [ -n "${DAGSHIP_ADVISORY_DB:-}" ]; then
   # cargo-audit reads a local clone directly; cargo-deny's advisories check reads the same database, so one
