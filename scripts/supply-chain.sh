@@ -27,6 +27,9 @@ install() { # crate version binary
 install cargo-deny "$deny_version" cargo-deny
 
 echo "cargo deny: licenses, bans, sources (offline)"
+# cargo deny reads the whole graph, other platforms' crates included: fetch them from crates.io first, so that
+# its offline `cargo metadata` finds every one.
+cargo fetch --locked --quiet
 "$bin/cargo-deny" deny --offline check --hide-inclusion-graph licenses bans sources
 
 if [ "${DAGSHIP_SKIP_ADVISORIES:-}" = "1" ]; then
