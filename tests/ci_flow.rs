@@ -163,7 +163,7 @@ fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouche
     // The new DAG file was imported with the repository's Airflow.
     assert_eq!(first.output("dags_ok"), "true");
     assert_eq!(first.output("dag_ids"), r#"["weekly"]"#);
-    for expected in ["2 changed files", "Deploy plan: `prod`", "customer\\_orders"] {
+    for expected in ["2 changed files", "Deploy plan: `prod`", "customer_orders"] {
         assert!(first.summary.contains(expected), "summary lacks {expected}:\n{}", first.summary);
     }
 
@@ -175,7 +175,7 @@ fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouche
         "## dagship: check against `prod`",
         "2 changed files",
         "Deploy plan: `prod`",
-        "customer\\_summary",
+        "customer_summary",
         "weekly",
         "https://github.com/octo/shop/actions/runs/4242",
     ] {
@@ -189,7 +189,7 @@ fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouche
     second.run.assert_code(0);
     let patched = github.bodies("PATCH", &format!("/repos/{REPOSITORY}/issues/comments/99"));
     assert_eq!(patched.len(), 1);
-    assert!(patched[0]["body"].as_str().unwrap().contains("customer\\_orders"));
+    assert!(patched[0]["body"].as_str().unwrap().contains("customer_orders"));
     github.verify();
 
     assert_eq!(project.bucket.objects(), before, "a pull request check writes nothing to the bucket");

@@ -57,9 +57,10 @@ fn upload_writers(writes: &[Write]) -> Vec<usize> {
 }
 
 /// What the bucket should hold for a clone's source.
+/// What an S3 (MWAA) bucket holds for `repo`: DAGs and data; MWAA takes plugins only as plugins.zip.
 fn expected(repo: &Repo) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
-    for (folder, prefix) in [("dags", "dags/"), ("plugins", "plugins/"), ("data", "data/")] {
+    for (folder, prefix) in [("dags", "dags/"), ("data", "data/")] {
         for (relative, bytes) in read_tree(&repo.path().join(folder)) {
             files.insert(format!("{prefix}{relative}"), bytes);
         }

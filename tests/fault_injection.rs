@@ -55,7 +55,7 @@ fn converges_through_faults(backend: Backend, flavor: Flavor, files: usize) {
 
     let run = deploy_through(&project, &proxy, &[]);
     run.assert_code(0);
-    assert_eq!(summary(&run.json()).0 as usize, files + 4, "every file planned as an upload");
+    assert_eq!(summary(&run.json()).0 as usize, project.expected().len(), "every file planned as an upload");
     assert_eq!(project.deployed(), project.expected(), "the bucket equals the source after the first deploy");
 
     // A second version: edits, deletions and additions, through the same faults.

@@ -26,8 +26,7 @@ struct Case {
     never_printed: Vec<&'static str>,
 }
 
-const VALID: &str =
-    "dags_dir: dags\nplugins_dir: plugins\nenvironments:\n  test: { platform: mwaa, bucket: \"{bucket}\" }\n";
+const VALID: &str = "dags_dir: dags\nplugins_dir: plugins\ndata_dir: data\nenvironments:\n  test: { platform: mwaa, bucket: \"{bucket}\" }\n";
 
 fn no_setup(_: &Path) {}
 
@@ -304,12 +303,12 @@ fn cases() -> Vec<Case> {
             &["1024"],
         ),
         file_case(
-            "an empty DAGs folder over a full bucket prefix is not the case here: wipe of plugins",
+            "a removed data folder over a full bucket prefix (a wipe)",
             |root| {
-                std::fs::remove_dir_all(root.join("plugins")).unwrap();
+                std::fs::remove_dir_all(root.join("data")).unwrap();
             },
             3,
-            &["plugins"],
+            &["data"],
         ),
     ];
     // Odd but legal file names are handled safely: listed escaped, never starting a workflow command.
@@ -346,11 +345,15 @@ fn cases() -> Vec<Case> {
 /// Runs one case; returns a description of what went wrong, if anything.
 fn run_case(case: &Case) -> Option<String> {
     let bucket = Bucket::new(Backend::S3);
-    // The plugins folder is already deployed, so an empty one would be a wipe.
-    bucket.seed("plugins/existing.py", b"x = 1\n");
+    // The data folder is already deployed, so a missing one would be a wipe. (MWAA mirrors no plugins folder:
+    // plugins go as plugins.zip.)
+    bucket.seed("data/existing.csv", b"id\n1\n");
     let repo = Repo::new();
     let config = case.config.clone().unwrap_or_else(|| VALID.to_string()).replace("{bucket}", &bucket.url);
-    repo.write("dagship.yml", &config).write("dags/daily.py", "x = 1\n").write("plugins/existing.py", "x = 1\n");
+    repo.write("dagship.yml", &config)
+        .write("dags/daily.py", "x = 1\n")
+        .write("plugins/existing.py", "x = 1\n")
+        .write("data/existing.csv", "id\n1\n");
     (case.setup)(repo.path());
     repo.git(&["add", "-A", "--", "dagship.yml"]);
     repo.commit("hostile");
@@ -375,7 +378,7 @@ fn run_case(case: &Case) -> Option<String> {
     if run.stderr.lines().chain(run.stdout.lines()).any(|line| line.trim_start().starts_with("::error::forged")) {
         problems.push("an injected workflow command reached the output".into());
     }
-    let written: Vec<String> = bucket.keys().into_iter().filter(|key| key != "plugins/existing.py").collect();
+    let written: Vec<String> = bucket.keys().into_iter().filter(|key| key != "data/existing.csv").collect();
     if !written.is_empty() {
         problems.push(format!("wrote to the bucket: {written:?}"));
     }

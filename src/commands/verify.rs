@@ -10,7 +10,7 @@ use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, annotate, announce};
 use crate::platform::PlatformError;
 use crate::platform::airflow::{self, VerifyReport};
-use crate::report::escape_markdown;
+use crate::report::{code_span, escape_markdown};
 
 /// Asks Airflow about the DAG files `report` uploaded or replaced; import errors become annotations and a
 /// failed step (exit 1). Files Airflow did not parse in time are warnings: the deploy itself worked.
@@ -84,16 +84,16 @@ fn render_markdown(environment: &str, dags_dir: &str, report: &VerifyReport) -> 
         format!("#### Airflow on {}\n\n| file | result |\n| --- | --- |\n", escape_markdown(environment));
     for (file, dag_ids) in &report.parsed {
         markdown.push_str(&format!(
-            "| `{dags_dir}/{}` | parsed: {} |\n",
-            escape_markdown(file),
+            "| {} | parsed: {} |\n",
+            code_span(&format!("{dags_dir}/{file}")),
             escape_markdown(&dag_ids.join(", "))
         ));
     }
     for error in &report.import_errors {
-        markdown.push_str(&format!("| `{dags_dir}/{}` | **import error** |\n", escape_markdown(&error.file)));
+        markdown.push_str(&format!("| {} | **import error** |\n", code_span(&format!("{dags_dir}/{}", error.file))));
     }
     for file in &report.not_parsed {
-        markdown.push_str(&format!("| `{dags_dir}/{}` | not parsed in time |\n", escape_markdown(file)));
+        markdown.push_str(&format!("| {} | not parsed in time |\n", code_span(&format!("{dags_dir}/{file}"))));
     }
     markdown
 }

@@ -1,7 +1,7 @@
 //! Renderings of a dbt check: text for terminals and logs, Markdown for the step summary and PR comment.
 use std::fmt::Write;
 
-use super::escape_markdown;
+use super::{code_span, escape_markdown};
 use crate::dbt::{CompileReport, Mode, ParseCacheUse, PartialParse};
 
 /// At most this many models per list in text and Markdown; JSON always has them all.
@@ -63,10 +63,10 @@ pub fn render_compile_text(report: &CompileReport) -> String {
 
 pub fn render_compile_markdown(report: &CompileReport) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "### dbt: `{}` (target `{}`)\n", escape_markdown(&report.environment), report.target);
+    let _ = writeln!(md, "### dbt: {} (target {})\n", code_span(&report.environment), code_span(&report.target));
     let _ = writeln!(md, "| | |\n| --- | --- |");
     let _ = writeln!(md, "| mode | {} |", describe_mode(report));
-    let _ = writeln!(md, "| state | `{}` |", escape_markdown(&describe_state(report)));
+    let _ = writeln!(md, "| state | {} |", code_span(&describe_state(report)));
     let _ = writeln!(md, "| parse cache | {} |", escape_markdown(&describe_parse_cache(&report.parse_cache)));
     let _ = writeln!(md, "| selected | {} of {} models |", report.modified_models.len(), report.total_models);
     let _ = writeln!(md, "| deleted | {} |", report.deleted_models.len());
@@ -75,7 +75,7 @@ pub fn render_compile_markdown(report: &CompileReport) -> String {
     if !report.modified_models.is_empty() {
         let _ = writeln!(md, "\n<details><summary>{} selected model(s)</summary>\n", report.modified_models.len());
         for model in report.modified_models.iter().take(LIST_LIMIT) {
-            let _ = writeln!(md, "- `{}` ({})", escape_markdown(&model.name), escape_markdown(&model.path));
+            let _ = writeln!(md, "- {} ({})", code_span(&model.name), escape_markdown(&model.path));
         }
         if report.modified_models.len() > LIST_LIMIT {
             let _ = writeln!(md, "- ... and {} more", report.modified_models.len() - LIST_LIMIT);
@@ -83,8 +83,7 @@ pub fn render_compile_markdown(report: &CompileReport) -> String {
         let _ = writeln!(md, "\n</details>");
     }
     if !report.deleted_models.is_empty() {
-        let names: Vec<String> =
-            report.deleted_models.iter().map(|name| format!("`{}`", escape_markdown(name))).collect();
+        let names: Vec<String> = report.deleted_models.iter().map(|name| code_span(name)).collect();
         let _ = writeln!(md, "\nDeleted models: {}", names.join(", "));
     }
     if report.exploded {

@@ -25,6 +25,18 @@ pub fn escape_markdown(text: &str) -> String {
     escaped
 }
 
+/// `text` as an inline code span: shown literally (Markdown escapes would show their backslashes inside one), with
+/// a fence longer than any backtick run in it, `|` escaped so it cannot split a table cell (GFM honours that
+/// escape in code spans) and control characters blanked so it stays on one line.
+pub fn code_span(text: &str) -> String {
+    let clean: String =
+        text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().replace('|', "\\|");
+    let longest_run = clean.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run + 1);
+    let pad = if clean.starts_with('`') || clean.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{clean}{pad}{fence}")
+}
+
 pub fn render_detect_markdown(report: &DetectReport, range_description: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### dagship: changes\n");
@@ -66,6 +78,8 @@ mod tests {
 
     #[test]
     fn escapes_table_breakers_html_and_newlines() {
+        assert_eq!(code_span("customer_orders"), "`customer_orders`");
+        assert_eq!(code_span("a`b|c\nd"), "``a`b\\|c d``");
         assert_eq!(escape_markdown("a|b<script>\n[x](y)"), "a\\|b&lt;script&gt;\\u{a}\\[x\\]\\(y\\)");
     }
 }

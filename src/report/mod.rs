@@ -17,7 +17,7 @@ use crate::matrix::Matrix;
 
 pub use dags::{render_dags_markdown, render_dags_text};
 pub use dbt::{EXPLODED_HINT, describe_state, render_compile_markdown, render_compile_text};
-pub use markdown::{escape_markdown, render_detect_markdown};
+pub use markdown::{code_span, escape_markdown, render_detect_markdown};
 pub use mwaa::{render_mwaa_markdown, render_mwaa_text};
 pub use plan::{render_plan_markdown, render_plan_text};
 pub use text::render_detect_text;

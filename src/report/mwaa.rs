@@ -1,7 +1,7 @@
 //! The MWAA step of a deploy, for people (text) and for the step summary (Markdown).
 use crate::platform::mwaa::{ArtifactAction, MwaaReport, UpdateOutcome};
 
-use super::escape_markdown;
+use super::{code_span, escape_markdown};
 
 fn action_text(action: ArtifactAction) -> &'static str {
     match action {
@@ -47,8 +47,8 @@ pub fn render_mwaa_markdown(report: &MwaaReport) -> String {
     );
     for artifact in &report.artifacts {
         markdown.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            escape_markdown(&artifact.key),
+            "| {} | {} | {} | {} |\n",
+            code_span(&artifact.key),
             action_text(artifact.action),
             escape_markdown(version(artifact.running_version.as_ref())),
             escape_markdown(version(artifact.new_version.as_ref())),

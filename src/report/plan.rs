@@ -1,7 +1,7 @@
 //! Renderings of a deploy plan: text for terminals and logs, Markdown for the step summary and PR comment.
 use std::fmt::Write;
 
-use super::escape_markdown;
+use super::{code_span, escape_markdown};
 use crate::deploy::{Plan, human_bytes};
 use crate::github::workflow::escape_controls;
 
@@ -59,8 +59,8 @@ pub fn render_plan_text(plan: &Plan) -> String {
 
 pub fn render_plan_markdown(plan: &Plan) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "### Deploy plan: `{}`\n", escape_markdown(&plan.environment));
-    let _ = writeln!(md, "Bucket: `{}`\n", escape_markdown(&plan.bucket));
+    let _ = writeln!(md, "### Deploy plan: {}\n", code_span(&plan.environment));
+    let _ = writeln!(md, "Bucket: {}\n", code_span(&plan.bucket));
     let _ = writeln!(md, "| phase | source | prefix | uploads | replacements | deletions | unchanged |");
     let _ = writeln!(md, "| --- | --- | --- | ---: | ---: | ---: | ---: |");
     for phase in &plan.phases {
@@ -81,7 +81,7 @@ pub fn render_plan_markdown(plan: &Plan) -> String {
     if !deletions.is_empty() {
         let _ = writeln!(md, "\n<details><summary>{} deletion(s)</summary>\n", deletions.len());
         for key in deletions.iter().take(LIST_LIMIT) {
-            let _ = writeln!(md, "- `{}`", escape_markdown(key));
+            let _ = writeln!(md, "- {}", code_span(key));
         }
         if deletions.len() > LIST_LIMIT {
             let _ = writeln!(md, "- ... and {} more", deletions.len() - LIST_LIMIT);
