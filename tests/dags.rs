@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Repo, Run, airflow_python, dagship_command, run_command};
+use common::{Repo, Run, airflow_python, copy_tree, dagship_command, run_command};
 
 const GOOD_DAG: &str = r#"import os
 from datetime import datetime
@@ -318,17 +318,4 @@ fn bad_dags_check_config_names_the_key() {
     let run = run_command(dagship_command(repo.path()).args(["config", "check"]));
     run.assert_code(2);
     assert!(run.stderr.contains("dags_check.pythonpath[0]"), "{}", run.stderr);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

@@ -4,20 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Repo, run_dagship};
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use common::{Repo, copy_tree, run_dagship};
 
 #[test]
 fn examples_repository_pull_request() {

@@ -37,18 +37,9 @@ pub(super) fn run(
     let mut outputs = Vec::new();
     let mut reports: Vec<DeployReport> = Vec::new();
     let result = deploy_all(&plan, github, context, &mut outputs, &mut reports);
-    let written: Vec<&str> = reports
-        .iter()
-        .filter(|report| !report.dry_run && !report.up_to_date)
-        .map(|report| report.environment.as_str())
-        .collect();
-    let sum = |count: fn(&DeployReport) -> usize| reports.iter().map(count).sum::<usize>().to_string();
+    outputs.push(("environment".to_string(), plan.environments.join(",")));
+    outputs.extend(super::deploy::deploy_outputs(&reports));
     outputs.extend([
-        ("environment".to_string(), plan.environments.join(",")),
-        ("deployed".to_string(), (!written.is_empty()).to_string()),
-        ("deployed_environments".to_string(), serde_json::to_string(&written).expect("names serialize")),
-        ("plan_uploads".to_string(), sum(|report| report.plan.summary.uploads + report.plan.summary.replacements)),
-        ("plan_deletions".to_string(), sum(|report| report.plan.summary.deletions)),
         // A deploy runs no pull request check: dbt is built for the artifacts, not selected by change.
         ("dbt_changed".to_string(), "false".to_string()),
         ("modified_models".to_string(), "[]".to_string()),

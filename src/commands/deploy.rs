@@ -130,23 +130,28 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
             }
         }
     }
+    write_step_outputs(&deploy_outputs(&reports))?;
+    Ok(ExitCode::Ok)
+}
+
+/// The step outputs of a run of deploys (one per environment, in order), for `deploy` and `ci`.
+pub(super) fn deploy_outputs(reports: &[DeployReport]) -> Vec<(String, String)> {
     let written: Vec<&str> = reports
         .iter()
         .filter(|report| !report.dry_run && !report.up_to_date)
         .map(|report| report.environment.as_str())
         .collect();
     let sum = |count: fn(&DeployReport) -> usize| reports.iter().map(count).sum::<usize>().to_string();
-    write_step_outputs(&[
+    let mwaa_updated = reports.iter().any(|report| report.mwaa.as_ref().is_some_and(MwaaReport::updated));
+    [
         ("deployed", (!written.is_empty()).to_string()),
         ("deployed_environments", serde_json::to_string(&written).expect("names serialize")),
         ("plan_uploads", sum(|report| report.plan.summary.uploads + report.plan.summary.replacements)),
         ("plan_deletions", sum(|report| report.plan.summary.deletions)),
-        (
-            "mwaa_updated",
-            reports.iter().any(|report| report.mwaa.as_ref().is_some_and(MwaaReport::updated)).to_string(),
-        ),
-    ])?;
-    Ok(ExitCode::Ok)
+        ("mwaa_updated", mwaa_updated.to_string()),
+    ]
+    .map(|(name, value)| (name.to_string(), value))
+    .into()
 }
 
 /// What a deploy would do to the MWAA environment, for a plan. Informative only: a plan needs read access to the

@@ -232,3 +232,17 @@ pub fn airflow_python() -> String {
     assert!(Path::new(&python).is_file(), "{AIRFLOW_PYTHON_VARIABLE}={python} is not a file");
     python
 }
+
+/// Copies a folder tree (the examples repository into a test repository).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
