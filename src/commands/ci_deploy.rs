@@ -1,7 +1,7 @@
 //! The deploy flow of `dagship ci` (a push to a mapped branch, a manual run): detect for the outputs, then each
 //! environment in chain order through the same `deploy_one` as `dagship deploy`, each wrapped in a GitHub
 //! Deployment whose statuses go in_progress, then success or failure. The first failure stops the chain.
-use super::deploy::{deploy_one, render_deploy_text};
+use super::deploy::{announce_chain_stop, append_deploy_summary, deploy_one, render_deploy_text};
 use super::detect::detect;
 use super::{env_path, print_stdout};
 use crate::cli::{DbtArtifacts, DeployArgs, DetectArgs, OutputFormat};
@@ -14,7 +14,7 @@ use crate::github::api::{DeploymentState, GitHubApi};
 use crate::github::event::RunContext;
 use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce};
-use crate::report::{render_detect_markdown, render_plan_markdown};
+use crate::report::render_detect_markdown;
 
 /// What to deploy, decided by `ci` from the event.
 pub(super) struct DeployPlan<'a> {
@@ -88,18 +88,12 @@ fn deploy_all(
             Ok(report) => {
                 print_stdout(&render_deploy_text(&report))?;
                 if let Some(file) = &summary_file {
-                    append_summary(file, &render_plan_markdown(&report.plan))?;
+                    append_deploy_summary(file, &report)?;
                 }
                 reports.push(report);
             }
             Err(err) => {
-                let skipped = &plan.environments[position + 1..];
-                if !skipped.is_empty() {
-                    announce(
-                        Level::Error,
-                        &format!("the deploy to {environment} failed: not deploying {} after it", skipped.join(", ")),
-                    );
-                }
+                announce_chain_stop(environment, &plan.environments[position + 1..]);
                 return Err(err);
             }
         }

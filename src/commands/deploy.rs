@@ -105,13 +105,7 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
         match deploy_one(&runtime, &root, git.as_ref(), &config, env, args) {
             Ok(report) => reports.push(report),
             Err(err) => {
-                let skipped = &environments[position + 1..];
-                if !skipped.is_empty() {
-                    announce(
-                        Level::Error,
-                        &format!("the deploy to {env} failed: not deploying {} after it", skipped.join(", ")),
-                    );
-                }
+                announce_chain_stop(env, &environments[position + 1..]);
                 return Err(err);
             }
         }
@@ -124,14 +118,27 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     print_stdout(&rendered)?;
     if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
         for report in &reports {
-            append_summary(&summary_file, &render_plan_markdown(&report.plan))?;
-            if let Some(mwaa) = &report.mwaa {
-                append_summary(&summary_file, &render_mwaa_markdown(mwaa))?;
-            }
+            append_deploy_summary(&summary_file, report)?;
         }
     }
     write_step_outputs(&deploy_outputs(&reports))?;
     Ok(ExitCode::Ok)
+}
+
+/// Says which environments of a chain are not deployed because the deploy to `env` failed.
+pub(super) fn announce_chain_stop(env: &str, skipped: &[String]) {
+    if !skipped.is_empty() {
+        announce(Level::Error, &format!("the deploy to {env} failed: not deploying {} after it", skipped.join(", ")));
+    }
+}
+
+/// One environment's deploy in the step summary: its plan and, on MWAA, what happened to the environment.
+pub(super) fn append_deploy_summary(summary_file: &Path, report: &DeployReport) -> Result<()> {
+    append_summary(summary_file, &render_plan_markdown(&report.plan))?;
+    if let Some(mwaa) = &report.mwaa {
+        append_summary(summary_file, &render_mwaa_markdown(mwaa))?;
+    }
+    Ok(())
 }
 
 /// The step outputs of a run of deploys (one per environment, in order), for `deploy` and `ci`.
