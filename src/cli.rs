@@ -119,6 +119,9 @@ pub struct PlanArgs {
     /// Where the dbt artifacts come from; by default a plan leaves the dbt state out (it runs no dbt).
     #[arg(long, value_enum, default_value_t = DbtArtifacts::Skip)]
     pub dbt_artifacts: DbtArtifacts,
+    /// Plan HEAD's tree even though tracked files under the deployed folders differ in the work tree.
+    #[arg(long)]
+    pub allow_dirty: bool,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }
@@ -135,6 +138,10 @@ pub struct DeployArgs {
     /// Plan and check everything, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Deploy HEAD's tree even though tracked files under the deployed folders differ in the work tree (the
+    /// uncommitted changes are not deployed: dagship deploys commits).
+    #[arg(long)]
+    pub allow_dirty: bool,
     /// Accept up to this many deletions even when over `deploy.max_delete`.
     #[arg(long, value_name = "N")]
     pub allow_deletes: Option<usize>,

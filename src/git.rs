@@ -225,6 +225,147 @@ impl Git {
     }
 }
 
+/// One entry of a commit's tree, as `git ls-tree -r` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// `100644`, `100755`, `120000` (symlink), `160000` (submodule).
+    pub mode: String,
+    pub oid: String,
+    /// The path from the repository root, as git stores it (bytes: git does not require UTF-8).
+    pub path: Vec<u8>,
+}
+
+impl Git {
+    /// Every blob and submodule of a commit's tree, recursively (symlinks are blobs of mode 120000).
+    pub fn tree_entries(&self, commit: &str) -> Result<Vec<TreeEntry>, GitError> {
+        let stdout = self.stdout(["ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit])?;
+        let mut entries = Vec::new();
+        for record in stdout.split(|byte| *byte == 0).filter(|record| !record.is_empty()) {
+            // `<mode> SP <type> SP <oid> TAB <path>`
+            let Some(tab) = record.iter().position(|byte| *byte == b'\t') else { continue };
+            let head = String::from_utf8_lossy(&record[..tab]);
+            let mut fields = head.split(' ');
+            let (Some(mode), Some(_kind), Some(oid)) = (fields.next(), fields.next(), fields.next()) else { continue };
+            entries.push(TreeEntry { mode: mode.to_string(), oid: oid.to_string(), path: record[tab + 1..].to_vec() });
+        }
+        Ok(entries)
+    }
+
+    /// Streams the contents of blobs through one `git cat-file --batch`, calling `sink` with each oid and a
+    /// reader of exactly its bytes, in the order given.
+    pub fn read_blobs(
+        &self,
+        oids: &[String],
+        mut sink: impl FnMut(&str, &mut dyn std::io::Read) -> std::io::Result<()>,
+    ) -> Result<(), GitError> {
+        use std::io::{BufRead, BufReader, Read, Write};
+        if oids.is_empty() {
+            return Ok(());
+        }
+        let command = "git cat-file --batch".to_string();
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(["cat-file", "--batch"])
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| GitError::Spawn { command: command.clone(), source })?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let requests: Vec<String> = oids.to_vec();
+        // Written from a thread while this one reads, so neither pipe can fill up and block the other side.
+        let writer = std::thread::spawn(move || {
+            for oid in requests {
+                if writeln!(stdin, "{oid}").is_err() {
+                    break;
+                }
+            }
+        });
+        let failed = |message: String| GitError::Failed {
+            command: command.clone(),
+            cwd: self.root.clone(),
+            status: "stopped".into(),
+            stderr: message,
+        };
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut result = Ok(());
+        for oid in oids {
+            let mut header = String::new();
+            if let Err(err) = stdout.read_line(&mut header) {
+                result = Err(failed(err.to_string()));
+                break;
+            }
+            // `<oid> blob <size>` or `<oid> missing`
+            let fields: Vec<&str> = header.trim_end().split(' ').collect();
+            let size = match fields.as_slice() {
+                [_, "blob", size] => size.parse::<u64>().unwrap_or(0),
+                _ => {
+                    result = Err(failed(format!("object {oid}: {}", header.trim_end())));
+                    break;
+                }
+            };
+            let mut body = (&mut stdout).take(size);
+            let sunk = sink(oid, &mut body);
+            let drained = std::io::copy(&mut body, &mut std::io::sink());
+            let mut newline = [0u8; 1];
+            if let Err(err) = sunk.and(drained.map(|_| ())).and_then(|()| stdout.read_exact(&mut newline)) {
+                result = Err(failed(format!("object {oid}: {err}")));
+                break;
+            }
+        }
+        drop(stdout);
+        let _ = writer.join();
+        let _ = child.kill();
+        let _ = child.wait();
+        result
+    }
+
+    /// Paths under `pathspecs` whose work-tree state differs from HEAD: tracked files changed, deleted or of
+    /// another type, and untracked files (ignored ones are not listed). Paths are repository-relative.
+    pub fn work_tree_changes(&self, pathspecs: &[String]) -> Result<WorkTreeChanges, GitError> {
+        let mut args: Vec<&str> = vec![
+            "--literal-pathspecs",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=all",
+            "--",
+        ];
+        args.extend(pathspecs.iter().map(String::as_str));
+        let stdout = self.stdout(args.iter())?;
+        let mut changes = WorkTreeChanges::default();
+        let mut records = stdout.split(|byte| *byte == 0).filter(|record| !record.is_empty());
+        while let Some(record) = records.next() {
+            if record.len() < 4 {
+                continue;
+            }
+            let (code, path) = (&record[..2], String::from_utf8_lossy(&record[3..]).into_owned());
+            if code == b"??" {
+                changes.untracked.push(path);
+            } else {
+                if code.contains(&b'R') || code.contains(&b'C') {
+                    records.next(); // the rename's source path
+                }
+                changes.changed.push(path);
+            }
+        }
+        Ok(changes)
+    }
+}
+
+/// What `git status` says about the work tree under some folders.
+#[derive(Debug, Default, Clone)]
+pub struct WorkTreeChanges {
+    /// Tracked files whose content, type or presence differs from HEAD (staged or not).
+    pub changed: Vec<String>,
+    /// Files git does not track and does not ignore.
+    pub untracked: Vec<String>,
+}
+
 fn run_git<I, S>(cwd: &Path, args: I) -> Result<Output, GitError>
 where
     I: IntoIterator<Item = S> + Clone,

@@ -202,7 +202,9 @@ fn dbt_step(check: &mut Check) -> Result<()> {
 fn plan_step(check: &mut Check) -> Result<()> {
     let Some(environment) = check.environment.clone() else { return Ok(()) };
     let root = check.setup.git.root();
-    let request = request(root, check.setup.config, &environment, check.setup.allow_deletes);
+    let source = deploy::stage_source(root, check.setup.config, &environment, None)?;
+    let mut request = request(root, check.setup.config, &environment, check.setup.allow_deletes);
+    request.source = Some(&source);
     let prepared = check.setup.runtime.block_on(deploy::prepare(&request))?;
     let plan = &prepared.plan;
     check.outputs.values.extend([

@@ -68,6 +68,7 @@ fn deploy_all(
             env: Some(environment.clone()),
             branch: None,
             dry_run: plan.dry_run,
+            allow_dirty: false,
             allow_deletes: plan.allow_deletes,
             concurrency: None,
             lock_timeout: None,
@@ -75,7 +76,7 @@ fn deploy_all(
             format: OutputFormat::Text,
         };
         let deployment = github.and_then(|github| start_deployment(plan.runtime, github, context, environment));
-        let result = deploy_one(plan.runtime, root, Some(plan.git), plan.config, environment, &args);
+        let result = deploy_one(plan.runtime, root, plan.config, environment, &args);
         if let (Some(github), Some(id)) = (github, deployment) {
             let (state, description) = match &result {
                 Ok(report) if report.up_to_date => (DeploymentState::Success, "up to date: nothing written".into()),

@@ -44,15 +44,20 @@ pub(super) fn request<'a>(
         store_options: StoreOptions::default(),
         allow_deletes,
         dbt_state: None,
+        source: None,
+        allow_dirty: false,
     }
 }
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
     let (root, _, config) = setup(cli)?;
     let runtime = runtime()?;
+    let source = deploy::stage_source(&root, &config, &args.env, None)?;
     let staged = stage_dbt(&runtime, &root, &config, &args.env, args.dbt_artifacts)?;
     let mut request = request(&root, &config, &args.env, args.allow_deletes);
     request.dbt_state = staged.as_ref().map(|staged| staged.path());
+    request.source = Some(&source);
+    request.allow_dirty = args.allow_dirty;
     let prepared = runtime.block_on(deploy::prepare(&request))?;
     let plan = &prepared.plan;
     let rendered = match args.format {
@@ -61,7 +66,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
         PlanFormat::Markdown => render_plan_markdown(plan),
     };
     print_stdout(&rendered)?;
-    let mwaa = plan_mwaa(&runtime, &root, &config, &args.env, &request);
+    let mwaa = plan_mwaa(&runtime, source.root(), &config, &args.env, &request);
     if let (Some(mwaa), PlanFormat::Text) = (&mwaa, args.format) {
         print_stdout(&render_mwaa_text(mwaa))?;
     }
@@ -87,7 +92,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
 }
 
 pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
-    let (root, git, config) = setup(cli)?;
+    let (root, _, config) = setup(cli)?;
     let environments = match (&args.env, &args.branch) {
         (Some(env), _) => vec![env.clone()],
         (None, Some(branch)) => config.deploy_chain(branch),
@@ -102,7 +107,7 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let runtime = runtime()?;
     let mut reports = Vec::new();
     for (position, env) in environments.iter().enumerate() {
-        match deploy_one(&runtime, &root, git.as_ref(), &config, env, args) {
+        match deploy_one(&runtime, &root, &config, env, args) {
             Ok(report) => reports.push(report),
             Err(err) => {
                 announce_chain_stop(env, &environments[position + 1..]);
@@ -189,17 +194,20 @@ fn plan_mwaa(
 pub(super) fn deploy_one(
     runtime: &tokio::runtime::Runtime,
     root: &Path,
-    git: Option<&Git>,
     config: &Config,
     env: &str,
     args: &DeployArgs,
 ) -> Result<DeployReport> {
+    // The commit's files are staged first: everything deployed, MWAA's plugins.zip included, comes from them.
+    let source = deploy::stage_source(root, config, env, None)?;
     let staged = stage_dbt(runtime, root, config, env, args.dbt_artifacts)?;
     let mut request = request(root, config, env, args.allow_deletes);
     request.dbt_state = staged.as_ref().map(|staged| staged.path());
+    request.source = Some(&source);
+    request.allow_dirty = args.allow_dirty;
     let environment = config.environment(env).map_err(Error::Usage)?;
     let mwaa = runtime
-        .block_on(MwaaStep::new(root, config, environment, &request.url()?))
+        .block_on(MwaaStep::new(source.root(), config, environment, &request.url()?))
         .map_err(DeployError::from)?
         .map(Arc::new);
     let options = deploy::DeployOptions {
@@ -210,7 +218,7 @@ pub(super) fn deploy_one(
             ttl: config.deploy.lock_ttl(),
             poll: Duration::from_millis(500),
         },
-        holder: holder(git),
+        holder: holder(&source.commit),
         mwaa,
     };
     let started = std::time::SystemTime::now();
@@ -303,19 +311,23 @@ pub(super) fn render_deploy_text(report: &DeployReport) -> String {
     text
 }
 
-/// Who is deploying, for the lock and the marker.
-fn holder(git: Option<&Git>) -> Holder {
+/// Who is deploying, for the lock and the marker. `commit` is the one whose tree is deployed: the marker names
+/// it even where the run's `GITHUB_SHA` says otherwise (a `workflow_run`, a checkout of another ref).
+fn holder(commit: &str) -> Holder {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    let commit = env("GITHUB_SHA")
-        .or_else(|| git.and_then(|git| git.resolve_commit("HEAD").ok().flatten()))
-        .unwrap_or_else(|| "unknown".into());
+    if let Some(sha) = env("GITHUB_SHA").filter(|sha| sha != commit) {
+        announce(
+            Level::Warning,
+            &format!("deploying the checked-out commit {commit}, not the run's GITHUB_SHA {sha}: the marker names {commit}"),
+        );
+    }
     let run_url = match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY"), env("GITHUB_RUN_ID")) {
         (Some(server), Some(repository), Some(run)) => Some(format!("{server}/{repository}/actions/runs/{run}")),
         _ => None,
     };
     Holder {
         id: random_hex(),
-        commit,
+        commit: commit.to_string(),
         run_url,
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         pid: std::process::id(),

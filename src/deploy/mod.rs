@@ -1,6 +1,7 @@
 //! The deploy engine: plan by content, refuse what is unsafe, lock the environment, apply in ordered
 //! phases, record a marker. `plan` never writes; `deploy` writes only when every safety check passes.
 mod apply;
+mod commit_source;
 mod exclude;
 mod layout;
 mod lock;
@@ -24,10 +25,13 @@ pub use safety::delete_limit;
 
 use crate::config::{Config, Environment};
 use crate::exit_code::ExitCode;
+use crate::github::workflow::{Level, announce};
 use crate::platform::PlatformError;
 use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::store::{self, ObjectMeta, Store, StoreError, StoreOptions, StoreUrl};
-use exclude::{Excludes, Protected};
+pub use commit_source::StagedSource;
+use commit_source::SourceSpec;
+use exclude::Protected;
 use source::SourceTree;
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +72,10 @@ pub struct Request<'a> {
     pub allow_deletes: Option<usize>,
     /// The staged dbt artifacts to publish to the state prefix, when this deploy publishes them.
     pub dbt_state: Option<&'a Path>,
+    /// The commit's files (see [`stage_source`]): what plans compare and deploys upload.
+    pub source: Option<&'a StagedSource>,
+    /// Deploy although tracked files under the deployed folders differ in the work tree (the commit is deployed).
+    pub allow_dirty: bool,
 }
 
 impl Request<'_> {
@@ -106,19 +114,17 @@ pub async fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
 }
 
 async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Prepared, DeployError> {
+    let source = request
+        .source
+        .ok_or_else(|| DeployError::Input("internal: a plan needs the commit's staged files".into()))?;
     let mappings = layout::mappings(request.config, request.environment()?.platform, request.dbt_state);
     let owned_prefixes = layout::owned_prefixes(request.config, &mappings);
-    let excludes = Arc::new(Excludes::load(
-        request.repo_root,
-        request.config.deploy.exclude_from.as_deref(),
-        &generated_folders(request.config),
-    )?);
     let protected = Protected::new(&request.config.deploy.protect)?;
 
-    // Hash the local trees on blocking threads while the bucket is listed.
+    // Hash the staged trees on blocking threads while the bucket is listed.
     let trees = {
-        let (root, mappings, excludes) = (request.repo_root.to_path_buf(), mappings.clone(), excludes.clone());
-        tokio::task::spawn_blocking(move || read_trees(&root, &mappings, &excludes))
+        let (root, mappings, excluded) = (source.root().to_path_buf(), mappings.clone(), source.excluded.clone());
+        tokio::task::spawn_blocking(move || read_trees(&root, &mappings, &excluded))
     };
     let listings = futures::future::try_join_all(mappings.iter().map(|mapping| store.list(&mapping.prefix)));
     let (marker, listings) = futures::future::try_join(marker::read(store.as_ref()), listings).await?;
@@ -127,7 +133,7 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
 
     let rules = plan::Rules {
         owned_prefixes: &owned_prefixes,
-        excludes: &excludes,
+        excludes: &source.excludes,
         protected: &protected,
         marker: marker.as_ref(),
     };
@@ -140,38 +146,93 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         })
         .collect();
     let mut refusals = safety::refusals(&phases, request.config.deploy.max_delete, request.allow_deletes);
+    refusals.extend(safety::name_refusals(&phases));
     if store.url().scheme != store::Scheme::File {
         refusals.extend(safety::key_length_refusals(&phases, &store.url().prefix));
+    }
+    if !request.allow_dirty {
+        refusals.extend(safety::dirty_refusal(&source.dirty, &source.commit));
     }
     let plan = Plan {
         environment: request.environment.to_string(),
         bucket: store.url().to_string(),
+        commit: source.commit.clone(),
         summary: plan::summarize(&phases),
         phases,
         last_deploy: marker
             .as_ref()
             .map(|marker| LastDeploy { commit: marker.commit.clone(), deployed_at: marker.deployed_at.clone() }),
+        uncommitted: source.dirty.clone(),
+        untracked: source.untracked.len(),
         refusals,
     };
     Ok(Prepared { store, plan, marker })
 }
 
-/// Folders dbt writes into the project when it runs (compiled SQL, logs): build output, never deployed from a
-/// mirrored folder that holds the project. The dbt state phase publishes what DAGs need from `target/`.
-fn generated_folders(config: &Config) -> Vec<String> {
-    config
-        .dbt
-        .iter()
-        .flat_map(|dbt| ["target", "logs"].map(|folder| format!("{}/{folder}", dbt.project_dir.trim_end_matches('/'))))
+/// Stages the files `environment` deploys from `revision` (HEAD when `None`): the mirrored folders, and on MWAA
+/// the plugins folder, requirements and startup script. Blocking (git and file writes).
+pub fn stage_source(
+    repo_root: &Path,
+    config: &Config,
+    environment: &str,
+    revision: Option<&str>,
+) -> Result<StagedSource, DeployError> {
+    let environment = config.environment(environment).map_err(DeployError::Input)?;
+    let mut folders: Vec<String> = layout::mappings(config, environment.platform, None)
+        .into_iter()
+        .filter(|mapping| mapping.staged.is_none())
+        .map(|mapping| mapping.source)
+        .collect();
+    let mut files = Vec::new();
+    if let Some(mwaa) = &environment.mwaa {
+        folders.extend(config.plugins_dir.clone());
+        files.extend(mwaa.requirements.clone());
+        files.extend(mwaa.startup_script.clone());
+    }
+    let spec = SourceSpec {
+        repo_root,
+        revision,
+        folders,
+        files,
+        exclude_from: config.deploy.exclude_from.as_deref(),
+        dbt_project_dir: config.dbt.as_ref().map(|dbt| dbt.project_dir.as_str()),
+    };
+    commit_source::stage(&spec, |staged_root| generated_folders(config, staged_root))
+}
+
+/// Folders dbt writes into the project when it runs (`target-path` and `log-path` of the commit's
+/// dbt_project.yml, `target` and `logs` by default): build output, never deployed from a mirrored folder that
+/// holds the project. The dbt state phase publishes what DAGs need from the target folder.
+fn generated_folders(config: &Config, staged_root: &Path) -> Vec<String> {
+    let Some(dbt) = &config.dbt else { return Vec::new() };
+    let project = commit_source::normalize(&dbt.project_dir);
+    let settings: serde_json::Value = std::fs::read_to_string(staged_root.join(&project).join("dbt_project.yml"))
+        .ok()
+        .and_then(|text| yaml_serde::from_str(&text).ok())
+        .unwrap_or_default();
+    [("target-path", "target"), ("log-path", "logs")]
+        .into_iter()
+        .map(|(key, default)| settings.get(key).and_then(|value| value.as_str()).unwrap_or(default).to_string())
+        .filter(|folder| !folder.starts_with('/') && !folder.split('/').any(|part| part == ".."))
+        .map(|folder| commit_source::normalize(&format!("{project}/{folder}")))
         .collect()
 }
 
-fn read_trees(root: &Path, mappings: &[Mapping], excludes: &Excludes) -> Result<Vec<SourceTree>, DeployError> {
+fn read_trees(
+    root: &Path,
+    mappings: &[Mapping],
+    excluded: &std::collections::BTreeMap<String, usize>,
+) -> Result<Vec<SourceTree>, DeployError> {
     mappings
         .iter()
         .map(|mapping| match &mapping.staged {
             Some(staged) => source::read_tree(staged, "", None),
-            None => source::read_tree(root, &mapping.source, Some(excludes)),
+            None => {
+                let folder = commit_source::normalize(&mapping.source);
+                let mut tree = source::read_tree(root, &folder, None)?;
+                tree.excluded = excluded.get(&folder).copied().unwrap_or(0);
+                Ok(tree)
+            }
         })
         .collect()
 }
@@ -212,11 +273,14 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     if let Some(mwaa) = &options.mwaa {
         mwaa.preflight().await?;
     }
+    // Every refusal that can be decided before the lock is (the source's names and links, the guards against the
+    // bucket as it is now): a refused deploy writes nothing at all, not even the lock. The plan is made again
+    // under the lock, against the bucket no other deploy is changing.
+    let prepared = prepare_with(request, store.clone()).await?;
+    if !prepared.plan.refusals.is_empty() {
+        return Err(DeployError::Refused(prepared.plan.refusals));
+    }
     if options.dry_run {
-        let prepared = prepare_with(request, store).await?;
-        if !prepared.plan.refusals.is_empty() {
-            return Err(DeployError::Refused(prepared.plan.refusals));
-        }
         let mwaa = match &options.mwaa {
             Some(mwaa) => Some(mwaa.apply(true).await?),
             None => None,
@@ -225,9 +289,8 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
         report.mwaa = mwaa;
         return Ok(report);
     }
-    refuse_wipes_before_locking(request, store.clone()).await?;
+    warn_if_older(request.repo_root, prepared.marker.as_ref(), &commit);
 
-    // Plan under the lock, so the plan is made against the bucket no other deploy is changing.
     let lock = lock::acquire(store.as_ref(), options.holder.clone(), &options.lock).await?;
     let result = deploy_locked(request, store.clone(), &options, &commit).await;
     let released = lock::release(store.as_ref(), &lock).await;
@@ -239,6 +302,24 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     Ok(report)
 }
 
+/// Deploying a commit that the deployed one descends from puts older code in place: allowed (it is how a revert
+/// by redeploy works), but never silently.
+fn warn_if_older(repo_root: &Path, marker: Option<&Marker>, commit: &str) {
+    let Some(deployed) = marker.map(|marker| marker.commit.as_str()).filter(|deployed| *deployed != commit) else {
+        return;
+    };
+    let Ok(git) = crate::git::Git::discover(repo_root) else { return };
+    if git.is_ancestor(commit, deployed).unwrap_or(false) {
+        announce(
+            Level::Warning,
+            &format!(
+                "deploying commit {commit}, an ancestor of the deployed commit {deployed}: this rolls the \
+                 environment back to older code"
+            ),
+        );
+    }
+}
+
 /// What a deploy did under the lock.
 struct Locked {
     plan: Plan,
@@ -246,24 +327,6 @@ struct Locked {
     /// The bucket already matched and the marker named this commit: nothing was written.
     up_to_date: bool,
     mwaa: Option<MwaaReport>,
-}
-
-/// The bucket wipe every mirroring tool has caused (an empty or misnamed source folder) is refused before the
-/// lock is taken, so it writes nothing at all. Other refusals are found under the lock and leave only the lock's
-/// create and delete behind.
-async fn refuse_wipes_before_locking(request: &Request<'_>, store: Arc<dyn Store>) -> Result<(), DeployError> {
-    let suspicious =
-        layout::mappings(request.config, request.environment()?.platform, request.dbt_state).iter().any(|mapping| {
-            let folder = mapping.staged.clone().unwrap_or_else(|| request.repo_root.join(&mapping.source));
-            !source::has_any_file(&folder)
-        });
-    if suspicious {
-        let prepared = prepare_with(request, store).await?;
-        if !prepared.plan.refusals.is_empty() {
-            return Err(DeployError::Refused(prepared.plan.refusals));
-        }
-    }
-    Ok(())
 }
 
 /// Plans, checks, runs the platform step, applies and writes the marker.

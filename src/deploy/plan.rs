@@ -39,6 +39,10 @@ pub struct PhasePlan {
     pub protected_skipped: Vec<String>,
     /// Local files left out by the exclude file.
     pub excluded: usize,
+    /// Bucket keys left alone because no plain file can have them: folder placeholders (`dags/`, made by the
+    /// S3 and GCS consoles' "Create folder") and names with empty, `.` or `..` parts or control characters.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
     #[serde(skip)]
     pub source_exists: bool,
     #[serde(skip)]
@@ -72,11 +76,18 @@ pub struct Summary {
 pub struct Plan {
     pub environment: String,
     pub bucket: String,
+    /// The commit whose tree this plan deploys.
+    pub commit: String,
     pub summary: Summary,
     pub phases: Vec<PhasePlan>,
     /// The last successful deploy to this environment, from its marker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_deploy: Option<LastDeploy>,
+    /// Tracked files under the deployed paths that differ in the work tree from `commit` (never deployed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncommitted: Vec<String>,
+    /// Files under the deployed paths that git does not track (never deployed).
+    pub untracked: usize,
     /// Why a deploy of this plan would be refused; empty when it is safe.
     pub refusals: Vec<String>,
 }
@@ -122,17 +133,20 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
         kept: Vec::new(),
         protected_skipped: Vec::new(),
         excluded: state.tree.excluded,
+        ignored: Vec::new(),
         source_exists: state.tree.exists,
         source_files: state.tree.files.len(),
         remote_objects: 0,
         unchanged_objects: Vec::new(),
     };
-    let remote: BTreeMap<&str, &ObjectMeta> = state
-        .remote
-        .iter()
-        .filter(|object| !owned_by_deeper(rules.owned_prefixes, mapping, &object.key))
-        .map(|object| (object.key.as_str(), object))
-        .collect();
+    let mut remote: BTreeMap<&str, &ObjectMeta> = BTreeMap::new();
+    for object in state.remote.iter().filter(|object| !owned_by_deeper(rules.owned_prefixes, mapping, &object.key)) {
+        if crate::store::key_problem(&object.key).is_some() {
+            phase.ignored.push(object.key.clone());
+        } else {
+            remote.insert(object.key.as_str(), object);
+        }
+    }
     phase.remote_objects = remote.len();
     for (relative, file) in &state.tree.files {
         let key = format!("{}{relative}", mapping.prefix);

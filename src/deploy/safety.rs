@@ -2,34 +2,80 @@
 use super::plan::PhasePlan;
 use crate::config::MaxDelete;
 
-/// Why the deploy must not run; empty when it may.
+/// Why the deploy must not run; empty when it may. Each guard holds per mapping, on that prefix's own objects:
+/// a large `data/` or dbt state prefix must never make room for deleting every DAG.
 pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Option<usize>) -> Vec<String> {
     let mut reasons = Vec::new();
+    let total: usize = phases.iter().map(|phase| phase.deletions.len()).sum();
+    let allowed = allow_deletes.is_some_and(|allowed| total <= allowed);
     for phase in phases {
         let deletions = phase.deletions.len();
         if deletions > 0 && (!phase.source_exists || phase.source_files == 0) {
-            let state = if phase.source_exists { "is empty" } else { "does not exist" };
+            let state = match (phase.source_exists, phase.excluded) {
+                (false, _) => "does not exist in the commit".to_string(),
+                (true, 0) => "is empty".to_string(),
+                (true, excluded) => format!("holds only excluded files ({excluded})"),
+            };
             reasons.push(format!(
                 "the source folder `{}` {state}: deploying would delete {deletions} object(s) under `{}`. \
-                 Check the folder's path in dagship.yml and that the checkout has the files",
+                 Check the folder's path in dagship.yml and that the commit has the files",
                 phase.source, phase.prefix
+            ));
+            continue;
+        }
+        let limit = delete_limit(max_delete, phase.remote_objects);
+        if deletions > limit && !allowed {
+            let rule = match max_delete {
+                MaxDelete::Count(count) => format!("{count} per folder"),
+                MaxDelete::Percent(percent) => {
+                    format!("{percent}% of the {} object(s) under `{}` = {limit}", phase.remote_objects, phase.prefix)
+                }
+            };
+            reasons.push(format!(
+                "the {} mapping (`{}` -> `{}`) deletes {deletions} object(s), over `deploy.max_delete` ({rule}). \
+                 Review the deletions (`dagship plan`), then rerun with --allow-deletes {total}",
+                phase.phase.name(),
+                phase.source,
+                phase.prefix
             ));
         }
     }
-    let deletions: usize = phases.iter().map(|phase| phase.deletions.len()).sum();
-    let objects: usize = phases.iter().map(|phase| phase.remote_objects).sum();
-    let limit = delete_limit(max_delete, objects);
-    if deletions > limit && allow_deletes.is_none_or(|allowed| deletions > allowed) {
-        let rule = match max_delete {
-            MaxDelete::Count(count) => format!("{count}"),
-            MaxDelete::Percent(percent) => format!("{percent}% of {objects} object(s) = {limit}"),
-        };
-        reasons.push(format!(
-            "the plan deletes {deletions} object(s), over `deploy.max_delete` ({rule}). Review the deletions, \
-             then rerun with --allow-deletes {deletions}"
-        ));
-    }
     reasons
+}
+
+/// Uploads whose key a backend would refuse (control characters, empty or dot parts): refused before anything
+/// is written, instead of failing half-way through the deploy.
+pub fn name_refusals(phases: &[PhasePlan]) -> Vec<String> {
+    phases
+        .iter()
+        .flat_map(|phase| phase.uploads.iter().chain(&phase.replacements))
+        .filter_map(|change| {
+            crate::store::key_problem(&change.key).map(|problem| {
+                format!("the object name {:?} has {problem}: rename the file in the repository", change.key)
+            })
+        })
+        .collect()
+}
+
+/// The commit is what gets deployed; tracked files that differ in the work tree would silently not be, so a
+/// deploy says so and stops unless told to deploy the commit as it is.
+pub fn dirty_refusal(uncommitted: &[String], commit: &str) -> Option<String> {
+    if uncommitted.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 10;
+    let mut listed = uncommitted.iter().take(SHOWN).map(|path| format!("`{path}`")).collect::<Vec<_>>().join(", ");
+    if uncommitted.len() > SHOWN {
+        listed.push_str(&format!(" and {} more", uncommitted.len() - SHOWN));
+    }
+    Some(format!(
+        "{} tracked file(s) under the deployed folders differ from commit {} in the work tree ({listed}); dagship \
+         deploys commits, not work trees. Commit or stash the changes, or pass --allow-dirty to deploy commit {} \
+         as it is",
+        uncommitted.len(),
+        &commit[..commit.len().min(12)],
+        &commit[..commit.len().min(12)]
+    ))
 }
 
 /// S3 and GCS refuse object names over 1,024 bytes; a deploy would fail half-way on the first one, after writing
@@ -79,6 +125,7 @@ mod tests {
             kept: vec![],
             protected_skipped: vec![],
             excluded: 0,
+            ignored: vec![],
             source_exists: true,
             source_files: 2,
             remote_objects: 0,

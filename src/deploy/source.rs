@@ -75,16 +75,6 @@ pub fn read_tree(repo_root: &Path, folder: &str, excludes: Option<&Excludes>) ->
     Ok(SourceTree { exists: true, files, excluded })
 }
 
-/// Whether `dir` holds at least one entry that is not a folder, anywhere below it; stops at the first.
-/// Symlinks count as files (never followed here), so a loop cannot recurse forever.
-pub fn has_any_file(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    entries.flatten().any(|entry| match entry.file_type() {
-        Ok(kind) if kind.is_dir() => has_any_file(&entry.path()),
-        _ => true,
-    })
-}
-
 fn refuse(path: &Path, why: &str) -> DeployError {
     DeployError::UnsafeSource(format!("{}: {why}", path.display()))
 }

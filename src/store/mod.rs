@@ -126,14 +126,26 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions) -> Result<Arc<dyn Stor
     Ok(Arc::new(Retrying::new(inner, options.retry.clone())))
 }
 
+/// Why no backend can store `key` the same way (or it could escape the prefix), if so. The one rule for every
+/// key: plans refuse uploads and ignore bucket objects that break it, and backends refuse to touch them.
+pub fn key_problem(key: &str) -> Option<&'static str> {
+    if key.is_empty() || key.starts_with('/') {
+        Some("not a relative key")
+    } else if key.ends_with('/') {
+        Some("a folder placeholder (the key ends with `/`)")
+    } else if key.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+        Some("an empty, `.` or `..` path part")
+    } else if key.chars().any(char::is_control) {
+        Some("a control character (newline, tab, escape...)")
+    } else {
+        None
+    }
+}
+
 /// Refuses keys that could escape the prefix or that no backend stores the same way.
 pub(crate) fn check_key(url: &StoreUrl, key: &str) -> Result<(), StoreError> {
-    let bad = key.is_empty()
-        || key.starts_with('/')
-        || key.split('/').any(|part| part.is_empty() || part == "." || part == "..")
-        || key.chars().any(char::is_control);
-    if bad {
-        return Err(StoreError::new(StoreErrorKind::Invalid, "use key", url.join(key), "not a plain relative key"));
+    match key_problem(key) {
+        Some(problem) => Err(StoreError::new(StoreErrorKind::Invalid, "use key", url.join(key), problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
