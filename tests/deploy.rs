@@ -39,6 +39,7 @@ fn same_size_edit_with_old_mtime_is_detected(backend: Backend) {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), before.len(), "the edit keeps the size");
     let old = SystemTime::now() - Duration::from_secs(30 * 86_400);
     std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+    project.repo.commit("a same-size edit");
 
     let plan = project.run(&["plan", "--env", "test", "--format", "json"]);
     plan.assert_code(0);
@@ -59,17 +60,20 @@ fn empty_source_is_refused_and_nothing_is_deleted(backend: Backend) {
     let project = Project::new(backend, "");
     project.deploy_json(&[]);
     let before = project.bucket.objects();
-    std::fs::remove_dir_all(project.repo.path().join("dags")).unwrap();
-    std::fs::create_dir(project.repo.path().join("dags")).unwrap();
+    // A DAGs folder whose only file is one no deploy ships (a stray interpreter cache): as good as empty.
+    project.repo.remove("dags");
+    project.repo.write("dags/__pycache__/daily.cpython-312.pyc", "bytecode");
+    project.repo.commit("only a cache left");
     let run = project.run(&["deploy", "--env", "test", "--allow-deletes", "100"]);
     run.assert_code(3);
-    assert!(run.stderr.contains("the source folder `dags` is empty"), "{}", run.stderr);
+    assert!(run.stderr.contains("the source folder `dags` holds only excluded files (1)"), "{}", run.stderr);
     assert_eq!(project.bucket.objects(), before, "a refused deploy writes nothing");
 
-    std::fs::remove_dir(project.repo.path().join("dags")).unwrap();
+    project.repo.remove("dags");
+    project.repo.commit("no DAGs folder");
     let run = project.run(&["deploy", "--env", "test"]);
     run.assert_code(3);
-    assert!(run.stderr.contains("`dags` does not exist"), "{}", run.stderr);
+    assert!(run.stderr.contains("`dags` does not exist in the commit"), "{}", run.stderr);
     let plan = project.run(&["plan", "--env", "test"]);
     plan.assert_code(3);
     assert_eq!(project.bucket.objects(), before);
@@ -123,8 +127,8 @@ fn max_delete_refuses_until_allowed(backend: Backend) {
 
     let run = project.run(&["deploy", "--env", "test"]);
     run.assert_code(3);
-    let objects = before.keys().filter(|key| !key.starts_with(".dagship/")).count();
-    let expected = format!("over `deploy.max_delete` (10% of {objects} object(s) = 2)");
+    let objects = before.keys().filter(|key| key.starts_with("dags/")).count();
+    let expected = format!("over `deploy.max_delete` (10% of the {objects} object(s) under `dags/` = 2)");
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
     assert!(run.stderr.contains("--allow-deletes 5"), "{}", run.stderr);
     assert_eq!(project.bucket.objects(), before, "nothing written");
@@ -183,4 +187,255 @@ fn detect_since_deploy_diffs_from_the_marker_commit() {
     run.assert_code(0);
     assert_eq!(run.json()["base"], deployed.as_str());
     assert_eq!(run.file_list(), ["added dags/new.py"]);
+}
+
+// ---- What a deploy ships, and what it never touches (the deploy-engine trust issue). ----
+
+/// Rewrites one line of the project's dagship.yml and commits it.
+fn reconfigure(project: &Project, from: &str, to: &str) {
+    let path = project.repo.path().join("dagship.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "dagship.yml has no `{from}`:\n{text}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    project.repo.commit("reconfigure");
+}
+
+/// The bucket's objects with dagship's own records left out, for "nothing changed" comparisons that a lock's
+/// create and delete would not disturb... except that a refused deploy must not even take the lock: the whole
+/// bucket is compared, records included.
+fn everything(project: &Project) -> std::collections::BTreeMap<String, Vec<u8>> {
+    project.bucket.objects()
+}
+
+fn deletion_guards_hold_per_mapping(backend: Backend) {
+    let project = Project::new(backend, "");
+    for index in 0..300 {
+        project.repo.write(&format!("data/part_{index:03}.csv"), &format!("{index}\n"));
+    }
+    for index in 0..25 {
+        project.repo.write(&format!("dags/dag_{index:02}.py"), &format!("# dag {index}\n"));
+    }
+    project.repo.write("dags/helpers/util.py", "# helper\n");
+    project.repo.commit("a large data folder and 25 DAGs");
+    project.deploy_json(&[]);
+    let before = everything(&project);
+
+    // A mistyped dags_dir: 10% of all 328 objects would allow 33 deletions, but dags/ holds only 28.
+    reconfigure(&project, "dags_dir: dags\n", "dags_dir: dags/helpers\n");
+    let run = project.run(&["deploy", "--env", "test"]);
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains("the dags mapping (`dags/helpers` -> `dags/`) deletes 28 object(s)")
+            && run.stderr.contains("10% of the 28 object(s) under `dags/` = 3"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(everything(&project), before, "a refused deploy writes nothing, not even a lock");
+}
+
+fn prefixes_dagship_reads_are_never_mirrored_away(backend: Backend) {
+    let project = Project::new(backend, "dbt:\n  project_dir: dbt\n  exposures_prefix: data/exposures\n");
+    project.repo.write("data/exposures/from_repo.yml", "# would overwrite the bucket's\n");
+    project.repo.commit("an exposures file in the data folder");
+    project.bucket.seed("data/exposures/dashboards.yml", b"exposures: []\n");
+    project.bucket.seed("data/target/manifest.json", b"{}\n");
+    let json = project.deploy_json(&["--allow-deletes", "100"]);
+    let objects = project.bucket.objects();
+    assert_eq!(objects["data/exposures/dashboards.yml"], b"exposures: []\n", "the exposures dagship reads survive");
+    assert_eq!(objects["data/target/manifest.json"], b"{}\n", "the dbt state survives the data mirror");
+    assert!(!objects.contains_key("data/exposures/from_repo.yml"), "nothing is written into a prefix dagship reads");
+    assert_eq!(summary(&json).2, 0, "no deletion planned: {json}");
+}
+
+fn only_the_commits_tree_is_deployed(backend: Backend) {
+    let project = Project::new(backend, "");
+    project.repo.write(".gitignore", "dags/.env\n");
+    project.repo.commit("ignore the env file");
+    project.repo.write("dags/.env", "WAREHOUSE_PASSWORD=hunter2\n");
+    project.repo.write("dags/untracked.py", "# not committed\n");
+    let json = project.deploy_json(&[]);
+    let keys = project.bucket.keys();
+    assert!(!keys.iter().any(|key| key.ends_with(".env") || key.ends_with("untracked.py")), "{keys:?}");
+    assert_eq!(json["plan"]["untracked"], 1, "the untracked file is counted: {json}");
+    let mut committed = project.expected();
+    committed.retain(|key, _| !key.ends_with(".env") && !key.ends_with("untracked.py"));
+    assert_eq!(project.deployed(), committed, "the bucket holds the commit");
+
+    // A tracked file edited but not committed: refused, naming it; nothing written.
+    let before = everything(&project);
+    project.repo.write("dags/daily.py", "# edited, not committed\n");
+    let run = project.run(&["deploy", "--env", "test"]);
+    run.assert_code(3);
+    assert!(run.stderr.contains("`dags/daily.py`") && run.stderr.contains("--allow-dirty"), "{}", run.stderr);
+    assert_eq!(everything(&project), before);
+    // Asked to, it deploys the commit as it is: the edit stays on the laptop.
+    project.deploy_json(&["--allow-dirty"]);
+    let committed = project.repo.git(&["show", "HEAD:dags/daily.py"]);
+    assert_eq!(String::from_utf8(project.bucket.objects()["dags/daily.py"].clone()).unwrap().trim_end(), committed);
+}
+
+fn links_out_of_the_repository_are_refused(backend: Backend) {
+    let project = Project::new(backend, "");
+    let outside = project.repo.scratch().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "secret\n").unwrap();
+    let cases: [(&str, Box<dyn Fn()>, &str); 3] = [
+        (
+            "a mapped folder that is a link to an absolute path",
+            Box::new(|| {
+                project.repo.remove("data");
+                std::os::unix::fs::symlink(&outside, project.repo.path().join("data")).unwrap();
+            }),
+            "absolute path",
+        ),
+        (
+            "a link to the repository's git config",
+            Box::new(|| {
+                std::os::unix::fs::symlink("../.git/config", project.repo.path().join("dags/config")).unwrap();
+            }),
+            "`.git`",
+        ),
+        (
+            "a relative link that climbs out",
+            Box::new(|| {
+                std::os::unix::fs::symlink("../../outside/secret.txt", project.repo.path().join("dags/up.txt"))
+                    .unwrap();
+            }),
+            "outside the repository",
+        ),
+    ];
+    let start = project.repo.head();
+    for (case, make, expected) in cases {
+        project.repo.git(&["reset", "-q", "--hard", &start]);
+        make();
+        project.repo.commit(case);
+        let run = project.run(&["deploy", "--env", "test"]);
+        run.assert_code(3);
+        assert!(run.stderr.contains(expected), "{case}: {}", run.stderr);
+        assert!(everything(&project).is_empty(), "{case}: nothing written");
+    }
+}
+
+fn links_inside_the_repository_deploy_their_targets(backend: Backend) {
+    let project = Project::new(backend, "");
+    project.repo.write("shared/lib.py", "# shared\n");
+    std::os::unix::fs::symlink("../shared", project.repo.path().join("dags/one")).unwrap();
+    std::os::unix::fs::symlink("../shared", project.repo.path().join("dags/two")).unwrap();
+    std::os::unix::fs::symlink("../shared/lib.py", project.repo.path().join("dags/lib.py")).unwrap();
+    project.repo.commit("links inside the repository");
+    project.deploy_json(&[]);
+    let objects = project.bucket.objects();
+    for key in ["dags/one/lib.py", "dags/two/lib.py", "dags/lib.py"] {
+        assert_eq!(objects.get(key).map(Vec::as_slice), Some(&b"# shared\n"[..]), "{key}: {:?}", objects.keys());
+    }
+}
+
+fn names_a_backend_refuses_are_refused_before_any_write(backend: Backend) {
+    let project = Project::new(backend, "");
+    project.repo.write("dags/bad\u{1b}[31mname.py", "# an escape sequence in the name\n");
+    project.repo.commit("a control character");
+    let plan = project.run(&["plan", "--env", "test"]);
+    plan.assert_code(3);
+    assert!(plan.stderr.contains("control character"), "{}", plan.stderr);
+    let run = project.run(&["deploy", "--env", "test"]);
+    run.assert_code(3);
+    assert!(everything(&project).is_empty(), "the plan refuses it, so nothing is written, not even a lock");
+}
+
+fn folder_placeholders_are_left_alone(backend: Backend) {
+    let project = Project::new(backend, "");
+    // What the S3 and GCS consoles' "Create folder" leaves, and what the MWAA guide asks users to make.
+    project.bucket.seed("dags/", b"");
+    project.bucket.seed("data/", b"");
+    let json = project.deploy_json(&[]);
+    assert_eq!(summary(&json).2, 0, "placeholders are not deletions: {json}");
+    let ignored: Vec<String> = json["plan"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|phase| phase["ignored"].as_array().cloned().unwrap_or_default())
+        .map(|key| key.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ignored, ["data/", "dags/"], "{json}");
+    assert!(project.bucket.keys().contains(&"dags/".to_string()));
+    // And again, with deletions allowed: still left alone, still exit 0.
+    project.repo.write("dags/another.py", "# another\n");
+    project.repo.commit("another DAG");
+    project.deploy_json(&["--allow-deletes", "100"]);
+    assert!(project.bucket.keys().contains(&"dags/".to_string()));
+}
+
+fn a_file_that_becomes_a_folder_and_back_deploys(backend: Backend) {
+    let project = Project::new(backend, "");
+    project.repo.write("dags/thing", "a file\n");
+    project.repo.commit("a file");
+    project.deploy_json(&[]);
+    project.repo.remove("dags/thing");
+    project.repo.write("dags/thing/inner.py", "# now a folder\n");
+    project.repo.commit("the file becomes a folder");
+    project.deploy_json(&["--allow-deletes", "1"]);
+    assert_eq!(project.deployed(), project.expected());
+    project.repo.remove("dags/thing");
+    project.repo.write("dags/thing", "a file again\n");
+    project.repo.commit("and back");
+    project.deploy_json(&["--allow-deletes", "1"]);
+    assert_eq!(project.deployed(), project.expected());
+}
+
+on_backends!(deletion_guards_hold_per_mapping: local => Backend::Local, s3 => Backend::S3);
+on_backends!(prefixes_dagship_reads_are_never_mirrored_away: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
+on_backends!(only_the_commits_tree_is_deployed: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
+on_backends!(links_out_of_the_repository_are_refused: local => Backend::Local, s3 => Backend::S3);
+on_backends!(links_inside_the_repository_deploy_their_targets: local => Backend::Local, gcs => Backend::Gcs);
+on_backends!(names_a_backend_refuses_are_refused_before_any_write: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
+// The GCS emulator refuses to store a name ending in `/` (real GCS keeps them); the rule is the plan's, the same
+// for every backend.
+on_backends!(folder_placeholders_are_left_alone: s3 => Backend::S3);
+on_backends!(a_file_that_becomes_a_folder_and_back_deploys: local => Backend::Local, s3 => Backend::S3);
+
+#[test]
+fn a_dot_dags_dir_never_ships_git() {
+    let project = Project::new(Backend::Local, "");
+    // What actions/checkout persists: the token in .git/config.
+    project.repo.git(&["config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0"]);
+    let path = project.repo.path().join("dagship.yml");
+    let text = std::fs::read_to_string(&path).unwrap().replace("plugins_dir: plugins\ndata_dir: data\n", "");
+    std::fs::write(&path, text.replace("dags_dir: dags\n", "dags_dir: .\n")).unwrap();
+    project.repo.commit("the whole repository is the DAGs folder");
+    project.deploy_json(&[]);
+    let objects = project.bucket.objects();
+    assert!(objects.keys().any(|key| key == "dags/dagship.yml"), "{:?}", objects.keys());
+    assert!(!objects.keys().any(|key| key.contains(".git/")), "{:?}", objects.keys());
+    assert!(!objects.values().any(|bytes| String::from_utf8_lossy(bytes).contains("AUTHORIZATION")));
+}
+
+#[test]
+fn the_marker_names_the_deployed_commit_and_older_commits_warn() {
+    let project = Project::new(Backend::Local, "");
+    let first = project.repo.head();
+    project.repo.write("dags/second.py", "# second\n");
+    let second = project.repo.commit("second");
+    // A run whose GITHUB_SHA is not what is checked out (a workflow_run, a checkout of another ref).
+    let mut command = project.command(&["deploy", "--env", "test", "--format", "json"]);
+    command.env("GITHUB_SHA", &first);
+    let run = common::run_command(&mut command);
+    run.assert_code(0);
+    assert_eq!(run.json()["commit"], second.as_str());
+    assert!(run.stderr.contains("not the run's GITHUB_SHA"), "{}", run.stderr);
+    let marker: serde_json::Value =
+        serde_json::from_slice(&project.bucket.objects()[".dagship/last-deploy.json"]).unwrap();
+    assert_eq!(marker["commit"], second.as_str(), "the marker object itself names what was deployed");
+
+    project.repo.git(&["checkout", "-q", &first]);
+    let run = project.run(&["deploy", "--env", "test", "--allow-deletes", "1"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("an ancestor of the deployed commit"), "{}", run.stderr);
+}
+
+#[test]
+fn overlapping_prefixes_are_a_config_error() {
+    let project = Project::new(Backend::Local, "dbt:\n  project_dir: dbt\n  state_prefix: dags\n");
+    let run = project.run(&["config", "check"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("dbt.state_prefix") && run.stderr.contains("dags_dir"), "{}", run.stderr);
 }

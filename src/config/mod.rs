@@ -6,6 +6,7 @@ mod key_path;
 mod locate;
 mod parse;
 mod platform;
+mod prefixes;
 mod types;
 mod validate;
 

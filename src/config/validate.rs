@@ -58,6 +58,7 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
         ));
     }
     check_environments(config)?;
+    super::prefixes::check(config)?;
     config.dags_check.validate(root.key("dags_check"))?;
     let deploy = root.key("deploy");
     if let Some(exclude_from) = &config.deploy.exclude_from {

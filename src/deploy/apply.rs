@@ -33,6 +33,12 @@ pub async fn apply(store: &dyn Store, plan: &Plan, concurrency: usize) -> Result
     let mut applied = Applied { steps: Vec::new(), written: BTreeMap::new() };
     let mut phases: Vec<Phase> = plan.phases.iter().map(|phase| phase.phase).collect();
     phases.dedup();
+    // A file that became a folder (or back) cannot coexist with its old self where keys are paths (file://):
+    // the old key goes first. On S3 and GCS the order changes nothing a reader could notice.
+    let blocking = blocking_deletions(plan);
+    for key in &blocking {
+        store.delete(key).await?;
+    }
     for &phase in &phases {
         let changes: Vec<&Change> = plan
             .phases
@@ -61,6 +67,7 @@ pub async fn apply(store: &dyn Store, plan: &Plan, concurrency: usize) -> Result
             .iter()
             .filter(|p| p.phase == phase)
             .flat_map(|p| p.deletions.iter().map(|change| change.key.as_str()))
+            .filter(|key| !blocking.contains(*key))
             .collect();
         if keys.is_empty() {
             continue;
@@ -83,6 +90,28 @@ pub async fn apply(store: &dyn Store, plan: &Plan, concurrency: usize) -> Result
         applied.steps.push(finish_step(format!("delete {}", phase.name()), keys.len(), 0, started));
     }
     Ok(applied)
+}
+
+/// Deletions whose key is a folder of an upload's key (`dags/a` before `dags/a/b.py`), or whose folder is an
+/// upload's key (`dags/a/b.py` before `dags/a`).
+fn blocking_deletions(plan: &Plan) -> std::collections::BTreeSet<String> {
+    let uploads: std::collections::BTreeSet<&str> = plan
+        .phases
+        .iter()
+        .flat_map(|phase| phase.uploads.iter().chain(&phase.replacements))
+        .map(|change| change.key.as_str())
+        .collect();
+    let folders_of = |key: &str| -> Vec<String> {
+        key.match_indices('/').map(|(index, _)| key[..index].to_string()).collect()
+    };
+    let upload_folders: std::collections::BTreeSet<String> = uploads.iter().flat_map(|key| folders_of(key)).collect();
+    plan.phases
+        .iter()
+        .flat_map(|phase| &phase.deletions)
+        .map(|change| change.key.as_str())
+        .filter(|key| upload_folders.contains(*key) || folders_of(key).iter().any(|folder| uploads.contains(folder.as_str())))
+        .map(str::to_string)
+        .collect()
 }
 
 async fn upload(

@@ -76,11 +76,19 @@ pub fn dbt_state_prefix(config: &Config) -> Option<String> {
     config.dbt.as_ref().map(|dbt| format!("{}/", dbt.state_prefix.trim_matches('/')))
 }
 
-/// Every prefix a mapping owns, including the dbt state prefix when this deploy does not publish it: a data
-/// mirror must never delete the state below it just because this run skipped dbt.
+/// Every prefix a mapping owns or dagship reads: the dbt state prefix even when this deploy does not publish it
+/// (a data mirror must never delete the state below it just because this run skipped dbt) and the exposures
+/// prefix (read before dbt runs, written by the tools that own the dashboards).
 pub fn owned_prefixes(config: &Config, mappings: &[Mapping]) -> Vec<String> {
     let mut prefixes: Vec<String> = mappings.iter().map(|mapping| mapping.prefix.clone()).collect();
     prefixes.extend(dbt_state_prefix(config));
+    prefixes.extend(
+        config
+            .dbt
+            .as_ref()
+            .and_then(|dbt| dbt.exposures_prefix.as_ref())
+            .map(|prefix| format!("{}/", prefix.trim_matches('/'))),
+    );
     prefixes.sort();
     prefixes.dedup();
     prefixes

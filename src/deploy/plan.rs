@@ -150,7 +150,8 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
     phase.remote_objects = remote.len();
     for (relative, file) in &state.tree.files {
         let key = format!("{}{relative}", mapping.prefix);
-        if rules.protected.protects(&key) {
+        // A key under a prefix dagship reads or another mapping owns is not this mirror's to write.
+        if rules.protected.protects(&key) || owned_by_deeper(rules.owned_prefixes, mapping, &key) {
             phase.protected_skipped.push(key);
             continue;
         }

@@ -131,8 +131,12 @@ impl S3Store {
         }
         let output = put.send().await.map_err(|err| self.error("upload", key, err))?;
         let etag = output.e_tag().unwrap_or_default().to_string();
-        // S3 checked Content-MD5 already; an MD5-shaped ETag that differs means a proxy changed the bytes.
-        if let Some(stored) = md5_of_etag(&etag)
+        // S3 checked Content-MD5 already. Where the ETag is the MD5 (no KMS or customer-key encryption), one that
+        // differs means something between us and S3 changed the bytes; under SSE-KMS, DSSE-KMS and SSE-C the
+        // ETag is some other 32-hex value and says nothing about the content.
+        let kms = output.server_side_encryption().is_some_and(|sse| sse.as_str().starts_with("aws:kms"));
+        let etag_is_md5 = !kms && output.sse_customer_algorithm().is_none();
+        if let Some(stored) = md5_of_etag(&etag).filter(|_| etag_is_md5)
             && stored != request.md5
         {
             return Err(StoreError::new(

@@ -18,8 +18,11 @@ impl Project {
         let bucket = Bucket::new(backend);
         let platform = backend.platform();
         let repo = Repo::new();
+        // MWAA reads plugins only from the plugins.zip its `mwaa` step installs (tests/mwaa.rs): without that
+        // step an MWAA environment takes no plugins folder.
+        let plugins = if backend == Backend::S3 { "" } else { "plugins_dir: plugins\n" };
         let config = format!(
-            "dags_dir: dags\nplugins_dir: plugins\ndata_dir: data\n\
+            "dags_dir: dags\n{plugins}data_dir: data\n\
              environments:\n  test: {{ platform: {platform}, bucket: \"{}\" }}\n{deploy_config}",
             bucket.url
         );
