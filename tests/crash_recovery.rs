@@ -186,7 +186,10 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
             std::thread::spawn(move || watch(&root, version, running, violations))
         };
         let mut child = spawn_deploy(&project);
-        let delay = Duration::from_millis(rng.below(full.as_millis() as u64 + 1));
+        // Kills land in the later two thirds of a deploy: the first third is process start, staging the commit
+        // and the plan made before the lock, where a kill leaves nothing behind to repair.
+        let full_ms = full.as_millis() as u64;
+        let delay = Duration::from_millis(full_ms / 3 + rng.below(full_ms * 2 / 3 + 1));
         std::thread::sleep(delay);
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();

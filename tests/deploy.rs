@@ -439,3 +439,40 @@ fn overlapping_prefixes_are_a_config_error() {
     run.assert_code(2);
     assert!(run.stderr.contains("dbt.state_prefix") && run.stderr.contains("dags_dir"), "{}", run.stderr);
 }
+
+#[test]
+fn sse_kms_etags_are_not_taken_for_md5s() {
+    let project = Project::new(Backend::S3, "");
+    let files = project.expected().len() as u64;
+    let proxy = common::kms_proxy::KmsProxy::start(project.bucket.endpoint.as_ref().unwrap());
+    let deploy = || {
+        let mut command = project.command(&["deploy", "--env", "test", "--format", "json"]);
+        command.env("AWS_ENDPOINT_URL_S3", &proxy.url);
+        common::run_command(&mut command)
+    };
+    let first = deploy();
+    first.assert_code(0);
+    assert_eq!(project.deployed(), project.expected(), "the deploy (and its lock) succeed on a KMS bucket");
+    project.repo.write("README.md", "# edited\n");
+    project.repo.commit("nothing deployable");
+    let second = deploy();
+    second.assert_code(0);
+    assert_eq!(summary(&second.json()), (0, 0, 0, files), "the marker's hashes stand in for the ETags");
+}
+
+#[test]
+fn dbt_build_output_is_never_deployed_wherever_dbt_project_yml_puts_it() {
+    let project = Project::new(Backend::Local, "dbt:\n  project_dir: dags/dbt\n");
+    project
+        .repo
+        .write("dags/dbt/dbt_project.yml", "name: demo\nprofile: demo\ntarget-path: build_out\nlog-path: dbt_logs\n")
+        .write("dags/dbt/models/orders.sql", "select 1\n")
+        // Committed by mistake: dbt's output under the custom paths.
+        .write("dags/dbt/build_out/manifest.json", "{}\n")
+        .write("dags/dbt/dbt_logs/dbt.log", "log\n");
+    project.repo.commit("a dbt project inside the DAGs folder");
+    project.deploy_json(&[]);
+    let keys = project.bucket.keys();
+    assert!(keys.contains(&"dags/dbt/models/orders.sql".to_string()), "{keys:?}");
+    assert!(!keys.iter().any(|key| key.contains("build_out") || key.contains("dbt_logs")), "{keys:?}");
+}

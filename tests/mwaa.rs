@@ -292,3 +292,30 @@ fn airflow_import_errors_are_read_through_invoke_rest_api() {
     let calls = setup.mwaa.with(|environment| environment.rest_calls.clone());
     assert!(calls.iter().any(|call| call["Path"] == "/importErrors" && call["Method"] == "GET"), "{calls:?}");
 }
+
+#[test]
+fn plugins_zip_holds_the_commits_plugins_only() {
+    let setup = Setup::new(true, "deploy:\n  exclude_from: .deployignore\n");
+    setup.repo.write(".deployignore", "plugins/scratch/\n").write("plugins/scratch/notes.py", "# excluded\n");
+    setup.repo.commit("an excluded plugin folder");
+    setup.repo.write("plugins/operators/untracked.py", "# never committed\n");
+    setup.deploy(&[]).assert_code(0);
+    let zip_bytes = setup.bucket.objects()["plugins.zip"].clone();
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+    let mut names: Vec<&str> = archive.file_names().collect();
+    names.sort();
+    assert_eq!(names, ["operators/__init__.py", "operators/slack.py"]);
+
+    // A link out of the repository in the plugins folder: refused before anything is uploaded or updated.
+    let outside = setup.repo.scratch().join("outside.py");
+    std::fs::write(&outside, "SECRET = 1\n").unwrap();
+    std::os::unix::fs::symlink(&outside, setup.repo.path().join("plugins/operators/outside.py")).unwrap();
+    std::fs::remove_file(setup.repo.path().join("plugins/operators/untracked.py")).unwrap();
+    setup.repo.commit("a link out of the repository");
+    let versions = setup.versions("plugins.zip");
+    let run = setup.deploy(&[]);
+    run.assert_code(3);
+    assert!(run.stderr.contains("outside the repository"), "{}", run.stderr);
+    assert_eq!(setup.versions("plugins.zip"), versions, "no new plugins.zip");
+    assert_eq!(setup.mwaa.updates().len(), 1, "no UpdateEnvironment");
+}

@@ -318,7 +318,9 @@ fn holder(commit: &str) -> Holder {
     if let Some(sha) = env("GITHUB_SHA").filter(|sha| sha != commit) {
         announce(
             Level::Warning,
-            &format!("deploying the checked-out commit {commit}, not the run's GITHUB_SHA {sha}: the marker names {commit}"),
+            &format!(
+                "deploying the checked-out commit {commit}, not the run's GITHUB_SHA {sha}: the marker names {commit}"
+            ),
         );
     }
     let run_url = match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY"), env("GITHUB_RUN_ID")) {

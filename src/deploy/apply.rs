@@ -101,15 +101,16 @@ fn blocking_deletions(plan: &Plan) -> std::collections::BTreeSet<String> {
         .flat_map(|phase| phase.uploads.iter().chain(&phase.replacements))
         .map(|change| change.key.as_str())
         .collect();
-    let folders_of = |key: &str| -> Vec<String> {
-        key.match_indices('/').map(|(index, _)| key[..index].to_string()).collect()
-    };
+    let folders_of =
+        |key: &str| -> Vec<String> { key.match_indices('/').map(|(index, _)| key[..index].to_string()).collect() };
     let upload_folders: std::collections::BTreeSet<String> = uploads.iter().flat_map(|key| folders_of(key)).collect();
     plan.phases
         .iter()
         .flat_map(|phase| &phase.deletions)
         .map(|change| change.key.as_str())
-        .filter(|key| upload_folders.contains(*key) || folders_of(key).iter().any(|folder| uploads.contains(folder.as_str())))
+        .filter(|key| {
+            upload_folders.contains(*key) || folders_of(key).iter().any(|folder| uploads.contains(folder.as_str()))
+        })
         .map(str::to_string)
         .collect()
 }

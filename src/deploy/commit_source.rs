@@ -67,7 +67,9 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
     let git = Git::discover(spec.repo_root).map_err(|err| {
         DeployError::Input(format!("{err}. dagship deploys the tree of a commit, so it needs the repository"))
     })?;
-    let head = git.require_commit("HEAD", "the repository has no commit yet: commit the files to deploy").map_err(git_error)?;
+    let head = git
+        .require_commit("HEAD", "the repository has no commit yet: commit the files to deploy")
+        .map_err(git_error)?;
     let commit = match spec.revision {
         Some(revision) => git
             .require_commit(revision, "name a commit of this repository (fetch it first in a shallow clone)")
@@ -293,7 +295,8 @@ impl Tree {
         let mut files = Vec::new();
         let mut open = Vec::new();
         self.collect(shown, real, "", &mut open, &mut files)?;
-        if let Some(bad) = self.non_utf8.iter().find(|path| shown.is_empty() || path.starts_with(&format!("{shown}/"))) {
+        if let Some(bad) = self.non_utf8.iter().find(|path| shown.is_empty() || path.starts_with(&format!("{shown}/")))
+        {
             return Err(refuse(bad, "the name is not valid UTF-8; bucket keys must be, rename the file"));
         }
         Ok(files)
@@ -320,13 +323,19 @@ impl Tree {
             match kind {
                 Kind::File => files.push((relative_path, oid.clone())),
                 Kind::Submodule => {
-                    return Err(refuse(&join(shown, &relative_path), "a git submodule: its files are not in this commit"));
+                    return Err(refuse(
+                        &join(shown, &relative_path),
+                        "a git submodule: its files are not in this commit",
+                    ));
                 }
                 Kind::Symlink => match self.resolve(path)? {
                     Resolved::File(oid) => files.push((relative_path, oid)),
                     Resolved::Dir(target) => self.collect(shown, &target, &relative_path, open, files)?,
                     Resolved::Missing => {
-                        return Err(refuse(&join(shown, &relative_path), "a broken symlink (its target is not in the commit)"));
+                        return Err(refuse(
+                            &join(shown, &relative_path),
+                            "a broken symlink (its target is not in the commit)",
+                        ));
                     }
                 },
             }

@@ -29,8 +29,8 @@ use crate::github::workflow::{Level, announce};
 use crate::platform::PlatformError;
 use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::store::{self, ObjectMeta, Store, StoreError, StoreOptions, StoreUrl};
-pub use commit_source::StagedSource;
 use commit_source::SourceSpec;
+pub use commit_source::StagedSource;
 use exclude::Protected;
 use source::SourceTree;
 
@@ -114,9 +114,8 @@ pub async fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
 }
 
 async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Prepared, DeployError> {
-    let source = request
-        .source
-        .ok_or_else(|| DeployError::Input("internal: a plan needs the commit's staged files".into()))?;
+    let source =
+        request.source.ok_or_else(|| DeployError::Input("internal: a plan needs the commit's staged files".into()))?;
     let mappings = layout::mappings(request.config, request.environment()?.platform, request.dbt_state);
     let owned_prefixes = layout::owned_prefixes(request.config, &mappings);
     let protected = Protected::new(&request.config.deploy.protect)?;

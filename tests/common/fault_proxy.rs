@@ -182,13 +182,13 @@ impl Drop for FaultProxy {
 }
 
 /// One parsed HTTP/1.1 message head: the first line and the headers in order.
-struct Head {
-    first_line: String,
-    headers: Vec<(String, String)>,
+pub struct Head {
+    pub first_line: String,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
     }
 
@@ -197,7 +197,7 @@ impl Head {
     }
 
     /// The head re-serialised without hop-by-hop and length headers, plus `extra` headers.
-    fn render(&self, extra: &[(String, String)]) -> Vec<u8> {
+    pub fn render(&self, extra: &[(String, String)]) -> Vec<u8> {
         let mut text = format!("{}\r\n", self.first_line);
         for (key, value) in &self.headers {
             let hop = ["connection", "keep-alive", "transfer-encoding", "content-length", "expect", "proxy-connection"];
@@ -213,7 +213,7 @@ impl Head {
     }
 }
 
-async fn read_head<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Result<Option<Head>> {
+pub async fn read_head<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Result<Option<Head>> {
     let mut first_line = String::new();
     if reader.read_line(&mut first_line).await? == 0 {
         return Ok(None);
@@ -236,7 +236,11 @@ async fn read_head<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Resul
 }
 
 /// Reads a body framed by Content-Length or chunked encoding (or, with `to_eof`, by the connection's close).
-async fn read_body<R: AsyncBufReadExt + Unpin>(reader: &mut R, head: &Head, to_eof: bool) -> std::io::Result<Vec<u8>> {
+pub async fn read_body<R: AsyncBufReadExt + Unpin>(
+    reader: &mut R,
+    head: &Head,
+    to_eof: bool,
+) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
     if head.is_chunked() {
         loop {
@@ -362,7 +366,7 @@ fn reset(stream: TcpStream) {
 }
 
 /// Sends the request to the emulator on a fresh connection and reads the whole response.
-async fn forward(upstream: &str, head: &Head, body: &[u8]) -> std::io::Result<(Head, Vec<u8>)> {
+pub async fn forward(upstream: &str, head: &Head, body: &[u8]) -> std::io::Result<(Head, Vec<u8>)> {
     let mut server = TcpStream::connect(upstream).await?;
     let mut request =
         head.render(&[("Content-Length".into(), body.len().to_string()), ("Connection".into(), "close".into())]);

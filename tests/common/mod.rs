@@ -12,6 +12,7 @@ pub mod actions;
 pub mod buckets;
 pub mod dbt;
 pub mod fault_proxy;
+pub mod kms_proxy;
 pub mod mwaa_fake;
 pub mod project;
 
