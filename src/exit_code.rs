@@ -14,6 +14,9 @@ pub enum ExitCode {
     Refused = 3,
     /// A remote or infrastructure failure: network, bucket, git fetch, GitHub API.
     Remote = 4,
+    /// Cancelled by SIGINT or SIGTERM (128 + SIGINT, as shells report it). A deploy cancelled during its writes
+    /// stopped before its next write, released its lock and wrote no marker; the next deploy completes it.
+    Cancelled = 130,
 }
 
 impl From<ExitCode> for StdExitCode {

@@ -2,6 +2,7 @@
 //!
 //! The flow is a chain of plain functions on plain data (see DESIGN.md):
 //! context -> detect -> matrix -> report. Each module owns one stage.
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -233,3 +233,66 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     assert!(interrupted >= KILLS / 2, "most kills land inside a deploy: {interrupted} of {KILLS}");
     assert!(takeovers >= KILLS / 4, "kills leave locks that are taken over: {takeovers} of {KILLS}");
 }
+
+fn marker_commit(root: &Path) -> Option<String> {
+    let bytes = std::fs::read(root.join(".dagship/last-deploy.json")).ok()?;
+    let marker: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    marker["commit"].as_str().map(str::to_string)
+}
+
+/// GitHub cancels a job with SIGINT (then SIGTERM, then SIGKILL). SIGINT at random points of 10 deploys, with the
+/// default lock settings: each exits promptly with 0 (done) or 130 (cancelled), leaves no lock behind, and its
+/// marker tells the truth (it names the new commit only when the bucket holds all of it); the next deploy
+/// completes the work without taking over anything.
+#[test]
+fn sigint_at_random_points_releases_the_lock_and_writes_no_false_marker() {
+    const SIGNALS: usize = 10;
+    let project = Project::new(Backend::Local, "deploy:\n  max_delete: 100%\n");
+    let root = project.bucket.dir();
+    write_version(&project, 0);
+    let started = Instant::now();
+    assert!(spawn_deploy(&project).wait().unwrap().success(), "the first deploy succeeds");
+    let full_ms = started.elapsed().as_millis() as u64;
+
+    let mut rng = XorShift(0x5eed_1a7e);
+    let mut cancelled_inside = 0;
+    for version in 1..=SIGNALS {
+        let previous = project.repo.head();
+        write_version(&project, version);
+        let mut command = project.command(&["deploy", "--env", "test", "--concurrency", "2"]);
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
+        let child = command.spawn().expect("start dagship deploy");
+        std::thread::sleep(Duration::from_millis(rng.below(full_ms + 1)));
+        let signalled = Instant::now();
+        let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(kill.success() || child.id() == 0, "kill -INT");
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(signalled.elapsed() < Duration::from_secs(10), "signal {version}: the deploy stops promptly");
+        // 0: done before the signal; 130: cancelled; killed by the signal itself: it came before dagship's
+        // handler was installed (process start, reading the config), before anything could be written.
+        let code = output.status.code();
+        let died_of_sigint = std::os::unix::process::ExitStatusExt::signal(&output.status) == Some(2);
+        assert!(matches!(code, Some(0) | Some(130)) || died_of_sigint, "signal {version}: exit {code:?}\n{stderr}");
+        assert!(!root.join(".dagship/lock.json").exists(), "signal {version}: the lock is released\n{stderr}");
+        let marker = marker_commit(&root);
+        if marker.as_deref() == Some(project.repo.head().as_str()) {
+            assert!(deployed_objects(&root) == project.expected(), "signal {version}: a marker for a partial deploy");
+        } else {
+            assert_eq!(marker.as_deref(), Some(previous.as_str()), "signal {version}: {stderr}");
+        }
+        if stderr.contains("cancelling the deploy") {
+            cancelled_inside += 1;
+            assert_eq!(code, Some(130), "signal {version}: {stderr}");
+        }
+
+        // A short lock timeout: a lock left behind would fail here rather than wait for its TTL.
+        let run = run_command(&mut project.command(&["deploy", "--env", "test", "--lock-timeout", "5s"]));
+        run.assert_code(0);
+        assert!(!run.stderr.contains("taking over"), "signal {version}: {}", run.stderr);
+        assert!(deployed_objects(&root) == project.expected(), "signal {version}: the next deploy converges");
+        assert_eq!(marker_commit(&root).as_deref(), Some(project.repo.head().as_str()));
+    }
+    eprintln!("cancellation: {SIGNALS} SIGINTs, {cancelled_inside} landed inside a deploy's writes");
+    assert!(cancelled_inside >= 2, "the signals exercise a cancellation mid-deploy: {cancelled_inside}");
+}

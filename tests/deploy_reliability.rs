@@ -189,6 +189,7 @@ fn symlinks_inside_the_repository_are_followed_and_outside_refused() {
     let project = Project::new(Backend::Local, "");
     project.repo.write("shared/common.py", "COMMON = 1\n");
     std::os::unix::fs::symlink("../shared/common.py", project.repo.path().join("dags/common.py")).unwrap();
+    project.repo.commit("a link inside the repository");
     let json = project.deploy_json(&[]);
     assert_eq!(summary(&json).0, 5);
     assert_eq!(project.deployed()["dags/common.py"], b"COMMON = 1\n");
@@ -196,6 +197,7 @@ fn symlinks_inside_the_repository_are_followed_and_outside_refused() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("secret.py"), "TOKEN = 1\n").unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.py"), project.repo.path().join("dags/secret.py")).unwrap();
+    project.repo.commit("a link out of the repository");
     let run = run_command(&mut project.command(&["deploy", "--env", "test"]));
     run.assert_code(3);
     assert!(run.stderr.contains("dags/secret.py") && run.stderr.contains("outside the repository"), "{}", run.stderr);

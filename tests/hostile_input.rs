@@ -26,7 +26,7 @@ struct Case {
     never_printed: Vec<&'static str>,
 }
 
-const VALID: &str = "dags_dir: dags\nplugins_dir: plugins\ndata_dir: data\nenvironments:\n  test: { platform: mwaa, bucket: \"{bucket}\" }\n";
+const VALID: &str = "dags_dir: dags\ndata_dir: data\nenvironments:\n  test: { platform: mwaa, bucket: \"{bucket}\" }\n";
 
 fn no_setup(_: &Path) {}
 

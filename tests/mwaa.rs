@@ -246,7 +246,8 @@ fn an_unknown_environment_name_and_a_missing_requirements_file_are_input_errors(
     assert!(run.stderr.contains("MWAA environment `dagship-test` does not exist"), "{}", run.stderr);
 
     setup.mwaa.with(|environment| environment.name = ENVIRONMENT.into());
-    std::fs::remove_file(setup.repo.path().join("requirements.txt")).unwrap();
+    setup.repo.remove("requirements.txt");
+    setup.repo.commit("no requirements file");
     let run = setup.deploy(&[]);
     run.assert_code(2);
     assert!(run.stderr.contains("mwaa.requirements: cannot read `requirements.txt`"), "{}", run.stderr);

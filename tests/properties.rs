@@ -109,7 +109,8 @@ proptest! {
         let mut text = format!("deploy:\n  max_delete: \"{percent}%\"\nenvironments:\n");
         for (index, name) in names.iter().enumerate() {
             let (platform, scheme) = [("composer", "gs"), ("mwaa", "s3"), ("local", "file")][index % 3];
-            text.push_str(&format!("  {name}: {{ platform: {platform}, bucket: \"{scheme}://{bucket}\" }}\n"));
+            // Each environment its own bucket: two on one bucket and prefix are a config error.
+            text.push_str(&format!("  {name}: {{ platform: {platform}, bucket: \"{scheme}://{bucket}-{index}\" }}\n"));
         }
         let loaded = parse_str(&text, Path::new("dagship.yml")).unwrap_or_else(|err| panic!("{err}\n{text}"));
         for name in &names {

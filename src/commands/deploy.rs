@@ -198,6 +198,8 @@ pub(super) fn deploy_one(
     env: &str,
     args: &DeployArgs,
 ) -> Result<DeployReport> {
+    // From here on SIGINT and SIGTERM end the run with exit 130, and stop a deploy's writes gracefully.
+    runtime.block_on(async { crate::cancel::listen() });
     // The commit's files are staged first: everything deployed, MWAA's plugins.zip included, comes from them.
     let source = deploy::stage_source(root, config, env, None)?;
     let staged = stage_dbt(runtime, root, config, env, args.dbt_artifacts)?;

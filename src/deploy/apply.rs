@@ -37,6 +37,7 @@ pub async fn apply(store: &dyn Store, plan: &Plan, concurrency: usize) -> Result
     // the old key goes first. On S3 and GCS the order changes nothing a reader could notice.
     let blocking = blocking_deletions(plan);
     for key in &blocking {
+        stop_if_cancelled()?;
         store.delete(key).await?;
     }
     for &phase in &phases {
@@ -78,6 +79,7 @@ pub async fn apply(store: &dyn Store, plan: &Plan, concurrency: usize) -> Result
             .map(|key| {
                 let progress = &progress;
                 async move {
+                    stop_if_cancelled()?;
                     store.delete(key).await?;
                     progress.inc(1);
                     Ok::<(), DeployError>(())
@@ -90,6 +92,11 @@ pub async fn apply(store: &dyn Store, plan: &Plan, concurrency: usize) -> Result
         applied.steps.push(finish_step(format!("delete {}", phase.name()), keys.len(), 0, started));
     }
     Ok(applied)
+}
+
+/// Every write starts here first: after SIGINT or SIGTERM none does.
+pub fn stop_if_cancelled() -> Result<(), DeployError> {
+    if crate::cancel::requested() { Err(DeployError::Cancelled) } else { Ok(()) }
 }
 
 /// Deletions whose key is a folder of an upload's key (`dags/a` before `dags/a/b.py`), or whose folder is an
@@ -123,6 +130,7 @@ async fn upload(
     let (Some(path), Some(md5)) = (&change.local, change.md5) else {
         unreachable!("uploads always carry their local file and hash")
     };
+    stop_if_cancelled()?;
     let request = PutRequest {
         key: change.key.clone(),
         body: Body::File(path.clone()),

@@ -50,6 +50,8 @@ pub enum DeployError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Platform(#[from] PlatformError),
+    #[error("cancelled: the deploy stopped before its next write; no marker was written, the next deploy completes it")]
+    Cancelled,
 }
 
 impl DeployError {
@@ -59,6 +61,7 @@ impl DeployError {
             DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ExitCode::Refused,
             DeployError::Store(err) => err.exit_code(),
             DeployError::Platform(err) => err.exit_code(),
+            DeployError::Cancelled => ExitCode::Cancelled,
         }
     }
 }
@@ -290,9 +293,12 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     }
     warn_if_older(request.repo_root, prepared.marker.as_ref(), &commit);
 
+    crate::cancel::listen();
     let lock = lock::acquire(store.as_ref(), options.holder.clone(), &options.lock).await?;
+    let writing = crate::cancel::Writing::start();
     let result = deploy_locked(request, store.clone(), &options, &commit).await;
     let released = lock::release(store.as_ref(), &lock).await;
+    drop(writing);
     let locked = result?;
     released?;
     let took_over = lock.took_over;
@@ -341,6 +347,7 @@ async fn deploy_locked(
     }
     // MWAA's files and update go before the DAGs (which may import the new plugins). They are compared with
     // what the environment runs on every deploy, so an update that failed last time is retried.
+    apply::stop_if_cancelled()?;
     let mwaa = match &options.mwaa {
         Some(mwaa) => Some(mwaa.apply(false).await?),
         None => None,
@@ -350,6 +357,8 @@ async fn deploy_locked(
         return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa });
     }
     let applied = apply::apply(store.as_ref(), &prepared.plan, options.concurrency).await?;
+    // The marker says the bucket holds this commit: never after a cancelled deploy.
+    apply::stop_if_cancelled()?;
     let mut objects: std::collections::BTreeMap<String, ObjectRecord> =
         prepared.plan.phases.iter().flat_map(|phase| phase.unchanged_objects.iter().cloned()).collect();
     objects.extend(applied.written);
