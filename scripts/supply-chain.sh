@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Supply-chain checks (README "Reliability"): cargo-deny (licenses, bans, sources, advisories) with deny.toml,
-# and cargo-audit. Installs both (pinned, --locked) into $DAGSHIP_TOOLS_DIR/cargo-bin when missing.
+# and cargo-audit. Installs both (pinned, --locked) into $DAGSHIP_CARGO_TOOLS (default: cargo's own home, so a
+# fresh clone on the same machine does not build them again) when missing.
 #
-# licenses, bans and sources need no network and always run. The advisory checks need the RustSec database,
-# fetched from GitHub:
-#   - DAGSHIP_ADVISORY_DB=/path/to/advisory-db uses a local clone of github.com/rustsec/advisory-db;
+# licenses, bans and sources need no network and always run. The advisory checks need the RustSec database:
+#   - DAGSHIP_ADVISORY_DB=/path/to/advisory-db uses a local copy of rustsec/advisory-db; when unset, the snapshot
+#     in ../shared/advisory-db beside the repository is used if it exists (these machines cannot reach GitHub);
 #   - otherwise they fetch it when github.com answers, and fail the script if the checks fail;
 #   - when github.com does not answer (machines whose network reaches only the package registries) they are not
 #     run, with a ::warning:: saying so, unless DAGSHIP_REQUIRE_ADVISORIES=1 (set in .github/workflows/ci.yml),
@@ -13,25 +14,29 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-tools=${DAGSHIP_TOOLS_DIR:-$here/target/test-tools}
-bin="$tools/cargo-bin/bin"
+cargo_tools=${DAGSHIP_CARGO_TOOLS:-${CARGO_HOME:-$HOME/.cargo}}
+bin="$cargo_tools/bin"
 deny_version=0.20.2
 audit_version=0.22.2
 
 install() { # crate version binary
   if [ ! -x "$bin/$3" ] || ! "$bin/$3" "${3#cargo-}" --version 2>/dev/null | grep -q "$2"; then
-    echo "installing $1 $2 into $tools/cargo-bin (once; about 8 minutes on 2 cores)" >&2
-    cargo install --quiet --locked "$1@$2" --root "$tools/cargo-bin"
+    echo "installing $1 $2 into $cargo_tools (once per machine; about 8 minutes on 2 cores)" >&2
+    cargo install --quiet --locked "$1@$2" --root "$cargo_tools"
   fi
 }
 install cargo-deny "$deny_version" cargo-deny
 
 echo "cargo deny: licenses, bans, sources (offline)"
-# cargo deny reads the whole graph, other platforms' crates included: fetch them from crates.io first, so that
+# cargo deny reads the whole graph, other platforms' crates included: fetch them from the default registry first, so that
 # its offline `cargo metadata` finds every one.
 cargo fetch --locked --quiet
 "$bin/cargo-deny" deny --offline check --hide-inclusion-graph licenses bans sources
 
+if [ -z "${DAGSHIP_ADVISORY_DB:-}" ] && [ -d "$here/../shared/advisory-db/crates" ]; then
+  DAGSHIP_ADVISORY_DB=$(cd "$here/../shared/advisory-db" && pwd)
+  echo "using the RustSec advisory snapshot in $DAGSHIP_ADVISORY_DB (../shared/advisory-db.md)"
+fi
 if [ "${DAGSHIP_SKIP_ADVISORIES:-}" = "1" ]; then
   echo "::warning::SKIPPED the advisory checks (cargo deny advisories, cargo audit): DAGSHIP_SKIP_ADVISORIES=1 marks" \
     "this machine as unable to reach the RustSec database on GitHub. Run them where GitHub is reachable." >&2

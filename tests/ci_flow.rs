@@ -451,6 +451,8 @@ fn file_names_cannot_forge_outputs() {
         "head",
         "dbt_changed",
         "modified_models",
+        "plan_uploads",
+        "plan_deletions",
         "environment",
         "deployed",
         "deployed_environments",

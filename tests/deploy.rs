@@ -279,7 +279,8 @@ fn links_out_of_the_repository_are_refused(backend: Backend) {
     let outside = project.repo.scratch().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("secret.txt"), "secret\n").unwrap();
-    let cases: [(&str, Box<dyn Fn()>, &str); 3] = [
+    type MakeLink<'a> = Box<dyn Fn() + 'a>;
+    let cases: [(&str, MakeLink, &str); 3] = [
         (
             "a mapped folder that is a link to an absolute path",
             Box::new(|| {
@@ -476,3 +477,80 @@ fn dbt_build_output_is_never_deployed_wherever_dbt_project_yml_puts_it() {
     assert!(keys.contains(&"dags/dbt/models/orders.sql".to_string()), "{keys:?}");
     assert!(!keys.iter().any(|key| key.contains("build_out") || key.contains("dbt_logs")), "{keys:?}");
 }
+
+/// Every refusal is decided before the lock: observed at the wire (a proxy in front of moto records each request
+/// that could change the bucket), not inferred from a listing afterwards, where a lock created and deleted
+/// leaves no trace.
+#[test]
+fn refused_deploys_send_no_write_request() {
+    use common::fault_proxy::{FaultProxy, Flavor};
+    let project = Project::new(Backend::S3, "");
+    project.deploy_json(&[]);
+    let proxy = FaultProxy::start(project.bucket.endpoint.as_ref().unwrap(), Flavor::S3, 0.0, 1, &[]);
+    let deploy = |case: &str| {
+        let mut command = project.command(&["deploy", "--env", "test"]);
+        command.env("AWS_ENDPOINT_URL_S3", &proxy.url);
+        let run = common::run_command(&mut command);
+        assert_eq!(run.code, 3, "{case}: {}", run.stderr);
+        assert_eq!(proxy.writes(), Vec::<String>::new(), "{case}: write requests reached the bucket");
+    };
+    let start = project.repo.head();
+    let cases: [(&str, &dyn Fn()); 4] = [
+        ("an uncommitted edit", &|| {
+            project.repo.write("dags/daily.py", "# not committed\n");
+        }),
+        ("a link out of the repository", &|| {
+            std::os::unix::fs::symlink("/etc/passwd", project.repo.path().join("dags/passwd")).unwrap();
+            project.repo.commit("a link out");
+        }),
+        ("a name with a control character", &|| {
+            project.repo.write("dags/bad\rname.py", "# a carriage return\n");
+            project.repo.commit("a control character");
+        }),
+        ("every DAG deleted", &|| {
+            project.repo.remove("dags");
+            project.repo.write("dags/__pycache__/x.pyc", "bytecode");
+            project.repo.commit("only a cache");
+        }),
+    ];
+    for (case, make) in cases {
+        project.repo.git(&["reset", "-q", "--hard", &start]);
+        make();
+        deploy(case);
+    }
+    assert!(proxy.requests() > 0, "the deploys did read the bucket through the proxy");
+}
+
+/// Composer's layout: the environment URL is the bucket itself. Objects outside the mapped prefixes (another
+/// team's folder, a prefix that only starts like `dags`, Composer's own files) must come through every deploy
+/// byte for byte; the listing here covers the whole bucket, so a write anywhere would show.
+fn the_bucket_root_layout_leaves_everything_else_alone(backend: Backend) {
+    let project = Project::with_bucket(common::buckets::Bucket::new_at_root(backend), "deploy:\n  max_delete: 100%\n");
+    let foreign = [
+        ("other-team/keep.txt", &b"theirs\n"[..]),
+        ("dags_backup/old.py", b"# a sibling prefix that starts like dags\n"),
+        ("datasets/table.csv", b"id\n"),
+        ("logs/scheduler/latest.log", b"log\n"),
+        ("airflow.cfg", b"[core]\n"),
+        ("dags/airflow_monitoring.py", b"# Composer's\n"),
+    ];
+    for (key, bytes) in foreign {
+        project.bucket.seed(key, bytes);
+    }
+    project.deploy_json(&[]);
+    project.repo.remove("dags/sql");
+    project.repo.commit("drop a folder");
+    project.deploy_json(&[]);
+    let objects = project.bucket.objects();
+    for (key, bytes) in foreign {
+        assert_eq!(objects.get(key).map(Vec::as_slice), Some(bytes), "{key} must be untouched");
+    }
+    let mut mapped: std::collections::BTreeMap<String, Vec<u8>> = objects
+        .into_iter()
+        .filter(|(key, _)| ["dags/", "data/", "plugins/"].iter().any(|prefix| key.starts_with(prefix)))
+        .collect();
+    mapped.remove("dags/airflow_monitoring.py");
+    assert_eq!(mapped, project.expected());
+}
+
+on_backends!(the_bucket_root_layout_leaves_everything_else_alone: s3 => Backend::S3, gcs => Backend::Gcs);

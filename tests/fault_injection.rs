@@ -120,3 +120,53 @@ fn a_fault_storm_beyond_the_retry_budget_fails_clearly_and_a_rerun_converges() {
     assert_eq!(run.json()["marker_written"], true);
     eprintln!("storm: {} faults injected, {} requests", proxy.total_faults(), proxy.requests());
 }
+
+/// The marker of the last successful deploy, read from the bucket itself.
+fn marker_commit(project: &Project) -> Option<String> {
+    let bytes = project.bucket.objects().get(".dagship/last-deploy.json").cloned()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["commit"].as_str().map(str::to_string)
+}
+
+/// Faults aimed at the few requests uniform faults almost never meet (the lock and the marker are about 5 of
+/// 2,500 requests; a multipart part needs a file over the threshold): each is retried, or, past the retry budget,
+/// fails the deploy with no marker for it, and the next deploy converges.
+#[test]
+fn faults_aimed_at_the_lock_the_marker_a_delete_and_a_multipart_part() {
+    use common::fault_proxy::Rule;
+    let project = Project::new(Backend::S3, "deploy:\n  max_delete: 100%\n");
+    // 20 MiB: over the 16 MiB multipart threshold, so it goes in 8 MiB parts.
+    let big: String = (0..20 * 1024 * 1024 / 64).map(|line| format!("{line:063}\n")).collect();
+    project.repo.write("data/big.csv", &big);
+    add_files(&project, 20, "v1");
+    let first_commit = project.repo.head();
+    let proxy = FaultProxy::start(&project.bucket.endpoint.clone().unwrap(), Flavor::S3, 0.0, SEED, &[]);
+    // Answers lost after the server applied the write, on the lock and the marker; a reset on a part.
+    proxy.add_rule(Rule::once("PUT", ".dagship/lock.json", 1, Fault::ResetAfter));
+    proxy.add_rule(Rule::once("PUT", ".dagship/last-deploy.json", 1, Fault::ResetAfter));
+    proxy.add_rule(Rule::once("PUT", "partNumber=2", 1, Fault::ResetBefore));
+    let run = deploy_through(&project, &proxy, &[]);
+    run.assert_code(0);
+    assert_eq!(project.deployed(), project.expected(), "{}", run.stderr);
+    assert_eq!(marker_commit(&project).as_deref(), Some(first_commit.as_str()));
+    assert_eq!(proxy.total_faults(), 3, "every aimed fault met its request: {:?}", proxy.counts());
+
+    // A delete answered 503 once: retried. Then the marker refused past every retry: exit 4, and the marker still
+    // names the previous deploy, the one the bucket fully held.
+    for index in 0..5 {
+        project.repo.remove(&format!("dags/generated/{:02}/dag_{index:04}.py", index % 50));
+    }
+    let second_commit = project.repo.commit("five fewer");
+    proxy.add_rule(Rule::once("DELETE", "dags/generated", 1, Fault::Unavailable));
+    proxy.add_rule(Rule::from_then_on("PUT", ".dagship/last-deploy.json", 1, Fault::Unavailable));
+    let run = deploy_through(&project, &proxy, &[]);
+    run.assert_code(4);
+    assert!(run.stderr.contains("last-deploy.json"), "{}", run.stderr);
+    assert_eq!(marker_commit(&project).as_deref(), Some(first_commit.as_str()), "no marker for a failed deploy");
+    assert_eq!(project.deployed(), project.expected(), "the objects themselves were all written");
+
+    // Straight to the emulator: the next deploy takes over nothing it should not, writes the marker, converges.
+    let run = run_command(&mut project.command(&["deploy", "--env", "test", "--format", "json"]));
+    run.assert_code(0);
+    assert_eq!(marker_commit(&project).as_deref(), Some(second_commit.as_str()));
+    assert_eq!(project.deployed(), project.expected());
+}

@@ -311,9 +311,19 @@ fn cases() -> Vec<Case> {
             &["data"],
         ),
     ];
+    // A name no bucket stores the same way (a newline in it) is refused by the plan, before anything is written,
+    // named escaped, never starting a workflow command.
+    cases.push(Case {
+        name: "newline and a workflow command in a file name, plan",
+        config: None,
+        setup: |root| write(root, "dags/x\n::error::forged.py", b"x"),
+        args: args(&["plan", "--env", "test"]),
+        code: 3,
+        stderr_has: vec!["dags/x\\n::error::forged.py", "control character", "rename the file"],
+        never_printed: vec![],
+    });
     // Odd but legal file names are handled safely: listed escaped, never starting a workflow command.
     for (name, arguments) in [
-        ("newline and a workflow command in a file name, plan", &["plan", "--env", "test"][..]),
         ("newline and a workflow command in a file name, detect", &["detect", "--all"][..]),
         ("newline and a workflow command in a file name, detect json", &["detect", "--all", "--format", "json"][..]),
     ] {

@@ -303,7 +303,7 @@ fn plugins_zip_holds_the_commits_plugins_only() {
     setup.deploy(&[]).assert_code(0);
     let zip_bytes = setup.bucket.objects()["plugins.zip"].clone();
     let archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
-    let mut names: Vec<&str> = archive.file_names().collect();
+    let mut names: Vec<String> = archive.file_names().map(|name| name.unwrap().into_owned()).collect();
     names.sort();
     assert_eq!(names, ["operators/__init__.py", "operators/slack.py"]);
 

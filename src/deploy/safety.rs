@@ -137,6 +137,57 @@ mod tests {
         assert!(refusals[0].contains("1030 bytes") && refusals[0].contains("shorten"), "{}", refusals[0]);
     }
 
+    fn phase(remote_objects: usize, deletions: usize, source_files: usize) -> PhasePlan {
+        let change = |index: usize| super::super::plan::Change {
+            key: format!("dags/{index}.py"),
+            size: 1,
+            md5: None,
+            local: None,
+        };
+        PhasePlan {
+            phase: super::super::layout::Phase::Dags,
+            source: "dags".into(),
+            prefix: "dags/".into(),
+            uploads: vec![],
+            replacements: vec![],
+            deletions: (0..deletions.min(remote_objects)).map(change).collect(),
+            unchanged: 0,
+            kept: vec![],
+            protected_skipped: vec![],
+            excluded: 0,
+            ignored: vec![],
+            source_exists: true,
+            source_files,
+            remote_objects,
+            unchanged_objects: vec![],
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the mix of mappings, a plan the guards let through deletes no more of any one prefix than
+        /// `max_delete` allows of that prefix (unless --allow-deletes covers the whole plan), and deletes nothing
+        /// under a mapping whose source has no file. A guard summed over all prefixes fails this.
+        #[test]
+        fn a_plan_the_guards_pass_stays_within_every_mappings_limit(
+            mappings in proptest::collection::vec((0usize..60, 0usize..60, 0usize..30), 1..5),
+            percent in 0u8..=100,
+            allow in proptest::option::of(0usize..120),
+        ) {
+            let phases: Vec<PhasePlan> =
+                mappings.iter().map(|&(remote, deletions, files)| phase(remote, deletions, files)).collect();
+            if refusals(&phases, MaxDelete::Percent(percent), allow).is_empty() {
+                let total: usize = phases.iter().map(|phase| phase.deletions.len()).sum();
+                for phase in &phases {
+                    let limit = delete_limit(MaxDelete::Percent(percent), phase.remote_objects);
+                    proptest::prop_assert!(
+                        phase.deletions.len() <= limit || allow.is_some_and(|allowed| total <= allowed)
+                    );
+                    proptest::prop_assert!(phase.deletions.is_empty() || phase.source_files > 0);
+                }
+            }
+        }
+    }
+
     #[test]
     fn percentages_round_up() {
         assert_eq!(delete_limit(MaxDelete::Percent(10), 5), 1);

@@ -119,6 +119,17 @@ impl Bucket {
         }
     }
 
+    /// A bucket whose environment URL is the bucket itself (`gs://name`, Composer's layout), so listings and
+    /// seeds reach every object in it, also those outside what dagship maps.
+    pub fn new_at_root(backend: Backend) -> Bucket {
+        let mut bucket = Bucket::new(backend);
+        if backend != Backend::Local {
+            bucket.url = bucket.url.trim_end_matches(&bucket.prefix).trim_end_matches('/').to_string();
+            bucket.prefix = String::new();
+        }
+        bucket
+    }
+
     /// The local bucket's directory.
     pub fn dir(&self) -> std::path::PathBuf {
         std::path::PathBuf::from(self.url.strip_prefix("file://").unwrap())

@@ -71,9 +71,46 @@ struct Shared {
     rng: Mutex<XorShift>,
     requests: AtomicU64,
     counts: [AtomicU64; 6],
+    /// `METHOD target` of every request that can change the bucket (anything but GET and HEAD), in arrival order.
+    writes: Mutex<Vec<String>>,
+    rules: Mutex<Vec<Rule>>,
+}
+
+/// A fault aimed at one request: the `nth` (from 1) request with this method whose target contains `target`,
+/// and every later one too when `nth_and_after` (a fault no retry can get past).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub method: &'static str,
+    pub target: String,
+    pub nth: u64,
+    pub nth_and_after: bool,
+    pub fault: Fault,
+    seen: u64,
+}
+
+impl Rule {
+    pub fn once(method: &'static str, target: &str, nth: u64, fault: Fault) -> Rule {
+        Rule { method, target: target.into(), nth, nth_and_after: false, fault, seen: 0 }
+    }
+
+    pub fn from_then_on(method: &'static str, target: &str, nth: u64, fault: Fault) -> Rule {
+        Rule { nth_and_after: true, ..Rule::once(method, target, nth, fault) }
+    }
 }
 
 impl Shared {
+    /// The fault a rule aims at this request, if any.
+    fn targeted(&self, method: &str, target: &str) -> Option<Fault> {
+        let mut rules = self.rules.lock().unwrap();
+        for rule in rules.iter_mut().filter(|rule| rule.method == method && target.contains(&rule.target)) {
+            rule.seen += 1;
+            if rule.seen == rule.nth || (rule.nth_and_after && rule.seen > rule.nth) {
+                return Some(rule.fault);
+            }
+        }
+        None
+    }
+
     /// The fault for the next request, if any.
     fn decide(&self, method: &str, number: u64) -> Option<Fault> {
         let kinds = self.kinds.lock().unwrap().clone();
@@ -117,6 +154,8 @@ impl FaultProxy {
             rng: Mutex::new(XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)),
             requests: AtomicU64::new(0),
             counts: Default::default(),
+            writes: Mutex::new(Vec::new()),
+            rules: Mutex::new(Vec::new()),
         });
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
         std_listener.set_nonblocking(true).unwrap();
@@ -163,6 +202,17 @@ impl FaultProxy {
     /// Faults injected so far, by kind (every kind listed, zeros included).
     pub fn counts(&self) -> BTreeMap<Fault, u64> {
         ALL_FAULTS.iter().zip(&self.shared.counts).map(|(kind, count)| (*kind, count.load(Ordering::SeqCst))).collect()
+    }
+
+    /// Aims a fault at particular requests (the lock, the marker, a multipart part, a delete).
+    pub fn add_rule(&self, rule: Rule) {
+        self.shared.rules.lock().unwrap().push(rule);
+    }
+
+    /// Every request that reached the proxy and could change the bucket, as `METHOD target`: what "nothing was
+    /// written" means, observed at the wire rather than inferred from a listing afterwards.
+    pub fn writes(&self) -> Vec<String> {
+        self.shared.writes.lock().unwrap().clone()
     }
 
     pub fn total_faults(&self) -> u64 {
@@ -291,7 +341,11 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
         let Ok(body) = read_body(&mut client, &head, false).await else { return };
         let number = shared.requests.fetch_add(1, Ordering::SeqCst);
         let method = head.first_line.split(' ').next().unwrap_or("").to_string();
-        let fault = shared.decide(&method, number);
+        let target = head.first_line.split(' ').nth(1).unwrap_or("").to_string();
+        if method != "GET" && method != "HEAD" {
+            shared.writes.lock().unwrap().push(format!("{method} {target}"));
+        }
+        let fault = shared.targeted(&method, &target).or_else(|| shared.decide(&method, number));
         if let Some(fault) = fault {
             shared.count(fault);
         }

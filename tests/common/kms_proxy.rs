@@ -82,6 +82,11 @@ async fn serve(client: TcpStream, upstream: String) {
     let mut reader = BufReader::new(read);
     loop {
         let Ok(Some(head)) = read_head(&mut reader).await else { return };
+        if head.header("expect").is_some_and(|value| value.eq_ignore_ascii_case("100-continue"))
+            && write.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err()
+        {
+            return;
+        }
         let Ok(body) = read_body(&mut reader, &head, false).await else { return };
         let Ok((mut response, mut response_body)) = forward(&upstream, &head, &body).await else { return };
         let method = head.first_line.split(' ').next().unwrap_or("").to_string();

@@ -182,9 +182,19 @@ impl Run {
     }
 }
 
+/// Variable prefixes a runner, a laptop or the test script may have set that change what dagship does: each test
+/// sets what it means to, so the suite behaves the same under GitHub Actions, on a laptop and here.
+const AMBIENT_PREFIXES: &[&str] =
+    &["GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_", "AWS_", "GOOGLE_", "CLOUDSDK_", "STORAGE_EMULATOR", "DAGSHIP_"];
+
 pub fn dagship_command(cwd: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dagship"));
-    isolated_git_env(&mut command).current_dir(cwd).env_remove("DAGSHIP_CONFIG");
+    isolated_git_env(&mut command).current_dir(cwd);
+    for (name, _) in std::env::vars_os() {
+        if AMBIENT_PREFIXES.iter().any(|prefix| name.to_string_lossy().starts_with(prefix)) {
+            command.env_remove(name);
+        }
+    }
     command
 }
 

@@ -15,7 +15,12 @@ pub struct Project {
 
 impl Project {
     pub fn new(backend: Backend, deploy_config: &str) -> Project {
-        let bucket = Bucket::new(backend);
+        Project::with_bucket(Bucket::new(backend), deploy_config)
+    }
+
+    /// The same project deploying to `bucket`.
+    pub fn with_bucket(bucket: Bucket, deploy_config: &str) -> Project {
+        let backend = bucket.backend;
         let platform = backend.platform();
         let repo = Repo::new();
         // MWAA reads plugins only from the plugins.zip its `mwaa` step installs (tests/mwaa.rs): without that
