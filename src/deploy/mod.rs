@@ -2,7 +2,9 @@
 //! phases, record a marker. `plan` never writes; `deploy` writes only when every safety check passes.
 mod apply;
 mod exclude;
+mod guard;
 mod layout;
+mod lease;
 mod lock;
 mod marker;
 mod plan;
@@ -17,7 +19,7 @@ use serde::Serialize;
 pub use apply::{StepReport, human_bytes};
 pub use exclude::PLATFORM_MANAGED;
 pub use layout::{Mapping, Phase, dbt_state_prefix, mappings};
-pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
+pub use lock::{Holder, LOCK_KEY, LockPolicy, LockRecord, now_seconds};
 pub use marker::{MARKER_KEY, Marker};
 pub use plan::{Change, LastDeploy, ObjectRecord, PhasePlan, Plan, Summary};
 pub use safety::delete_limit;
@@ -42,6 +44,10 @@ pub enum DeployError {
     Refused(Vec<String>),
     #[error("{0}")]
     LockHeld(String),
+    /// The deploy lost its lock (taken over, removed, or its lease unconfirmed past half the TTL): it stopped
+    /// before its next write and wrote no marker.
+    #[error("{0}")]
+    LockLost(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -53,6 +59,7 @@ impl DeployError {
         match self {
             DeployError::Input(_) => ExitCode::Usage,
             DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ExitCode::Refused,
+            DeployError::LockLost(_) => ExitCode::Remote,
             DeployError::Store(err) => err.exit_code(),
             DeployError::Platform(err) => err.exit_code(),
         }
@@ -228,15 +235,31 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     refuse_wipes_before_locking(request, store.clone()).await?;
 
     // Plan under the lock, so the plan is made against the bucket no other deploy is changing.
-    let lock = lock::acquire(store.as_ref(), options.holder.clone(), &options.lock).await?;
-    let result = deploy_locked(request, store.clone(), &options, &commit).await;
-    let released = lock::release(store.as_ref(), &lock).await;
+    // Every write under the lock goes through the guard, which stops the deploy once its lease lapses.
+    let lock = lock::acquire(store.as_ref(), options.holder.clone(), request.environment, &options.lock).await?;
+    let lease = lease::Lease::start(store.clone(), &lock, request.environment, options.lock.ttl);
+    let guarded: Arc<dyn Store> = Arc::new(guard::GuardedStore::new(store.clone(), lease.clone()));
+    let result = deploy_locked(request, guarded, &options, &commit).await;
+    let result = result.map_err(|err| lock_lost(err, &lease, request.environment));
+    let released = lease.release().await;
     let locked = result?;
     released?;
     let took_over = lock.took_over;
     let mut report = report(request, locked.plan, false, locked.up_to_date, commit, locked.steps, took_over);
     report.mwaa = locked.mwaa;
     Ok(report)
+}
+
+/// A deploy stopped by its write guard reports the lost lock (exit 4), not the refused write.
+fn lock_lost(err: DeployError, lease: &lease::Lease, environment: &str) -> DeployError {
+    let fenced = matches!(&err, DeployError::Store(store) if store.kind == store::StoreErrorKind::Fenced);
+    match lease.failure() {
+        Some(reason) if fenced => DeployError::LockLost(format!(
+            "stopped deploying to environment `{environment}` before its next write: {reason}. No marker was \
+             written; objects written so far stay, and the next deploy plans from what is in the bucket"
+        )),
+        _ => err,
+    }
 }
 
 /// What a deploy did under the lock.
@@ -332,12 +355,9 @@ pub async fn last_deploy(request: &Request<'_>) -> Result<Option<Marker>, Deploy
     Ok(marker::read(store.as_ref()).await?)
 }
 
-/// Force-releases an environment's lock (after a deploy died), returning who held it.
-pub async fn unlock(request: &Request<'_>) -> Result<Option<Holder>, DeployError> {
+/// Removes an environment's lock (after a deploy died), returning who held it. A live lock is refused unless
+/// `force` (see `lock::unlock`).
+pub async fn unlock(request: &Request<'_>, force: bool) -> Result<Option<Holder>, DeployError> {
     let store = request.open_store().await?;
-    let holder = lock::read_holder(store.as_ref()).await?;
-    if holder.is_some() {
-        store.delete(LOCK_KEY).await?;
-    }
-    Ok(holder)
+    lock::unlock(store.as_ref(), request.environment, request.config.deploy.lock_ttl(), force).await
 }
