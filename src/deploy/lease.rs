@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::DeployError;
 use super::lock::{self, LOCK_KEY, Lock, LockRecord, format_duration};
 use crate::github::workflow::{Level, announce};
 use crate::store::{PutMode, PutRequest, Store, StoreError, StoreErrorKind};
@@ -116,7 +117,10 @@ impl Lease {
             let sent_at = Instant::now();
             let request = PutRequest::bytes(LOCK_KEY, body.clone(), PutMode::Replace(version));
             let current = match self.store.put(&request).await {
-                Ok(meta) => return Ok(self.confirm(meta.version, sent_at)),
+                Ok(meta) => {
+                    self.confirm(meta.version, sent_at);
+                    return Ok(());
+                }
                 Err(err) if err.kind == StoreErrorKind::Changed => self.store.get_versioned(LOCK_KEY).await,
                 Err(err) => return Err(self.renewal_failed(err)),
             };
@@ -127,7 +131,8 @@ impl Lease {
             };
             if current.bytes == body {
                 // This renewal landed, its answer was lost, and the retry found our own new version.
-                return Ok(self.confirm(current.version, sent_at));
+                self.confirm(current.version, sent_at);
+                return Ok(());
             }
             let seen = LockRecord::parse(&current.bytes);
             if seen.holder.id != record.holder.id {
@@ -220,8 +225,21 @@ impl Lease {
         self.check("write", "").err().map(|err| err.message)
     }
 
+    /// A deploy stopped by this lease's guard reports the lost lock (exit 4), not the refused write.
+    pub fn explain(&self, err: DeployError) -> DeployError {
+        let fenced = matches!(&err, DeployError::Store(store) if store.kind == StoreErrorKind::Fenced);
+        match self.failure() {
+            Some(reason) if fenced => DeployError::LockLost(format!(
+                "stopped deploying to environment `{}` before its next write: {reason}. No marker was written; \
+                 objects written so far stay, and the next deploy plans from what is in the bucket",
+                self.environment
+            )),
+            _ => err,
+        }
+    }
+
     /// Stops the heartbeat and deletes the lock if it is still ours. Returns whether it was.
-    pub async fn release(&self) -> Result<bool, super::DeployError> {
+    pub async fn release(&self) -> Result<bool, DeployError> {
         let _renewing = self.renewing.lock().await;
         let holder_id = {
             let mut state = self.state();

@@ -23,6 +23,14 @@
 //! parts per million, never by half). Only elapsed times on one machine are compared, never two clocks' readings.
 //!
 //! A waiter that keeps seeing new versions keeps waiting (the holder is alive), up to `lock_timeout`.
+//!
+//! ## What makes it exclusive on each service
+//! Every lock write and delete carries its precondition to the server, which applies it atomically: S3 (conditional
+//! writes and deletes, a losing racer gets 412 or 409), GCS (`ifGenerationMatch` on uploads and deletes, 412),
+//! and the local backend (flock on the bucket directory around compare-and-swap). No decision rests on a read
+//! followed by an unconditional write. gcp-storage-emulator ignores `ifGenerationMatch` and moto checks `If-Match`
+//! non-atomically, so the tests put a proxy in front of them that enforces the preconditions dagship sends
+//! (tests/common/fault_proxy.rs); against the real services the same requests are enforced by the service.
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -229,7 +237,7 @@ pub async fn acquire(
             announce(
                 Level::Notice,
                 &format!(
-                    "waiting for the deploy lock of environment `{environment}` held by {}",
+                    "waiting for the deploy lock held by {} (environment `{environment}`)",
                     seen.holder.describe()
                 ),
             );
@@ -349,4 +357,104 @@ pub async fn unlock(
     Err(DeployError::LockHeld(format!(
         "the lock of environment `{environment}` kept changing while it was being removed: a live deploy holds it"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{self, StoreOptions, StoreUrl};
+    use std::sync::Arc;
+
+    async fn local_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+        let url = StoreUrl::parse(&format!("file://{}/bucket", dir.path().display()), dir.path()).unwrap();
+        store::open(&url, &StoreOptions::default()).await.unwrap()
+    }
+
+    fn holder(id: &str, acquired_at: u64) -> Holder {
+        Holder {
+            id: id.into(),
+            commit: format!("{id}-commit"),
+            run_url: None,
+            host: "host".into(),
+            pid: 1,
+            actor: None,
+            acquired_at,
+        }
+    }
+
+    fn policy(ttl_ms: u64, timeout_ms: u64) -> LockPolicy {
+        LockPolicy {
+            ttl: Duration::from_millis(ttl_ms),
+            timeout: Duration::from_millis(timeout_ms),
+            poll: Duration::from_millis(20),
+        }
+    }
+
+    /// A holder whose clock says "far future" (or "epoch") decides nothing: the waiter watches the version.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn staleness_is_watched_on_the_waiters_clock_not_read_from_the_holders() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = local_store(&dir).await;
+        // Written "in 1970" by a clock that lies: the old code called it stale at once.
+        let mut liar = LockRecord::new(&holder("liar", 0), "test", Duration::from_millis(400));
+        liar.renewed_at = 0;
+        store.put(&PutRequest::bytes(LOCK_KEY, liar.to_bytes(), PutMode::Create)).await.unwrap();
+
+        let started = Instant::now();
+        let lock =
+            acquire(store.as_ref(), holder("waiter", now_seconds()), "test", &policy(400, 10_000)).await.unwrap();
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(400), "taken over only after a full TTL of watching: {waited:?}");
+        assert_eq!(lock.took_over.map(|previous| previous.id), Some("liar".to_string()));
+
+        // Written "in 2100": still stale once it stops changing for a TTL.
+        let future = LockRecord::new(&holder("future", 4_102_444_800), "test", Duration::from_millis(1));
+        store
+            .put(&PutRequest::bytes(LOCK_KEY, future.to_bytes(), PutMode::Replace(lock.version.clone())))
+            .await
+            .unwrap();
+        let lock = acquire(store.as_ref(), holder("third", now_seconds()), "test", &policy(300, 10_000)).await.unwrap();
+        assert_eq!(lock.took_over.map(|previous| previous.id), Some("future".to_string()));
+    }
+
+    /// A lock whose version keeps changing (a live holder renewing) is never taken over, whatever its timestamps.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_lock_that_keeps_changing_is_waited_for_until_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = local_store(&dir).await;
+        let mut record = LockRecord::new(&holder("alive", 0), "test", Duration::from_millis(200));
+        let mut version =
+            store.put(&PutRequest::bytes(LOCK_KEY, record.to_bytes(), PutMode::Create)).await.unwrap().version;
+        let renewer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    record.renewal += 1;
+                    let request = PutRequest::bytes(LOCK_KEY, record.to_bytes(), PutMode::Replace(version.clone()));
+                    version = store.put(&request).await.unwrap().version;
+                }
+            })
+        };
+        let err =
+            acquire(store.as_ref(), holder("waiter", now_seconds()), "test", &policy(200, 800)).await.unwrap_err();
+        renewer.abort();
+        let message = err.to_string();
+        assert!(matches!(err, DeployError::LockHeld(_)), "{message}");
+        assert!(message.contains("environment `test`") && message.contains("alive-commit"), "{message}");
+    }
+
+    /// Release deletes only this deploy's own lock; a lock another deploy took over stays.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn release_leaves_a_lock_that_is_no_longer_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = local_store(&dir).await;
+        let lock = acquire(store.as_ref(), holder("first", 0), "test", &policy(1000, 1000)).await.unwrap();
+        let other = LockRecord::new(&holder("second", 0), "test", Duration::from_secs(1));
+        store.put(&PutRequest::bytes(LOCK_KEY, other.to_bytes(), PutMode::Replace(lock.version))).await.unwrap();
+        assert!(!release(store.as_ref(), "first").await.unwrap());
+        assert_eq!(LockRecord::parse(&store.get(LOCK_KEY).await.unwrap().unwrap()).holder.id, "second");
+        assert!(release(store.as_ref(), "second").await.unwrap());
+        assert_eq!(store.get(LOCK_KEY).await.unwrap(), None);
+    }
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use apply::{StepReport, human_bytes};
 pub use exclude::PLATFORM_MANAGED;
 pub use layout::{Mapping, Phase, dbt_state_prefix, mappings};
-pub use lock::{Holder, LOCK_KEY, LockPolicy, LockRecord, now_seconds};
+pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
 pub use marker::{MARKER_KEY, Marker};
 pub use plan::{Change, LastDeploy, ObjectRecord, PhasePlan, Plan, Summary};
 pub use safety::delete_limit;
@@ -239,8 +239,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let lock = lock::acquire(store.as_ref(), options.holder.clone(), request.environment, &options.lock).await?;
     let lease = lease::Lease::start(store.clone(), &lock, request.environment, options.lock.ttl);
     let guarded: Arc<dyn Store> = Arc::new(guard::GuardedStore::new(store.clone(), lease.clone()));
-    let result = deploy_locked(request, guarded, &options, &commit).await;
-    let result = result.map_err(|err| lock_lost(err, &lease, request.environment));
+    let result = deploy_locked(request, guarded, &options, &commit).await.map_err(|err| lease.explain(err));
     let released = lease.release().await;
     let locked = result?;
     released?;
@@ -248,18 +247,6 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let mut report = report(request, locked.plan, false, locked.up_to_date, commit, locked.steps, took_over);
     report.mwaa = locked.mwaa;
     Ok(report)
-}
-
-/// A deploy stopped by its write guard reports the lost lock (exit 4), not the refused write.
-fn lock_lost(err: DeployError, lease: &lease::Lease, environment: &str) -> DeployError {
-    let fenced = matches!(&err, DeployError::Store(store) if store.kind == store::StoreErrorKind::Fenced);
-    match lease.failure() {
-        Some(reason) if fenced => DeployError::LockLost(format!(
-            "stopped deploying to environment `{environment}` before its next write: {reason}. No marker was \
-             written; objects written so far stay, and the next deploy plans from what is in the bucket"
-        )),
-        _ => err,
-    }
 }
 
 /// What a deploy did under the lock.
