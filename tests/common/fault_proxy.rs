@@ -7,8 +7,9 @@
 //!
 //! Two more duties for the lock tests ([`FaultProxy::start_conditional`]):
 //! - **Conditional requests are made atomic.** moto checks `If-Match`/`If-None-Match` and then writes in two steps
-//!   on parallel threads, so two racing conditional writes can both pass (real S3 makes them atomic and answers
-//!   the loser 409/412); gcp-storage-emulator ignores `ifGenerationMatch` entirely (real GCS enforces it). The
+//!   on parallel threads, so two racing conditional writes could both pass (real S3 makes them atomic and answers
+//!   the loser 409/412; in 6 direct runs of 8 racers moto never let two win, so for S3 this is a safeguard against
+//!   a flaky test, not a fix); gcp-storage-emulator ignores `ifGenerationMatch` entirely (real GCS enforces it). The
 //!   proxy runs every conditional request alone (one at a time), and for GCS checks the generation itself
 //!   against the emulator's current metadata and answers 412 as GCS does. It enforces what dagship *sent*: a
 //!   client that omitted the precondition would pass unchecked and the lock tests would catch the overlap.
