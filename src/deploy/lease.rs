@@ -174,24 +174,32 @@ impl Lease {
 
     /// Whether a write may start now: the lease is held and its last confirmed renewal is inside the window.
     pub fn check(&self, operation: &'static str, target: &str) -> Result<(), StoreError> {
+        match self.failure() {
+            Some(reason) => Err(self.fenced_at(operation, target, reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Why the lease no longer allows writes, if it does not.
+    pub fn failure(&self) -> Option<String> {
         let state = self.state();
         if let Some(lost) = &state.lost {
-            return Err(self.fenced_at(operation, target, format!("the deploy lock was lost: {lost}")));
+            return Some(format!("the deploy lock was lost: {lost}"));
         }
         let age = state.confirmed_sent_at.elapsed();
-        if age >= self.write_window() {
-            let mut reason = format!(
-                "the deploy lock's lease was last confirmed {} ago, over half its {} TTL, so another deploy may \
-                 take it over",
-                format_duration(age),
-                format_duration(self.ttl)
-            );
-            if let Some(error) = &state.last_error {
-                reason.push_str(&format!(" (renewing it failed: {error})"));
-            }
-            return Err(self.fenced_at(operation, target, reason));
+        if age < self.write_window() {
+            return None;
         }
-        Ok(())
+        let mut reason = format!(
+            "the deploy lock's lease was last confirmed {} ago, over half its {} TTL, so another deploy may take it \
+             over",
+            format_duration(age),
+            format_duration(self.ttl)
+        );
+        if let Some(error) = &state.last_error {
+            reason.push_str(&format!(" (renewing it failed: {error})"));
+        }
+        Some(reason)
     }
 
     /// Resolves when writes must stop: the lease is lost, or its last confirmed renewal left the write window.
@@ -218,11 +226,6 @@ impl Lease {
                 }
             }
         }
-    }
-
-    /// Why the lease no longer allows writes, if it does not.
-    pub fn failure(&self) -> Option<String> {
-        self.check("write", "").err().map(|err| err.message)
     }
 
     /// A deploy stopped by this lease's guard reports the lost lock (exit 4), not the refused write.
