@@ -163,6 +163,10 @@ pub struct UnlockArgs {
     /// The environment whose lock to remove.
     #[arg(long, short = 'e', value_name = "NAME")]
     pub env: String,
+    /// Remove the lock even if its deploy is alive (that deploy then stops before its next write). Without it,
+    /// the lock is watched for half its TTL and refused if it is renewed meanwhile.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

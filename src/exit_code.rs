@@ -12,7 +12,9 @@ pub enum ExitCode {
     Usage = 2,
     /// A safety check refused the operation; nothing remote was written.
     Refused = 3,
-    /// A remote or infrastructure failure: network, bucket, git fetch, GitHub API.
+    /// A remote or infrastructure failure: network, bucket, git fetch, GitHub API; or a deploy that lost its
+    /// lock part-way (taken over, removed with `unlock --force`, or its lease unrenewable): it stopped before its
+    /// next write and wrote no marker, and a re-run converges.
     Remote = 4,
     /// Cancelled by SIGINT or SIGTERM (128 + SIGINT, as shells report it). A deploy cancelled during its writes
     /// stopped before its next write, released its lock and wrote no marker; the next deploy completes it.

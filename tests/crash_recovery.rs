@@ -165,7 +165,7 @@ fn spawn_deploy(project: &Project) -> Child {
 
 #[test]
 fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
-    let project = Project::new(Backend::Local, "deploy:\n  lock_ttl: 1s\n  max_delete: 100%\n");
+    let project = Project::new(Backend::Local, "deploy:\n  lock_ttl: 2s\n  max_delete: 100%\n");
     let root = project.bucket.dir();
     write_version(&project, 0);
     // The first deploy also measures how long one takes, to spread the kills over it.

@@ -138,7 +138,8 @@ fn concurrent_deploys_serialize_locally() {
 
 #[test]
 fn a_killed_deploy_is_repaired_by_the_next_run() {
-    let project = Project::new(Backend::S3, "deploy:\n  lock_ttl: 2s\n");
+    // The next run takes the dead lock over once it has not changed for the 5 s TTL.
+    let project = Project::new(Backend::S3, "deploy:\n  lock_ttl: 5s\n");
     add_dags(&project, 1500);
     let mut child = spawn_deploy(&project, &["--concurrency", "1"]);
     wait_until("some uploads", Duration::from_secs(60), || project.bucket.keys().len() > 50);
@@ -164,7 +165,8 @@ fn a_killed_deploy_is_repaired_by_the_next_run() {
 
 #[test]
 fn a_held_lock_times_out_naming_its_holder_and_unlock_clears_it() {
-    let project = Project::new(Backend::Local, "");
+    // A 2 s TTL: `unlock` watches a lock for half its TTL before removing it as dead.
+    let project = Project::new(Backend::Local, "deploy:\n  lock_ttl: 2s\n");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let holder = format!(
         r#"{{"id": "other", "commit": "abc123", "host": "runner-42", "pid": 7, "acquired_at": {now},

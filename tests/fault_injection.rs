@@ -47,7 +47,8 @@ fn report(name: &str, proxy: &FaultProxy, started: Instant) {
 }
 
 fn converges_through_faults(backend: Backend, flavor: Flavor, files: usize) {
-    let project = Project::new(backend, "deploy:\n  lock_ttl: 5s\n");
+    // A TTL well above the proxy's delays and the retries' backoff, so the lease is renewed through the faults.
+    let project = Project::new(backend, "deploy:\n  lock_ttl: 20s\n");
     add_files(&project, files, "v1");
     let upstream = project.bucket.endpoint.clone().unwrap();
     let proxy = FaultProxy::start(&upstream, flavor, 0.10, SEED, &ALL_FAULTS);
@@ -94,7 +95,8 @@ fn three_hundred_files_deploy_through_ten_percent_faults_on_gcs() {
 
 #[test]
 fn a_fault_storm_beyond_the_retry_budget_fails_clearly_and_a_rerun_converges() {
-    let project = Project::new(Backend::S3, "deploy:\n  lock_ttl: 2s\n");
+    // The lease's write window (half the TTL) outlasts the retry budget, so the uploads give up first.
+    let project = Project::new(Backend::S3, "deploy:\n  lock_ttl: 12s\n");
     add_files(&project, 300, "v1");
     let upstream = common::buckets::endpoint(S3_VARIABLE);
     let proxy = FaultProxy::start(&upstream, Flavor::S3, 0.0, SEED, &[Fault::Unavailable]);
@@ -112,8 +114,8 @@ fn a_fault_storm_beyond_the_retry_budget_fails_clearly_and_a_rerun_converges() {
 
     // The storm passes; a plain re-run (same command) converges, taking over the lock the failed run could
     // not release.
+    // It waits until the lock has not changed for its TTL (measured by its own clock, from its first look).
     proxy.set_storm_after(u64::MAX);
-    std::thread::sleep(std::time::Duration::from_secs(2));
     let run = deploy_through(&project, &proxy, &[]);
     run.assert_code(0);
     assert_eq!(project.deployed(), project.expected());

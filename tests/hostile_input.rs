@@ -107,6 +107,7 @@ fn cases() -> Vec<Case> {
         config_case("concurrency is negative", "deploy:\n  concurrency: -1\n", &["deploy.concurrency"]),
         config_case("concurrency is huge", "deploy:\n  concurrency: 1e400\n", &["deploy.concurrency"]),
         config_case("lock_ttl is prose", "deploy:\n  lock_ttl: forever\n", &["deploy.lock_ttl"]),
+        config_case("lock_ttl too short for a lease", "deploy:\n  lock_ttl: 100ms\n", &["deploy.lock_ttl", "1s"]),
         config_case(
             "lock_timeout overflows",
             "deploy:\n  lock_timeout: 99999999999999999999y\n",

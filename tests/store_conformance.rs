@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::buckets::{Backend, Bucket};
+use common::fault_proxy::{FaultProxy, Flavor};
 use dagship::hash::Md5;
 use dagship::store::{self, Body, PutMode, PutRequest, Store, StoreErrorKind, StoreOptions, StoreUrl};
 
@@ -181,6 +182,76 @@ async fn missing_bucket_is_named(backend: Backend) {
     assert!(matches!(err.kind, StoreErrorKind::NoBucket | StoreErrorKind::Other), "{err}");
 }
 
+/// A store for the conditional cases. GCS goes through the precondition-enforcing proxy
+/// (tests/common/fault_proxy.rs): gcp-storage-emulator ignores `ifGenerationMatch`, so the proxy checks the
+/// generation dagship sends against the emulator's metadata and answers 412 as GCS does. With `atomic`, S3 goes
+/// through it too: moto checks `If-Match` and then writes in two steps on parallel threads, which real S3 does
+/// atomically.
+async fn open_conditional(bucket: &Bucket, atomic: bool) -> (Arc<dyn Store>, Option<FaultProxy>) {
+    let proxy = match bucket.backend {
+        Backend::Gcs => Some(FaultProxy::start_conditional(bucket.endpoint.as_ref().unwrap(), Flavor::Gcs)),
+        Backend::S3 if atomic => Some(FaultProxy::start_conditional(bucket.endpoint.as_ref().unwrap(), Flavor::S3)),
+        _ => None,
+    };
+    let endpoint = proxy.as_ref().map(|proxy| proxy.url.clone()).or_else(|| bucket.endpoint.clone());
+    let url = StoreUrl::parse(&bucket.url, std::path::Path::new("/")).unwrap();
+    let options = StoreOptions { endpoint, ..StoreOptions::default() };
+    (store::open(&url, &options).await.unwrap(), proxy)
+}
+
+async fn conditional_replace_and_delete(backend: Backend) {
+    let bucket = Bucket::new(backend);
+    let (store, _proxy) = open_conditional(&bucket, false).await;
+    let key = ".dagship/lock.json";
+    assert_eq!(store.get_versioned(key).await.unwrap(), None, "a missing object has no version");
+    let created = store.put(&put_bytes(key, b"one", PutMode::Create)).await.unwrap();
+    let read = store.get_versioned(key).await.unwrap().expect("the created object");
+    assert_eq!((read.bytes.as_ref(), read.version.as_str()), (&b"one"[..], created.version.as_str()));
+
+    let replaced = store.put(&put_bytes(key, b"two", PutMode::Replace(read.version.clone()))).await.unwrap();
+    assert_ne!(replaced.version, read.version, "a rewrite has a new version");
+    let stale = store.put(&put_bytes(key, b"three", PutMode::Replace(read.version.clone()))).await;
+    assert_eq!(stale.expect_err("a replace on an old version fails").kind, StoreErrorKind::Changed);
+    let err = store.delete_if(key, &read.version).await.expect_err("a delete on an old version fails");
+    assert_eq!(err.kind, StoreErrorKind::Changed, "{err}");
+    let current = store.get_versioned(key).await.unwrap().unwrap();
+    assert_eq!((current.bytes.as_ref(), current.version), (&b"two"[..], replaced.version.clone()), "untouched");
+
+    store.delete_if(key, &replaced.version).await.expect("a delete on the current version succeeds");
+    assert_eq!(store.get(key).await.unwrap(), None);
+    let gone = store.put(&put_bytes(key, b"four", PutMode::Replace(replaced.version.clone()))).await;
+    assert_eq!(gone.expect_err("a replace of a deleted object fails").kind, StoreErrorKind::Changed);
+    assert_eq!(store.get(key).await.unwrap(), None, "the failed replace created nothing");
+    let err = store.delete_if(key, &replaced.version).await.expect_err("a conditional delete of nothing fails");
+    assert_eq!(err.kind, StoreErrorKind::Changed, "{err}");
+}
+
+async fn one_of_many_conditional_replaces_wins(backend: Backend) {
+    const RACERS: usize = 8;
+    let bucket = Bucket::new(backend);
+    let (store, _proxy) = open_conditional(&bucket, true).await;
+    let key = ".dagship/lock.json";
+    let base = store.put(&put_bytes(key, b"stale", PutMode::Overwrite)).await.unwrap().version;
+    let attempts = (0..RACERS).map(|index| {
+        let (store, base) = (store.clone(), base.clone());
+        tokio::spawn(async move {
+            let body = format!("racer {index}");
+            (index, store.put(&put_bytes(key, body.as_bytes(), PutMode::Replace(base))).await)
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let mut winners = Vec::new();
+    for result in results {
+        match result.unwrap() {
+            (index, Ok(_)) => winners.push(index),
+            (_, Err(err)) => assert_eq!(err.kind, StoreErrorKind::Changed, "{err}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of {RACERS} replaces of one version wins: {winners:?}");
+    let stored = store.get(key).await.unwrap().unwrap();
+    assert_eq!(stored.as_ref(), format!("racer {}", winners[0]).as_bytes(), "the winner's bytes are stored");
+}
+
 macro_rules! conformance {
     ($backend_mod:ident, $backend:expr) => {
         mod $backend_mod {
@@ -201,6 +272,14 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread")]
             async fn conditional_create() {
                 super::conditional_create($backend).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn conditional_replace_and_delete() {
+                super::conditional_replace_and_delete($backend).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn one_of_many_conditional_replaces_wins() {
+                super::one_of_many_conditional_replaces_wins($backend).await
             }
             #[tokio::test(flavor = "multi_thread")]
             async fn large_files_go_in_parts() {

@@ -285,9 +285,9 @@ fn stage_dbt(
 pub fn unlock(cli: &Cli, args: &UnlockArgs) -> Result<ExitCode> {
     let (root, _, config) = setup(cli)?;
     let request = request(&root, &config, &args.env, None);
-    match runtime()?.block_on(deploy::unlock(&request))? {
-        Some(holder) => println!("removed the lock of {} held by {}", args.env, holder.describe()),
-        None => println!("{} has no deploy lock", args.env),
+    match runtime()?.block_on(deploy::unlock(&request, args.force))? {
+        Some(holder) => println!("removed the lock of environment `{}` held by {}", args.env, holder.describe()),
+        None => println!("environment `{}` has no deploy lock", args.env),
     }
     Ok(ExitCode::Ok)
 }

@@ -298,7 +298,8 @@ pub struct DeployConfig {
     pub concurrency: usize,
     /// How long a deploy waits for another deploy's lock, like "10m".
     pub lock_timeout: String,
-    /// A lock older than this is stale (its deploy died) and is taken over, like "1h".
+    /// The deploy lock's lease, like "2m": a live deploy renews its lock every quarter of it; a lock that does not
+    /// change for this long (watched by the waiting deploy's own clock) belonged to a dead deploy and is taken over.
     pub lock_ttl: String,
 }
 
@@ -310,7 +311,7 @@ impl Default for DeployConfig {
             protect: Vec::new(),
             concurrency: 32,
             lock_timeout: "10m".into(),
-            lock_ttl: "1h".into(),
+            lock_ttl: "2m".into(),
         }
     }
 }
@@ -321,7 +322,7 @@ impl DeployConfig {
     }
 
     pub fn lock_ttl(&self) -> std::time::Duration {
-        duration_or(&self.lock_ttl, 3600)
+        duration_or(&self.lock_ttl, 120)
     }
 }
 

@@ -76,6 +76,16 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
             ));
         }
     }
+    // The lock's lease is renewed every quarter TTL and writes stop at half: below a second no request fits.
+    if humantime::parse_duration(&config.deploy.lock_ttl).is_ok_and(|ttl| ttl < std::time::Duration::from_secs(1)) {
+        return Err(problem(
+            deploy.key("lock_ttl"),
+            format!(
+                "`{}` is too short for a lease renewed every quarter of it; use at least \"1s\" (default \"2m\")",
+                config.deploy.lock_ttl
+            ),
+        ));
+    }
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 mod apply;
 mod commit_source;
 mod exclude;
+mod guard;
 mod layout;
+mod lease;
 mod lock;
 mod marker;
 mod plan;
@@ -46,6 +48,10 @@ pub enum DeployError {
     Refused(Vec<String>),
     #[error("{0}")]
     LockHeld(String),
+    /// The deploy lost its lock (taken over, removed, or its lease unconfirmed past half the TTL): it stopped
+    /// before its next write and wrote no marker.
+    #[error("{0}")]
+    LockLost(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -59,6 +65,7 @@ impl DeployError {
         match self {
             DeployError::Input(_) => ExitCode::Usage,
             DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ExitCode::Refused,
+            DeployError::LockLost(_) => ExitCode::Remote,
             DeployError::Store(err) => err.exit_code(),
             DeployError::Platform(err) => err.exit_code(),
             DeployError::Cancelled => ExitCode::Cancelled,
@@ -293,11 +300,15 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     }
     warn_if_older(request.repo_root, prepared.marker.as_ref(), &commit);
 
+    // Plan under the lock, so the plan is made against the bucket no other deploy is changing.
+    // Every write under the lock goes through the guard, which stops the deploy once its lease lapses.
     crate::cancel::listen();
-    let lock = lock::acquire(store.as_ref(), options.holder.clone(), &options.lock).await?;
+    let lock = lock::acquire(store.as_ref(), options.holder.clone(), request.environment, &options.lock).await?;
+    let lease = lease::Lease::start(store.clone(), &lock, request.environment, options.lock.ttl);
+    let guarded: Arc<dyn Store> = Arc::new(guard::GuardedStore::new(store.clone(), lease.clone()));
     let writing = crate::cancel::Writing::start();
-    let result = deploy_locked(request, store.clone(), &options, &commit).await;
-    let released = lock::release(store.as_ref(), &lock).await;
+    let result = deploy_locked(request, guarded, &options, &commit).await.map_err(|err| lease.explain(err));
+    let released = lease.release().await;
     drop(writing);
     let locked = result?;
     released?;
@@ -403,12 +414,9 @@ pub async fn last_deploy(request: &Request<'_>) -> Result<Option<Marker>, Deploy
     Ok(marker::read(store.as_ref()).await?)
 }
 
-/// Force-releases an environment's lock (after a deploy died), returning who held it.
-pub async fn unlock(request: &Request<'_>) -> Result<Option<Holder>, DeployError> {
+/// Removes an environment's lock (after a deploy died), returning who held it. A live lock is refused unless
+/// `force` (see `lock::unlock`).
+pub async fn unlock(request: &Request<'_>, force: bool) -> Result<Option<Holder>, DeployError> {
     let store = request.open_store().await?;
-    let holder = lock::read_holder(store.as_ref()).await?;
-    if holder.is_some() {
-        store.delete(LOCK_KEY).await?;
-    }
-    Ok(holder)
+    lock::unlock(store.as_ref(), request.environment, request.config.deploy.lock_ttl(), force).await
 }

@@ -8,6 +8,11 @@ use crate::exit_code::ExitCode;
 pub enum StoreErrorKind {
     /// A conditional create found the key taken.
     AlreadyExists,
+    /// A conditional replace or delete found the object rewritten or gone since the version it named.
+    Changed,
+    /// The write was refused before it started: the deploy's lock lease is lost or unconfirmed (a takeover may
+    /// be under way), so writing could interleave with another deploy. See src/deploy/lease.rs.
+    Fenced,
     /// Throttling, a 5xx, a timeout or a dropped connection: worth retrying.
     Transient,
     /// Credentials missing or refused.

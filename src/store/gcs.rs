@@ -17,7 +17,8 @@ use gcloud_storage::http::objects::upload::{UploadObjectRequest, UploadType};
 use gcloud_storage::http::resumable_upload_client::{ChunkSize, UploadStatus};
 
 use super::{
-    Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreOptions, StoreUrl, check_key,
+    Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreOptions, StoreUrl, Versioned,
+    check_key,
 };
 use crate::hash::Md5;
 
@@ -127,12 +128,45 @@ impl GcsStore {
         StoreError::new(kind, operation, self.url.join(key), message)
     }
 
-    fn upload_request(&self, mode: PutMode) -> UploadObjectRequest {
-        UploadObjectRequest {
-            bucket: self.url.bucket.clone(),
-            if_generation_match: (mode == PutMode::Create).then_some(0),
-            ..Default::default()
+    /// The error of a request with a generation precondition: 412 (another generation) and 404 (gone) mean
+    /// another writer changed the object.
+    fn conditional_error(&self, operation: &'static str, key: &str, err: GcsError) -> StoreError {
+        let status = status_of(&err);
+        let mut error = self.error(operation, key, err);
+        if matches!(status, Some(404 | 412)) {
+            error.kind = StoreErrorKind::Changed;
         }
+        error
+    }
+
+    fn put_error(&self, mode: &PutMode, operation: &'static str, key: &str, err: GcsError) -> StoreError {
+        match mode {
+            PutMode::Replace(_) => self.conditional_error(operation, key, err),
+            _ => self.error(operation, key, err),
+        }
+    }
+
+    /// The generation precondition of a put: `0` means "no live object", a generation means "still this one".
+    /// Real GCS enforces both atomically; gcp-storage-emulator ignores them (tests put a precondition-enforcing
+    /// proxy in front of it, tests/common/fault_proxy.rs).
+    fn upload_request(&self, mode: &PutMode, key: &str) -> Result<UploadObjectRequest, StoreError> {
+        let if_generation_match = match mode {
+            PutMode::Overwrite => None,
+            PutMode::Create => Some(0),
+            PutMode::Replace(generation) => Some(self.generation(key, generation)?),
+        };
+        Ok(UploadObjectRequest { bucket: self.url.bucket.clone(), if_generation_match, ..Default::default() })
+    }
+
+    fn generation(&self, key: &str, version: &str) -> Result<i64, StoreError> {
+        version.parse().map_err(|_| {
+            StoreError::new(
+                StoreErrorKind::Invalid,
+                "conditionally write",
+                self.url.join(key),
+                format!("`{version}` is not a GCS generation"),
+            )
+        })
     }
 
     fn metadata(&self, request: &PutRequest) -> Object {
@@ -156,9 +190,9 @@ impl GcsStore {
             };
         let upload_type = UploadType::Multipart(Box::new(self.metadata(request)));
         self.client
-            .upload_object(&self.upload_request(request.mode), bytes, &upload_type)
+            .upload_object(&self.upload_request(&request.mode, key)?, bytes, &upload_type)
             .await
-            .map_err(|err| self.error("upload", key, err))
+            .map_err(|err| self.put_error(&request.mode, "upload", key, err))
     }
 
     /// A resumable upload in `part_size` chunks, so a large file never sits in memory whole.
@@ -170,9 +204,9 @@ impl GcsStore {
         let upload_type = UploadType::Multipart(Box::new(self.metadata(request)));
         let session = self
             .client
-            .prepare_resumable_upload(&self.upload_request(request.mode), &upload_type)
+            .prepare_resumable_upload(&self.upload_request(&request.mode, key)?, &upload_type)
             .await
-            .map_err(|err| self.error("start resumable upload of", key, err))?;
+            .map_err(|err| self.put_error(&request.mode, "start resumable upload of", key, err))?;
         let mut file = tokio::fs::File::open(path).await.map_err(read_error)?;
         let mut offset = 0u64;
         loop {
@@ -184,7 +218,7 @@ impl GcsStore {
             let status = session
                 .upload_multiple_chunk(chunk, &range)
                 .await
-                .map_err(|err| self.error("upload chunk of", key, err))?;
+                .map_err(|err| self.put_error(&request.mode, "upload chunk of", key, err))?;
             offset += length;
             match status {
                 UploadStatus::Ok(object) => return Ok(object),
@@ -254,6 +288,36 @@ impl Store for GcsStore {
         }
     }
 
+    /// The metadata (generation G), then the bytes of generation G exactly: if the object was rewritten in
+    /// between (and G is gone), the download fails with 404 and the read starts over.
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        check_key(&self.url, key)?;
+        let mut request =
+            GetObjectRequest { bucket: self.url.bucket.clone(), object: self.full_key(key), ..Default::default() };
+        for _ in 0..5 {
+            request.generation = None;
+            let object = match self.client.get_object(&request).await {
+                Ok(object) => object,
+                Err(err) if status_of(&err) == Some(404) => return Ok(None),
+                Err(err) => return Err(self.error("download", key, err)),
+            };
+            request.generation = Some(object.generation);
+            match self.client.download_object(&request, &Range::default()).await {
+                Ok(bytes) => {
+                    return Ok(Some(Versioned { bytes: Bytes::from(bytes), version: object.generation.to_string() }));
+                }
+                Err(err) if status_of(&err) == Some(404) => continue,
+                Err(err) => return Err(self.error("download", key, err)),
+            }
+        }
+        Err(StoreError::new(
+            StoreErrorKind::Transient,
+            "download",
+            self.url.join(key),
+            "the object was rewritten during every read",
+        ))
+    }
+
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
         check_key(&self.url, &request.key)?;
         let object = match &request.body {
@@ -283,5 +347,19 @@ impl Store for GcsStore {
             Err(err) if status_of(&err) == Some(404) => Ok(()),
             Err(err) => Err(self.error("delete", key, err)),
         }
+    }
+
+    async fn delete_if(&self, key: &str, version: &str) -> Result<(), StoreError> {
+        check_key(&self.url, key)?;
+        let request = DeleteObjectRequest {
+            bucket: self.url.bucket.clone(),
+            object: self.full_key(key),
+            if_generation_match: Some(self.generation(key, version)?),
+            ..Default::default()
+        };
+        self.client
+            .delete_object(&request)
+            .await
+            .map_err(|err| self.conditional_error("conditionally delete", key, err))
     }
 }

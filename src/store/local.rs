@@ -1,5 +1,9 @@
 //! `file://` buckets: a directory. Writes go to a temporary file that is renamed (or, for a conditional
 //! create, hard-linked, which fails when the name exists) into place, so readers never see half a file.
+//! Conditional replaces and deletes are a compare-and-swap: the bucket directory is flocked (every process
+//! using the bucket, dagship or not, that takes the same flock is serialized), the object's current version is
+//! compared, and only then renamed over or removed. A version names the content (MD5) besides mtime and size,
+//! so two writes within one file-system timestamp tick never share a version.
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -7,7 +11,7 @@ use std::time::UNIX_EPOCH;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreUrl, check_key};
+use super::{Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreUrl, Versioned, check_key};
 use crate::hash::Md5;
 
 /// Temporary files carry this marker so listings skip them.
@@ -77,7 +81,7 @@ impl LocalStore {
                 }
                 let metadata = entry.metadata().map_err(|err| self.io_error("list", &key, err))?;
                 let (md5, size) = Md5::of_file(&path).map_err(|err| self.io_error("list", &key, err))?;
-                objects.push(ObjectMeta { version: version_of(&metadata), key, size, md5: Some(md5) });
+                objects.push(ObjectMeta { version: version_of(&metadata, &md5), key, size, md5: Some(md5) });
             }
         }
         objects.sort_by(|a, b| a.key.cmp(&b.key));
@@ -108,12 +112,18 @@ impl LocalStore {
                     format!("the source changed while uploading (expected MD5 {}, read {md5})", request.md5),
                 ));
             }
-            let placed = match request.mode {
-                PutMode::Overwrite => std::fs::rename(&temp, &target),
+            match &request.mode {
+                PutMode::Overwrite => std::fs::rename(&temp, &target).map_err(|err| self.io_error("upload", key, err)),
                 // A hard link fails when the name exists: an atomic create-if-absent with the content in place.
-                PutMode::Create => std::fs::hard_link(&temp, &target),
-            };
-            placed.map_err(|err| self.io_error("upload", key, err))
+                // Under the bucket flock, so a compare-and-swap never sees the name appear mid-way.
+                PutMode::Create => self.exclusively(key, || {
+                    std::fs::hard_link(&temp, &target).map_err(|err| self.io_error("upload", key, err))
+                }),
+                PutMode::Replace(version) => self.exclusively(key, || {
+                    self.expect_version(key, version)?;
+                    std::fs::rename(&temp, &target).map_err(|err| self.io_error("upload", key, err))
+                }),
+            }
         });
         let _ = std::fs::remove_file(&temp);
         written?;
@@ -122,8 +132,48 @@ impl LocalStore {
             key: key.clone(),
             size: metadata.len(),
             md5: Some(request.md5),
-            version: version_of(&metadata),
+            version: version_of(&metadata, &request.md5),
         })
+    }
+
+    /// Runs `work` holding an exclusive flock on the bucket directory (created if needed; never removed, unlike
+    /// the folders below it, so every process locks the same inode).
+    fn exclusively<T>(&self, key: &str, work: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        std::fs::create_dir_all(&self.root).map_err(|err| self.io_error("lock the bucket for", key, err))?;
+        let root = std::fs::File::open(&self.root).map_err(|err| self.io_error("lock the bucket for", key, err))?;
+        root.lock().map_err(|err| self.io_error("lock the bucket for", key, err))?;
+        let result = work();
+        let _ = root.unlock(); // also released when `root` closes
+        result
+    }
+
+    /// The object's bytes and version from one open file (renames replace the inode, so this is one version).
+    fn read_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        use std::io::Read;
+        let mut file = match std::fs::File::open(self.root.join(key)) {
+            Ok(file) => file,
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(self.io_error("download", key, err)),
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|err| self.io_error("download", key, err))?;
+        let metadata = file.metadata().map_err(|err| self.io_error("download", key, err))?;
+        let version = version_of(&metadata, &Md5::of_bytes(&bytes));
+        Ok(Some(Versioned { bytes: Bytes::from(bytes), version }))
+    }
+
+    /// Fails with `Changed` unless the object exists with exactly `version` (call under [`Self::exclusively`]).
+    fn expect_version(&self, key: &str, version: &str) -> Result<(), StoreError> {
+        match self.read_versioned(key)? {
+            Some(current) if current.version == version => Ok(()),
+            Some(current) => Err(self.error(
+                StoreErrorKind::Changed,
+                "conditionally write",
+                key,
+                format!("the object changed (version {} is now {})", version, current.version),
+            )),
+            None => Err(self.error(StoreErrorKind::Changed, "conditionally write", key, "the object is gone")),
+        }
     }
 
     /// Streams the body into `temp`, returning the MD5 of what was written.
@@ -140,6 +190,13 @@ impl LocalStore {
         .map_err(|err| self.io_error("upload", key, err))?;
         file.sync_data().map_err(|err| self.io_error("upload", key, err))?;
         Ok(md5)
+    }
+
+    fn delete_if_blocking(&self, key: &str, version: &str) -> Result<(), StoreError> {
+        self.exclusively(key, || {
+            self.expect_version(key, version)?;
+            self.delete_blocking(key)
+        })
     }
 
     fn delete_blocking(&self, key: &str) -> Result<(), StoreError> {
@@ -161,13 +218,15 @@ impl LocalStore {
     }
 }
 
-fn version_of(metadata: &std::fs::Metadata) -> String {
+/// Modification time, size and content: a rewrite changes it even within one timestamp tick (unless the bytes
+/// are the same, as with an S3 ETag).
+fn version_of(metadata: &std::fs::Metadata, md5: &Md5) -> String {
     let nanos = metadata
         .modified()
         .ok()
         .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |since| since.as_nanos());
-    format!("{nanos}-{}", metadata.len())
+    format!("{nanos}-{}-{md5}", metadata.len())
 }
 
 /// Runs file-system work off the async threads.
@@ -199,6 +258,12 @@ impl Store for LocalStore {
         }
     }
 
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        check_key(&self.url, key)?;
+        let (store, key) = (self.clone(), key.to_string());
+        blocking(move || store.read_versioned(&key)).await
+    }
+
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
         check_key(&self.url, &request.key)?;
         let (store, request) = (self.clone(), request.clone());
@@ -209,5 +274,11 @@ impl Store for LocalStore {
         check_key(&self.url, key)?;
         let (store, key) = (self.clone(), key.to_string());
         blocking(move || store.delete_blocking(&key)).await
+    }
+
+    async fn delete_if(&self, key: &str, version: &str) -> Result<(), StoreError> {
+        check_key(&self.url, key)?;
+        let (store, key, version) = (self.clone(), key.to_string(), version.to_string());
+        blocking(move || store.delete_if_blocking(&key, &version)).await
     }
 }

@@ -43,12 +43,16 @@ pub enum Body {
     File(PathBuf),
 }
 
-/// Overwrite, or create only when no object has the key (S3 `If-None-Match: *`, GCS `ifGenerationMatch=0`,
-/// local exclusive link).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Overwrite; create only when no object has the key (S3 `If-None-Match: *`, GCS `ifGenerationMatch=0`, local
+/// exclusive link); or replace only while the object still has the exact version a [`Store::get_versioned`]
+/// or an earlier put reported (S3 `If-Match: <ETag>`, GCS `ifGenerationMatch=<generation>`, local compare-and-swap
+/// under an flock). The conditional modes are what makes the deploy lock exclusive (src/deploy/lock.rs).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutMode {
     Overwrite,
     Create,
+    /// Fails with [`StoreErrorKind::Changed`] when the object was rewritten or deleted since `version`.
+    Replace(String),
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +76,13 @@ impl PutRequest {
             mode,
         }
     }
+}
+
+/// An object's bytes and the version they are (one consistent read, for a later conditional write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub bytes: Bytes,
+    pub version: String,
 }
 
 /// Tunables shared by the backends.
@@ -109,11 +120,18 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
     /// The object's bytes, or `None` when it does not exist.
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
+    /// The object's bytes with their version, or `None` when it does not exist. The version is the one a
+    /// `PutMode::Replace` or [`Store::delete_if`] is conditioned on.
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError>;
     /// Writes the object and checks the stored checksum; `PutMode::Create` fails with
-    /// `StoreErrorKind::AlreadyExists` when the key exists.
+    /// `StoreErrorKind::AlreadyExists` when the key exists, `PutMode::Replace` with `StoreErrorKind::Changed`
+    /// when the object no longer has the version.
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError>;
     /// Deletes the object; deleting a missing object succeeds.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Deletes the object only while it still has `version` (S3 `If-Match`, GCS `ifGenerationMatch`, local
+    /// compare-and-delete under an flock); `StoreErrorKind::Changed` when it was rewritten or is gone.
+    async fn delete_if(&self, key: &str, version: &str) -> Result<(), StoreError>;
 }
 
 /// Opens the backend for `url`, wrapped with retries.

@@ -4,7 +4,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ObjectMeta, PutRequest, Store, StoreError, StoreUrl};
+use super::{ObjectMeta, PutRequest, Store, StoreError, StoreUrl, Versioned};
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -78,12 +78,23 @@ impl Store for Retrying {
         self.policy.run(|| self.inner.get(key)).await
     }
 
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        self.policy.run(|| self.inner.get_versioned(key)).await
+    }
+
+    /// A conditional write whose answer was lost and is retried may fail with `Changed` or `AlreadyExists`
+    /// although the first attempt succeeded: callers of the conditional modes read the object back to tell
+    /// (src/deploy/lock.rs does, by the unique body every lock write carries).
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
         self.policy.run(|| self.inner.put(request)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.policy.run(|| self.inner.delete(key)).await
+    }
+
+    async fn delete_if(&self, key: &str, version: &str) -> Result<(), StoreError> {
+        self.policy.run(|| self.inner.delete_if(key, version)).await
     }
 }
 

@@ -13,7 +13,8 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
 use super::{
-    Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreOptions, StoreUrl, check_key,
+    Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreOptions, StoreUrl, Versioned,
+    check_key,
 };
 use crate::hash::Md5;
 
@@ -110,6 +111,34 @@ impl S3Store {
         StoreError::new(kind, operation, self.url.join(key), message)
     }
 
+    /// The error of a request conditioned on an ETag (`If-Match`): 412 (the ETag differs) and 404 (the object is
+    /// gone) both mean another writer changed it. S3's 409 (two conditional writes raced) stays transient: the
+    /// retry gets the real answer.
+    fn conditional_error<E, R>(&self, operation: &'static str, key: &str, err: SdkError<E, R>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + HttpStatus,
+    {
+        let status = err.raw_response().map(HttpStatus::status);
+        let mut error = self.error(operation, key, err);
+        if matches!(status, Some(404 | 412)) {
+            error.kind = StoreErrorKind::Changed;
+        }
+        error
+    }
+
+    /// Maps a put's error by its mode: only `Replace` turns 412/404 into `Changed`.
+    fn put_error<E, R>(&self, mode: &PutMode, operation: &'static str, key: &str, err: SdkError<E, R>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + HttpStatus,
+    {
+        match mode {
+            PutMode::Replace(_) => self.conditional_error(operation, key, err),
+            _ => self.error(operation, key, err),
+        }
+    }
+
     async fn put_single(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
         let key = &request.key;
         let body = match &request.body {
@@ -126,10 +155,12 @@ impl S3Store {
             .content_length(request.size as i64)
             .content_md5(request.md5.to_base64())
             .body(body);
-        if request.mode == PutMode::Create {
-            put = put.if_none_match("*");
+        match &request.mode {
+            PutMode::Overwrite => {}
+            PutMode::Create => put = put.if_none_match("*"),
+            PutMode::Replace(etag) => put = put.if_match(etag),
         }
-        let output = put.send().await.map_err(|err| self.error("upload", key, err))?;
+        let output = put.send().await.map_err(|err| self.put_error(&request.mode, "upload", key, err))?;
         let etag = output.e_tag().unwrap_or_default().to_string();
         // S3 checked Content-MD5 already. Where the ETag is the MD5 (no KMS or customer-key encryption), one that
         // differs means something between us and S3 changed the bytes; under SSE-KMS, DSSE-KMS and SSE-C the
@@ -218,10 +249,15 @@ impl S3Store {
             .key(full_key)
             .upload_id(upload_id)
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
-        if request.mode == PutMode::Create {
-            complete = complete.if_none_match("*");
+        match &request.mode {
+            PutMode::Overwrite => {}
+            PutMode::Create => complete = complete.if_none_match("*"),
+            PutMode::Replace(etag) => complete = complete.if_match(etag),
         }
-        let output = complete.send().await.map_err(|err| self.error("complete multipart upload of", key, err))?;
+        let output = complete
+            .send()
+            .await
+            .map_err(|err| self.put_error(&request.mode, "complete multipart upload of", key, err))?;
         // A multipart ETag is not an MD5; every part was checked by its Content-MD5 instead.
         Ok(ObjectMeta {
             key: key.clone(),
@@ -313,6 +349,24 @@ impl Store for S3Store {
         Ok(Some(body.into_bytes()))
     }
 
+    /// One GetObject: the body and the ETag S3 served it with are the same version.
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        check_key(&self.url, key)?;
+        let result = self.client.get_object().bucket(&self.url.bucket).key(self.full_key(key)).send().await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|service| service.is_no_such_key()) => return Ok(None),
+            Err(err) => return Err(self.error("download", key, err)),
+        };
+        let version = output.e_tag().unwrap_or_default().to_string();
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|err| StoreError::new(StoreErrorKind::Transient, "download", self.url.join(key), err))?;
+        Ok(Some(Versioned { bytes: body.into_bytes(), version }))
+    }
+
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
         check_key(&self.url, &request.key)?;
         match &request.body {
@@ -330,6 +384,19 @@ impl Store for S3Store {
             .send()
             .await
             .map_err(|err| self.error("delete", key, err))?;
+        Ok(())
+    }
+
+    async fn delete_if(&self, key: &str, version: &str) -> Result<(), StoreError> {
+        check_key(&self.url, key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.url.bucket)
+            .key(self.full_key(key))
+            .if_match(version)
+            .send()
+            .await
+            .map_err(|err| self.conditional_error("conditionally delete", key, err))?;
         Ok(())
     }
 }

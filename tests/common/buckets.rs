@@ -218,8 +218,16 @@ impl Bucket {
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                 std::fs::write(path, bytes).unwrap();
             }
+            _ => self.seed_through(self.endpoint.as_ref().unwrap(), key, bytes),
+        }
+    }
+
+    /// Writes an object unconditionally through `endpoint` (the emulator, or a proxy in front of it).
+    pub fn seed_through(&self, endpoint: &str, key: &str, bytes: &[u8]) {
+        match self.backend {
+            Backend::Local => panic!("a local bucket has no endpoint"),
             Backend::S3 => block_on(async {
-                s3_client(self.endpoint.as_ref().unwrap())
+                s3_client(endpoint)
                     .put_object()
                     .bucket(&self.name)
                     .key(format!("{}{key}", self.prefix))
@@ -229,7 +237,6 @@ impl Bucket {
                     .unwrap();
             }),
             Backend::Gcs => block_on(async {
-                let endpoint = self.endpoint.as_ref().unwrap();
                 let status = reqwest::Client::new()
                     .post(format!("{endpoint}/upload/storage/v1/b/{}/o", self.name))
                     .query(&[("uploadType", "media"), ("name", &format!("{}{key}", self.prefix))])

@@ -4,12 +4,23 @@
 //! forwarded with its response body cut short (Content-Length promises more than is sent). Everything else is
 //! forwarded unchanged, one upstream connection per request. Counters say how many faults of each kind were
 //! injected, so a test can assert that every kind really happened.
+//!
+//! Two more duties for the lock tests ([`FaultProxy::start_conditional`]):
+//! - **Conditional requests are made atomic.** moto checks `If-Match`/`If-None-Match` and then writes in two steps
+//!   on parallel threads, so two racing conditional writes could both pass (real S3 makes them atomic and answers
+//!   the loser 409/412; in 6 direct runs of 8 racers moto never let two win, so for S3 this is a safeguard against
+//!   a flaky test, not a fix); gcp-storage-emulator ignores `ifGenerationMatch` entirely (real GCS enforces it). The
+//!   proxy runs every conditional request alone (one at a time), and for GCS checks the generation itself
+//!   against the emulator's current metadata and answers 412 as GCS does. It enforces what dagship *sent*: a
+//!   client that omitted the precondition would pass unchecked and the lock tests would catch the overlap.
+//! - **A request log**: every request in the order the server answered, with its status, its body when small,
+//!   and when it was forwarded and answered, so tests can split the log into lock-holding periods.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -74,6 +85,11 @@ struct Shared {
     /// `METHOD target` of every request that can change the bucket (anything but GET and HEAD), in arrival order.
     writes: Mutex<Vec<String>>,
     rules: Mutex<Vec<Rule>>,
+    /// Whether conditional requests are serialized (and, for GCS, enforced); see the module doc.
+    conditional: bool,
+    conditional_turn: tokio::sync::Mutex<()>,
+    log: Mutex<Vec<Logged>>,
+    started: Instant,
 }
 
 /// A fault aimed at one request: the `nth` (from 1) request with this method whose target contains `target`,
@@ -95,6 +111,38 @@ impl Rule {
 
     pub fn from_then_on(method: &'static str, target: &str, nth: u64, fault: Fault) -> Rule {
         Rule { nth_and_after: true, ..Rule::once(method, target, nth, fault) }
+    }
+}
+
+
+/// One request as the proxy forwarded it.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub method: String,
+    /// The request target: path and query.
+    pub target: String,
+    /// The status the client got (0: no answer, the connection was reset).
+    pub status: u16,
+    /// The request body when at most 64 KiB.
+    pub body: Vec<u8>,
+    /// Since the proxy started: when the client had sent the request whole, when it went to the server (after
+    /// any injected delay), and when the server's answer came back.
+    pub received: Duration,
+    pub forwarded: Duration,
+    pub answered: Duration,
+}
+
+impl Logged {
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "PUT" | "POST" | "DELETE")
+    }
+
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
@@ -143,6 +191,23 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`) injecting `kinds` into a `rate` share of requests.
     pub fn start(upstream: &str, flavor: Flavor, rate: f64, seed: u64, kinds: &[Fault]) -> FaultProxy {
+        Self::start_with(upstream, flavor, rate, seed, kinds, false)
+    }
+
+    /// A proxy without faults that makes conditional requests atomic (and enforces GCS preconditions), with a
+    /// request log: see the module doc.
+    pub fn start_conditional(upstream: &str, flavor: Flavor) -> FaultProxy {
+        Self::start_with(upstream, flavor, 0.0, 1, &[], true)
+    }
+
+    fn start_with(
+        upstream: &str,
+        flavor: Flavor,
+        rate: f64,
+        seed: u64,
+        kinds: &[Fault],
+        conditional: bool,
+    ) -> FaultProxy {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
         let shared = Arc::new(Shared {
             upstream,
@@ -156,6 +221,10 @@ impl FaultProxy {
             counts: Default::default(),
             writes: Mutex::new(Vec::new()),
             rules: Mutex::new(Vec::new()),
+            conditional,
+            conditional_turn: tokio::sync::Mutex::new(()),
+            log: Mutex::new(Vec::new()),
+            started: Instant::now(),
         });
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
         std_listener.set_nonblocking(true).unwrap();
@@ -217,6 +286,11 @@ impl FaultProxy {
 
     pub fn total_faults(&self) -> u64 {
         self.counts().values().sum()
+    }
+
+    /// Every request answered so far, in the order the answers came back.
+    pub fn log(&self) -> Vec<Logged> {
+        self.shared.log.lock().unwrap().clone()
     }
 }
 
@@ -339,6 +413,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
             return;
         }
         let Ok(body) = read_body(&mut client, &head, false).await else { return };
+        let received = shared.started.elapsed();
         let number = shared.requests.fetch_add(1, Ordering::SeqCst);
         let method = head.first_line.split(' ').next().unwrap_or("").to_string();
         let target = head.first_line.split(' ').nth(1).unwrap_or("").to_string();
@@ -373,7 +448,31 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
             }
             _ => {}
         }
-        let Ok((response_head, response_body)) = forward(&shared.upstream, &head, &body).await else {
+        let forwarded = shared.started.elapsed();
+        let turn =
+            if shared.conditional && is_conditional(&head) { Some(shared.conditional_turn.lock().await) } else { None };
+        let refused = match (&turn, shared.flavor) {
+            (Some(_), Flavor::Gcs) => gcs_precondition_failed(&shared.upstream, &head, &body).await,
+            _ => None,
+        };
+        let answer = match refused {
+            Some(response) => Ok(response),
+            None => forward(&shared.upstream, &head, &body).await,
+        };
+        drop(turn);
+        let logged = Logged {
+            method: method.clone(),
+            target: head.first_line.split(' ').nth(1).unwrap_or("").to_string(),
+            status: answer.as_ref().map_or(0, |(response, _)| {
+                response.first_line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+            }),
+            body: if body.len() <= 64 * 1024 { body.clone() } else { Vec::new() },
+            received,
+            forwarded,
+            answered: shared.started.elapsed(),
+        };
+        shared.log.lock().unwrap().push(logged);
+        let Ok((response_head, response_body)) = answer else {
             // The emulator itself failed: the client sees a reset, as it would from a load balancer.
             reset(client.into_inner());
             return;
@@ -411,6 +510,96 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
             }
         }
     }
+}
+
+/// A write with a precondition: S3 `If-Match`/`If-None-Match`, GCS `ifGenerationMatch`.
+fn is_conditional(head: &Head) -> bool {
+    let method = head.first_line.split(' ').next().unwrap_or("");
+    matches!(method, "PUT" | "POST" | "DELETE")
+        && (head.header("if-match").is_some()
+            || head.header("if-none-match").is_some()
+            || query_param(head, "ifGenerationMatch").is_some())
+}
+
+fn query_param(head: &Head, name: &str) -> Option<String> {
+    let target = head.first_line.split(' ').nth(1)?;
+    let query = target.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && index + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[index + 1..index + 3], 16)
+        {
+            out.push(byte);
+            index += 3;
+        } else {
+            out.push(if bytes[index] == b'+' { b' ' } else { bytes[index] });
+            index += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// GCS's answer to a write whose `ifGenerationMatch` does not hold, checked against the emulator's metadata
+/// (`0` = no live object); `None` when it holds (or names nothing this proxy understands).
+async fn gcs_precondition_failed(upstream: &str, head: &Head, body: &[u8]) -> Option<(Head, Vec<u8>)> {
+    let expected: i64 = query_param(head, "ifGenerationMatch")?.parse().ok()?;
+    let target = head.first_line.split(' ').nth(1)?;
+    let path = target.split('?').next()?;
+    let after_bucket = path.split_once("/b/")?.1;
+    let (bucket, rest) = after_bucket.split_once('/')?;
+    let name = match rest.strip_prefix("o/") {
+        Some(encoded) => percent_decode(encoded), // DELETE .../o/NAME
+        None => query_param(head, "name").or_else(|| multipart_name(body))?, // uploads
+    };
+    let encoded: String = name
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect();
+    let lookup = Head {
+        first_line: format!("GET /storage/v1/b/{bucket}/o/{encoded} HTTP/1.1"),
+        headers: vec![("Host".into(), upstream.to_string())],
+    };
+    let (response, metadata) = forward(upstream, &lookup, &[]).await.ok()?;
+    let current = if response.first_line.split(' ').nth(1) == Some("404") {
+        0
+    } else {
+        let metadata: serde_json::Value = serde_json::from_slice(&metadata).ok()?;
+        metadata["generation"].as_str()?.parse().ok()?
+    };
+    if current == expected {
+        return None;
+    }
+    let body = format!(
+        r#"{{"error":{{"code":412,"message":"At least one of the pre-conditions you specified did not hold. (generation {current}, expected {expected})","errors":[{{"reason":"conditionNotMet"}}]}}}}"#
+    )
+    .into_bytes();
+    let head = Head {
+        first_line: "HTTP/1.1 412 Precondition Failed".into(),
+        headers: vec![("Content-Type".into(), "application/json".into())],
+    };
+    Some((head, body))
+}
+
+/// The object name in a multipart upload's JSON metadata part.
+fn multipart_name(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let start = text.find("\"name\":\"")? + "\"name\":\"".len();
+    let value: String =
+        serde_json::from_str(&format!("\"{}\"", &text[start..start + text[start..].find('"')?])).ok()?;
+    Some(value)
 }
 
 /// Closes the socket with a TCP RST (linger 0) rather than a graceful FIN.
