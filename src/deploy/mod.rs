@@ -210,7 +210,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let commit = options.holder.commit.clone();
     // The platform's checks (MWAA: versioning, the environment AVAILABLE) come before any write at all.
     if let Some(mwaa) = &options.mwaa {
-        mwaa.preflight().await?;
+        mwaa.preflight(options.dry_run).await?;
     }
     if options.dry_run {
         let prepared = prepare_with(request, store).await?;
