@@ -694,6 +694,7 @@ fn runs_triggered_by_pull_requests_forks_or_comments_never_deploy() {
         ("workflow_run", workflow_run("push", json!({"full_name": "evil/shop"})), "from a fork"),
         ("workflow_run", workflow_run("push", Value::Null), "from a fork"),
         ("workflow_run", json!({"action": "completed"}).to_string(), "`unknown` run"),
+        ("workflow_run", workflow_run("workflow_run", json!({"full_name": REPOSITORY})), "`workflow_run` run"),
         ("issue_comment", json!({"action": "created", "issue": {"number": 3}}).to_string(), "anyone can comment"),
         ("issues", json!({"action": "opened"}).to_string(), "anyone can start it"),
         ("brand_new_event", json!({}).to_string(), "fail closed"),

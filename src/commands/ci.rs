@@ -142,14 +142,18 @@ fn refuse_by_event(context: &RunContext, rule: &Rule) -> Result<()> {
     Ok(())
 }
 
-/// A `workflow_run` that followed a pull request's run, a fork's, or one whose origin the payload does not say.
+/// A `workflow_run` that followed a pull request's run, a fork's, another `workflow_run`, or one whose origin the
+/// payload does not say.
 fn triggered_by_untrusted_code(context: &RunContext) -> bool {
     match &context.trigger {
         Trigger::WorkflowRun { triggering_event, from_fork, .. } => {
             *from_fork
                 || triggering_event
                     .as_deref()
-                    .is_none_or(|event| event_rules::rule(event, None).deploy == Deploy::Never)
+                    // A run of a run (workflow_run chains) cannot tell where the first one came from: untrusted.
+                    .is_none_or(|event| {
+                        !matches!(event_rules::rule(event, None).deploy, Deploy::OnRequest | Deploy::ByEvent)
+                    })
         }
         _ => true,
     }

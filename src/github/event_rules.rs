@@ -119,7 +119,7 @@ pub const RULES: &[Rule] = &[
         &[],
         Skip,
         NotFromPullRequest,
-        "the checkout is the default branch; a run triggered by a pull request or a fork never deploys",
+        "the checkout is the default branch; a run triggered by a pull request, a fork or another `workflow_run` never deploys",
     ),
     row("issue_comment", &[], Skip, Never, "anyone can comment, on any pull request"),
     row("schedule", &[], Skip, OnRequest, "the default branch, started by the repository"),
