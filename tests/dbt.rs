@@ -94,6 +94,9 @@ fn a_dbt_syntax_error_is_annotated_on_its_file_and_fails_the_check() {
     // dbt's own log is inside a collapsible group, with workflow commands switched off while it prints.
     assert!(run.stderr.contains("::group::dbt compile (prod)"), "{}", run.stderr);
     assert!(run.stderr.contains("::stop-commands::"), "{}", run.stderr);
+    // The error line (what the PR comment shows) keeps dbt's cause, not only its category.
+    let error = run.stderr.lines().find(|line| line.starts_with("error: `")).unwrap_or_default();
+    assert!(error.contains("Compilation Error in model broken (models/marts/broken.sql): "), "{}", run.stderr);
 }
 
 #[test]
