@@ -221,6 +221,10 @@ pub struct DetectArgs {
     /// push: the commit the branch pointed at before the push (all zeros for a new branch).
     #[arg(long, value_name = "SHA")]
     pub before: Option<String>,
+    /// push: the push was a force push (the payload's `forced`); a --before missing from the history is then
+    /// expected, and the range starts at the merge-base with the default branch.
+    #[arg(long)]
+    pub forced: bool,
     /// The repository's default branch (new branches and force pushes diff against it).
     #[arg(long, value_name = "BRANCH")]
     pub default_branch: Option<String>,

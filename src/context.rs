@@ -11,8 +11,10 @@ pub enum RangeRequest {
     Explicit { base: String, head: String, merge_base: bool },
     /// A pull request into `base_ref`: from the merge-base with that branch to head (three-dot).
     PullRequest { base_ref: String, head: String },
-    /// A push that moved the branch from `before` (all zeros when the branch is new) to head.
-    Push { before: String, head: String },
+    /// A push that moved the branch from `before` (all zeros when the branch is new) to head. `forced`: the
+    /// push rewrote the branch, so `before` may be gone from every clone; otherwise a `before` missing from the
+    /// whole history is an error naming it (a typo), never guessed to be a force push.
+    Push { before: String, head: String, forced: bool },
     /// Every file at head, as added.
     Full { head: String },
 }
@@ -44,6 +46,12 @@ pub enum RangeError {
     MissingBranch { branch: String, remote: String, fetched: bool },
     #[error("{}", missing_history_message(.0))]
     MissingHistory(MissingHistory),
+    #[error(
+        "the commit before the push, {before}, is not in this repository{}: check the value (a typo?), or say the \
+         push was a force push (--forced; `dagship ci` reads it from the payload) to compare with the default branch",
+        if *still_shallow { " (the clone is shallow and dagship may not fetch: drop --no-fetch)" } else { "" }
+    )]
+    MissingBefore { before: String, still_shallow: bool },
     #[error(
         "cannot tell the default branch: pass --default-branch, set `default_branch` in dagship.yml, or run \
          `git remote set-head {remote} --auto`"
@@ -191,7 +199,7 @@ pub fn resolve(
                 notices: deepener.finish(),
             })
         }
-        RangeRequest::Push { before, head } => resolve_push(git, before, head, default_branch, policy),
+        RangeRequest::Push { before, head, forced } => resolve_push(git, before, head, *forced, default_branch, policy),
         RangeRequest::Full { head } => Ok(Range {
             base: git.empty_tree()?,
             head: git.require_commit(head, "pass an existing commit as --head")?,
@@ -201,10 +209,25 @@ pub fn resolve(
     }
 }
 
+/// The commit `rev` names, deepening a shallow clone until it shows up (None when the whole history lacks it).
+/// Returns the notices about what was fetched.
+pub fn find_commit(git: &Git, rev: &str, policy: &FetchPolicy) -> Result<(Option<String>, Vec<String>), RangeError> {
+    let mut deepener = Deepener::new(git, policy, Vec::new());
+    loop {
+        if let Some(commit) = git.resolve_commit(rev)? {
+            return Ok((Some(commit), deepener.finish()));
+        }
+        if !deepener.deepen()? {
+            return Ok((None, deepener.finish()));
+        }
+    }
+}
+
 fn resolve_push(
     git: &Git,
     before: &str,
     head: &str,
+    forced: bool,
     default_branch: Option<&str>,
     policy: &FetchPolicy,
 ) -> Result<Range, RangeError> {
@@ -236,6 +259,10 @@ fn resolve_push(
             if !deepener.deepen()? {
                 break;
             }
+        }
+        let missing = git.resolve_commit(before)?.is_none();
+        if missing && !forced {
+            return Err(RangeError::MissingBefore { before: before.to_string(), still_shallow: git.is_shallow()? });
         }
         let mut notices = deepener.finish();
         notices.push(format!(

@@ -30,6 +30,10 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Event(#[from] crate::github::event::EventError),
+    /// The deploy wrote the bucket, then a later step (the post-deploy verify) failed: `report` says what was
+    /// written, so `ci` reports `deployed=true` with the failure.
+    #[error("{source}")]
+    AfterDeploy { report: Box<crate::deploy::DeployReport>, source: Box<Error> },
     /// A safety rule refused the run before anything remote was written (exit 3).
     #[error("{0}")]
     Refused(String),
@@ -53,6 +57,7 @@ impl Error {
             Error::Write { .. } => ExitCode::Remote,
             Error::Event(_) => ExitCode::Usage,
             Error::Refused(_) => ExitCode::Refused,
+            Error::AfterDeploy { source, .. } => source.exit_code(),
         }
     }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::actions::{REPOSITORY, TOKEN, dispatch, pull_request, push, run_ci};
+use common::actions::{REPOSITORY, TOKEN, dispatch, pull_request, push, run_ci, run_ci_at};
 use common::buckets::{Backend, Bucket};
 use common::dbt::{DbtProject, PROJECT_DIR};
 use common::{Repo, ZEROS, airflow_python, dagship_command};
@@ -132,7 +132,7 @@ fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouche
     github.mount(Mock::given(method("GET")).and(path(&comments)).respond_with(
         ResponseTemplate::new(200).set_body_json(json!([
             {"id": 1, "body": "unrelated"},
-            {"id": 99, "body": "<!-- dagship:pr-comment dagship.yml -->\n## dagship: check"}
+            {"id": 99, "user": {"login": "github-actions[bot]"}, "body": "<!-- dagship:pr-comment dagship.yml -->\n## dagship: check"}
         ])),
     ));
     github.mount(
@@ -481,7 +481,8 @@ fn hostile_or_broken_event_payloads_stop_with_the_field_named() {
         ("push", json!({"ref": "refs/heads/main"}).to_string(), vec![], "`before` is missing"),
         ("push", json!({"ref": "refs/heads/main", "before": 12}).to_string(), vec![], "`before` must be a string"),
         ("push", push("refs/heads/main; rm -rf /", ZEROS, &head, false), vec![], "`ref`"),
-        ("push", push("refs/heads/$(id)", ZEROS, &head, false), vec![], "`ref` `$(id)` holds characters"),
+        ("push", push("refs/heads/a b", ZEROS, &head, false), vec![], "`ref` `a b` holds characters"),
+        ("push", push("refs/heads/a..b", ZEROS, &head, false), vec![], "`ref` `a..b` is not a valid git branch name"),
         ("push", push("main", ZEROS, &head, false), vec![], "`ref` must be refs/heads/"),
         ("push", push("refs/heads/main", "$(id)", &head, false), vec![], "`before` `$(id)` is not a full commit id"),
         (
@@ -495,9 +496,9 @@ fn hostile_or_broken_event_payloads_stop_with_the_field_named() {
         ("pull_request", json!({"action": "opened"}).to_string(), vec![], "`pull_request.number` is missing"),
         (
             "pull_request",
-            pr(json!({"number": 7, "base": {"ref": "$(id)", "repo": {"full_name": REPOSITORY}}})),
+            pr(json!({"number": 7, "base": {"ref": "a b", "repo": {"full_name": REPOSITORY}}})),
             vec![],
-            "`pull_request.base.ref` `$(id)`",
+            "`pull_request.base.ref` `a b`",
         ),
         (
             "pull_request",
@@ -571,4 +572,352 @@ fn command_detect_and_unmapped_base_branches_read_no_bucket() {
     assert_eq!(ci.output("environment"), "");
     assert!(!ci.outputs.contains_key("plan_uploads"), "{:?}", ci.outputs);
     assert_eq!(bucket.keys(), Vec::<String>::new());
+}
+
+/// A payload with its `action` replaced (and `extra` merged in at the top level).
+fn with_action(payload: &str, action: &str, extra: Value) -> String {
+    let mut value: Value = serde_json::from_str(payload).unwrap();
+    value["action"] = json!(action);
+    if let Value::Object(extra) = extra {
+        for (key, field) in extra {
+            value[key] = field;
+        }
+    }
+    value.to_string()
+}
+
+#[test]
+fn pull_request_actions_that_change_no_code_are_not_checked_again() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    repo.checkout_new("feature", "main").write("dags/new.py", "# new\n");
+    let head = repo.commit("new DAG");
+    let github = GitHub::start();
+    let payload = pull_request(5, "main", Some(REPOSITORY));
+    for action in ["closed", "labeled", "unlabeled", "assigned", "converted_to_draft", "edited"] {
+        let mut command = ci_command(&repo, &bucket);
+        command.env("INPUT_GITHUB-TOKEN", TOKEN);
+        let ci = run_ci(command, "pull_request", &with_action(&payload, action, json!({})), &github.uri(), &head);
+        ci.run.assert_code(0);
+        assert_eq!(ci.output("mode"), "skip", "{action}: {}", ci.run.stderr);
+        assert!(ci.run.stderr.contains(&format!("`{action}`")), "{action}: the notice names it: {}", ci.run.stderr);
+    }
+    let requests = github.runtime.block_on(github.server.received_requests()).unwrap();
+    assert!(requests.is_empty(), "no comment for actions that change no code: {requests:?}");
+
+    // A new base branch is a new range: checked.
+    let retargeted = with_action(&payload, "edited", json!({"changes": {"base": {"ref": {"from": "release"}}}}));
+    let ci = run_ci(ci_command(&repo, &bucket), "pull_request", &retargeted, &github.uri(), &head);
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("mode"), "check");
+    assert_eq!(ci.output("changed_files_count"), "1");
+    for action in ["opened", "synchronize", "reopened", "ready_for_review"] {
+        let ci = run_ci(
+            ci_command(&repo, &bucket),
+            "pull_request",
+            &with_action(&payload, action, json!({})),
+            &github.uri(),
+            &head,
+        );
+        ci.run.assert_code(0);
+        assert_eq!(ci.output("mode"), "check", "{action}");
+    }
+    assert_eq!(bucket.keys(), Vec::<String>::new());
+}
+
+#[test]
+fn a_merge_queue_group_is_checked_not_skipped() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    repo.checkout_new("gh-readonly-queue/main/pr-5-abc", "main").write("dags/new.py", "# new\n");
+    let head = repo.commit("queued merge");
+    let github = GitHub::start();
+    let payload = json!({
+        "action": "checks_requested",
+        "merge_group": {"head_sha": head, "head_ref": "refs/heads/gh-readonly-queue/main/pr-5-abc",
+                        "base_ref": "refs/heads/main", "base_sha": ZEROS},
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"}
+    })
+    .to_string();
+    let mut command = ci_command(&repo, &bucket);
+    command.env("INPUT_GITHUB-TOKEN", TOKEN);
+    let ci = run_ci(command, "merge_group", &payload, &github.uri(), &head);
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("mode"), "check", "a required check must run in the queue: {}", ci.run.stderr);
+    assert_eq!(ci.output("changed_files_count"), "1");
+    assert_eq!(ci.output("environment"), "test");
+    assert_eq!(ci.output("plan_uploads"), "2");
+    assert_eq!(ci.output("deployed"), "false");
+    let requests = github.runtime.block_on(github.server.received_requests()).unwrap();
+    assert!(requests.is_empty(), "no pull request to comment on: {requests:?}");
+
+    // A broken DAG in the queue fails the check: the queue cannot pass a failing required check.
+    repo.write("dags/broken.py", "from airflow import DAG\nimport no_such_module_anywhere\n");
+    let broken = repo.commit("broken DAG");
+    let ci = run_ci(ci_command(&repo, &bucket), "merge_group", &payload, &github.uri(), &broken);
+    assert_eq!(ci.run.code, 1, "{}", ci.run.stderr);
+    assert_eq!(bucket.keys(), Vec::<String>::new());
+}
+
+#[test]
+fn pull_request_target_is_refused_because_its_checkout_is_the_base() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    let head = repo.head();
+    let github = GitHub::start();
+    let payload = with_action(&pull_request(6, "main", Some("evil/shop")), "opened", json!({}));
+    for inputs in [&[][..], &[("INPUT_COMMAND", "detect")][..]] {
+        let mut command = ci_command(&repo, &bucket);
+        command.envs(inputs.iter().copied());
+        let ci = run_ci(command, "pull_request_target", &payload, &github.uri(), &head);
+        ci.run.assert_code(3);
+        assert!(ci.run.stderr.contains("refusing to run on a `pull_request_target` event"), "{}", ci.run.stderr);
+        assert!(ci.run.stderr.contains("default checkout is the base branch"), "{}", ci.run.stderr);
+    }
+    assert_eq!(bucket.keys(), Vec::<String>::new());
+}
+
+#[test]
+fn runs_triggered_by_pull_requests_forks_or_comments_never_deploy() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    let head = repo.head();
+    let github = GitHub::start();
+    let workflow_run = |event: &str, head_repository: Value| {
+        json!({"action": "completed",
+               "workflow_run": {"event": event, "head_sha": head, "head_repository": head_repository},
+               "repository": {"full_name": REPOSITORY}})
+        .to_string()
+    };
+    let deploy: Inputs = &[("INPUT_COMMAND", "deploy"), ("INPUT_ENVIRONMENT", "test")];
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("workflow_run", workflow_run("pull_request", json!({"full_name": REPOSITORY})), "`pull_request` run"),
+        ("workflow_run", workflow_run("push", json!({"full_name": "evil/shop"})), "from a fork"),
+        ("workflow_run", workflow_run("push", Value::Null), "from a fork"),
+        ("workflow_run", json!({"action": "completed"}).to_string(), "`unknown` run"),
+        ("workflow_run", workflow_run("workflow_run", json!({"full_name": REPOSITORY})), "`workflow_run` run"),
+        ("issue_comment", json!({"action": "created", "issue": {"number": 3}}).to_string(), "anyone can comment"),
+        ("issues", json!({"action": "opened"}).to_string(), "anyone can start it"),
+        ("brand_new_event", json!({}).to_string(), "fail closed"),
+    ];
+    for (event, payload, expected) in cases {
+        let mut command = ci_command(&repo, &bucket);
+        command.envs(deploy.iter().copied());
+        let ci = run_ci_at(command, event, &payload, &github.uri(), &head, Some("refs/heads/main"));
+        ci.run.assert_code(3);
+        assert!(ci.run.stderr.contains(&format!("refusing to deploy on a `{event}` event")), "{}", ci.run.stderr);
+        assert!(ci.run.stderr.contains(expected), "{event}: expected {expected:?} in {}", ci.run.stderr);
+    }
+    assert_eq!(bucket.keys(), Vec::<String>::new(), "nothing written");
+
+    // The same repository's push run, on a branch that deploys `test`: `command: deploy` deploys.
+    let mut command = ci_command(&repo, &bucket);
+    command.envs(deploy.iter().copied());
+    let payload = workflow_run("push", json!({"full_name": REPOSITORY}));
+    let ci = run_ci_at(command, "workflow_run", &payload, &github.uri(), &head, Some("refs/heads/main"));
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("deployed"), "true");
+}
+
+#[test]
+fn a_manual_run_from_a_branch_the_environment_does_not_deploy_from_is_refused_unless_overridden() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    repo.checkout_new("feature", "main").write("dags/experiment.py", "# experiment\n");
+    let head = repo.commit("experiment");
+    let github = GitHub::start();
+    for full_ref in ["refs/heads/feature", "refs/tags/v1"] {
+        let payload = dispatch(full_ref, json!({"environment": "test"}));
+        let ci = run_ci(ci_command(&repo, &bucket), "workflow_dispatch", &payload, &github.uri(), &head);
+        ci.run.assert_code(3);
+        assert!(ci.run.stderr.contains("refusing to deploy test from"), "{}", ci.run.stderr);
+        assert!(ci.run.stderr.contains("test deploys from [main, release]"), "{}", ci.run.stderr);
+        assert!(ci.run.stderr.contains("allow-any-branch: true"), "names the override: {}", ci.run.stderr);
+    }
+    // `command: deploy` on a schedule is gated the same way.
+    let mut command = ci_command(&repo, &bucket);
+    command.env("INPUT_COMMAND", "deploy").env("INPUT_ENVIRONMENT", "test");
+    let ci = run_ci_at(command, "schedule", "{}", &github.uri(), &head, Some("refs/heads/feature"));
+    ci.run.assert_code(3);
+    assert_eq!(bucket.keys(), Vec::<String>::new(), "nothing written");
+
+    // The documented override, as a dispatch input: deployed, with a warning.
+    let payload = dispatch("refs/heads/feature", json!({"environment": "test", "allow_any_branch": true}));
+    let ci = run_ci(ci_command(&repo, &bucket), "workflow_dispatch", &payload, &github.uri(), &head);
+    ci.run.assert_code(0);
+    assert!(ci.run.stderr.contains("::warning::deploying test from branch `feature`"), "{}", ci.run.stderr);
+    assert!(bucket.keys().contains(&"dags/experiment.py".to_string()));
+
+    // A mapped branch needs no override.
+    repo.checkout("main");
+    let payload = dispatch("refs/heads/main", json!({"environment": "test"}));
+    let ci = run_ci(ci_command(&repo, &bucket), "workflow_dispatch", &payload, &github.uri(), &repo.head());
+    ci.run.assert_code(0);
+}
+
+#[test]
+fn legal_branch_names_are_handled_not_refused() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    let head = repo.head();
+    let github = GitHub::start();
+    for branch in ["fix=1", "feature/café", "$(id)", "a;b"] {
+        let payload = push(&format!("refs/heads/{branch}"), ZEROS, &head, false);
+        let ci = run_ci(ci_command(&repo, &bucket), "push", &payload, &github.uri(), &head);
+        ci.run.assert_code(0);
+        assert_eq!(ci.output("mode"), "skip");
+        assert!(
+            ci.run.stderr.contains(&format!("no environment deploys from branch `{branch}`")),
+            "{branch}: {}",
+            ci.run.stderr
+        );
+    }
+    // A mapped branch with such a name deploys.
+    let config = std::fs::read_to_string(repo.path().join("dagship.yml")).unwrap();
+    repo.write("dagship.yml", &config.replace("branches: [main, release]", "branches: [\"fix=1\"]"));
+    let head = repo.commit("deploy from fix=1");
+    let payload = push("refs/heads/fix=1", ZEROS, &head, false);
+    let ci = run_ci(ci_command(&repo, &bucket), "push", &payload, &github.uri(), &head);
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("deployed"), "true", "{}", ci.run.stderr);
+}
+
+#[test]
+fn malformed_dry_run_inputs_never_deploy() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    let head = repo.head();
+    let github = GitHub::start();
+    let cases: Vec<(Value, Vec<Input>, &str)> = vec![
+        (json!({"environment": "test", "dry_run": 1}), vec![], "input `dry_run` is `1`: must be true or false"),
+        (json!({"environment": "test", "dry_run": 0}), vec![], "input `dry_run` is `0`"),
+        (json!({"environment": "test", "dry_run": ""}), vec![], "input `dry_run` is empty"),
+        (json!({"environment": "test", "dry_run": "flase"}), vec![], "input `dry_run` is `flase`"),
+        (json!({"environment": "test", "dry_run": "True"}), vec![], "input `dry_run` is `True`"),
+        (json!({"environment": "test", "dry_run": ["true"]}), vec![], "input `dry_run` is"),
+        (json!({"environment": "test", "dryrun": "true"}), vec![], "input `dryrun` is not an input dagship reads"),
+        (json!({"environment": "test", "dry-rnu": true}), vec![], "input `dry-rnu` is not an input"),
+        (json!({"environment": "test", "DryRun": true}), vec![], "input `DryRun` is not an input"),
+        (json!({"environment": "test"}), vec![("INPUT_DRY-RUN", "no")], "input `dry-run` is `no`"),
+        (json!({"environment": "test"}), vec![("INPUT_DRY-RUN", "0")], "input `dry-run` is `0`"),
+    ];
+    for (inputs, action_inputs, expected) in cases {
+        let mut command = ci_command(&repo, &bucket);
+        command.envs(action_inputs);
+        let payload = dispatch("refs/heads/main", inputs.clone());
+        let ci = run_ci(command, "workflow_dispatch", &payload, &github.uri(), &head);
+        assert_eq!(ci.run.code, 2, "{inputs}: {}", ci.run.stderr);
+        assert!(ci.run.stderr.contains(expected), "{inputs}: expected {expected:?} in {}", ci.run.stderr);
+    }
+    assert_eq!(bucket.keys(), Vec::<String>::new(), "no malformed dry run deployed");
+}
+
+/// The runner sets every input of action.yml, with its default when the workflow gives none.
+fn action_defaults() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+    let action: Value = yaml_serde::from_str(&text).unwrap();
+    action["inputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.as_str() != "github-token")
+        .map(|(name, input)| {
+            let default = input["default"].as_str().map(str::to_string).unwrap_or_default();
+            (format!("INPUT_{}", name.to_uppercase()), default)
+        })
+        .collect()
+}
+
+#[test]
+fn action_defaults_never_override_a_manual_runs_inputs() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    let github = GitHub::start();
+    let defaults = action_defaults();
+    assert!(defaults.iter().any(|(name, _)| name == "INPUT_FULL"), "{defaults:?}");
+
+    let payload = dispatch("refs/heads/main", json!({"environment": "test", "dry_run": false}));
+    let mut command = ci_command(&repo, &bucket);
+    command.envs(defaults.clone());
+    let ci = run_ci(command, "workflow_dispatch", &payload, &github.uri(), &repo.head());
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("deployed"), "true");
+
+    // Since that deploy nothing changed; `full: true` from the dispatch counts every file.
+    let payload = dispatch("refs/heads/main", json!({"environment": "test", "dry_run": true, "full": true}));
+    let mut command = ci_command(&repo, &bucket);
+    command.envs(defaults.clone());
+    let ci = run_ci(command, "workflow_dispatch", &payload, &github.uri(), &repo.head());
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("changed_files_count"), "4", "the dispatch's `full` counts: {}", ci.run.stderr);
+    assert_eq!(ci.output("deployed"), "false", "the dispatch's `dry_run` counts");
+}
+
+#[test]
+fn a_strangers_comment_holding_the_marker_is_never_edited() {
+    let bucket = Bucket::new(Backend::S3);
+    let repo = deploy_repo(&bucket);
+    repo.checkout_new("feature", "main").write("dags/new.py", "# new\n");
+    let head = repo.commit("new DAG");
+    let marker = "<!-- dagship:pr-comment dagship.yml -->";
+    let comments = format!("/repos/{REPOSITORY}/issues/8/comments");
+    let stranger = json!({"id": 66, "user": {"login": "mallory", "type": "User"},
+                          "body": format!("{marker}\n## dagship: check\nall good, merge it")});
+    let spoofed = json!({"id": 67, "user": {"login": "github-actions", "type": "User"},
+                         "body": format!("{marker}\n## dagship")});
+    let payload = pull_request(8, "main", Some(REPOSITORY));
+
+    // The Actions token: GET /user is refused, dagship's comments are github-actions[bot]'s.
+    let github = GitHub::start();
+    github.mount(Mock::given(method("GET")).and(path("/user")).respond_with(
+        ResponseTemplate::new(403).set_body_json(json!({"message": "Resource not accessible by integration"})),
+    ));
+    github.mount(
+        Mock::given(method("GET"))
+            .and(path(&comments))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([stranger, spoofed]))),
+    );
+    github.mount(
+        Mock::given(method("POST"))
+            .and(path(&comments))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 100})))
+            .expect(1),
+    );
+    github.mount(
+        Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(200).set_body_json(json!({}))).expect(0),
+    );
+    let mut command = ci_command(&repo, &bucket);
+    command.env("INPUT_GITHUB-TOKEN", TOKEN);
+    let ci = run_ci(command, "pull_request", &payload, &github.uri(), &head);
+    ci.run.assert_code(0);
+    assert!(ci.run.stderr.contains("commented on pull request #8"), "{}", ci.run.stderr);
+    github.verify();
+
+    // A personal token: GET /user names the login; only that login's comment is edited.
+    let github = GitHub::start();
+    github.mount(
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"login": "ci-bot", "type": "User"}))),
+    );
+    let ours = json!({"id": 70, "user": {"login": "ci-bot"}, "body": format!("{marker}\n## old")});
+    github.mount(
+        Mock::given(method("GET"))
+            .and(path(&comments))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([stranger, ours]))),
+    );
+    github.mount(
+        Mock::given(method("PATCH"))
+            .and(path(format!("/repos/{REPOSITORY}/issues/comments/70")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 70})))
+            .expect(1),
+    );
+    github
+        .mount(Mock::given(method("POST")).respond_with(ResponseTemplate::new(201).set_body_json(json!({}))).expect(0));
+    let mut command = ci_command(&repo, &bucket);
+    command.env("INPUT_GITHUB-TOKEN", TOKEN);
+    let ci = run_ci(command, "pull_request", &payload, &github.uri(), &head);
+    ci.run.assert_code(0);
+    assert!(ci.run.stderr.contains("updated the comment on pull request #8"), "{}", ci.run.stderr);
+    github.verify();
 }

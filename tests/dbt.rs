@@ -94,6 +94,9 @@ fn a_dbt_syntax_error_is_annotated_on_its_file_and_fails_the_check() {
     // dbt's own log is inside a collapsible group, with workflow commands switched off while it prints.
     assert!(run.stderr.contains("::group::dbt compile (prod)"), "{}", run.stderr);
     assert!(run.stderr.contains("::stop-commands::"), "{}", run.stderr);
+    // The error line (what the PR comment shows) keeps dbt's cause, not only its category.
+    let error = run.stderr.lines().find(|line| line.starts_with("error: `")).unwrap_or_default();
+    assert!(error.contains("Compilation Error in model broken (models/marts/broken.sql): "), "{}", run.stderr);
 }
 
 #[test]
@@ -148,7 +151,10 @@ fn deploys_publish_packages_with_delete_and_pull_exposures_first() {
     let keys = project.bucket.keys();
     assert!(keys.contains(&"data/target/dbt_packages/helpers/macros/cents.sql".to_string()), "{keys:?}");
     assert!(keys.contains(&"data/target/catalog.json".to_string()), "docs: true publishes the catalog: {keys:?}");
-    assert!(project.file("models/exposures/dashboards.yml").is_file(), "exposures pulled into the project");
+    assert!(
+        project.file("models/exposures/_dagship_bucket_exposures/dashboards.yml").is_file(),
+        "exposures pulled into their own folder of the project"
+    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&project.bucket.objects()["data/target/manifest.json"]).unwrap();
     assert!(manifest["exposures"].get("exposure.shop.revenue").is_some(), "the published manifest has the exposure");
@@ -218,4 +224,106 @@ fn dbt_build_output_inside_the_dags_folder_is_never_deployed() {
     run.assert_code(0);
     assert!(!run.stdout.contains("/target/run_results.json\""), "{}", run.stdout);
     assert!(!run.stdout.contains("/logs/dbt.log\""), "{}", run.stdout);
+}
+
+const REVENUE: &str = "version: 2\nexposures:\n  - name: revenue\n    type: dashboard\n    owner: {email: a@b.c}\n    depends_on: [ref('customer_orders')]\n";
+
+#[test]
+fn bucket_exposures_never_replace_the_repositorys_own() {
+    let project = DbtProject::new(Backend::Local, "  exposures_prefix: data/exposures");
+    // The pull request breaks its own exposure file; the bucket has a valid file of the same name, and churn.
+    let broken = "version: 2\nexposures:\n  - name: revenue\n    type: dashboard\n    owner: {email: a@b.c}\n    depends_on: [ref('no_such_model')]\n";
+    project.repo.write(&format!("{PROJECT_DIR}/models/exposures/dashboards.yml"), broken);
+    project.repo.commit("a broken exposure");
+    project.bucket.seed(
+        "data/exposures/dashboards.yml",
+        format!("{REVENUE}  - name: churn\n    type: dashboard\n    owner: {{email: a@b.c}}\n    depends_on: [ref('customer_summary')]\n").as_bytes(),
+    );
+    let run = project.run(&["dbt", "compile", "--env", "prod"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("no_such_model"), "the pull request's own file is checked: {}", run.stderr);
+    let committed = std::fs::read_to_string(project.file("models/exposures/dashboards.yml")).unwrap();
+    assert_eq!(committed, broken, "the repository's file is never replaced");
+    assert!(run.stderr.contains("exposure `revenue` is already defined"), "the conflict is reported: {}", run.stderr);
+    let pulled =
+        std::fs::read_to_string(project.file("models/exposures/_dagship_bucket_exposures/dashboards.yml")).unwrap();
+    assert!(pulled.contains("churn") && !pulled.contains("revenue"), "{pulled}");
+
+    // Fixed: the repository's revenue and the bucket's churn are both in the manifest.
+    project.repo.write(&format!("{PROJECT_DIR}/models/exposures/dashboards.yml"), REVENUE);
+    project.repo.commit("fix the exposure");
+    let report = project.compile_json(&["--full"]);
+    assert_eq!(report["exposures_pulled"], 1, "{report}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.file("target/manifest.json")).unwrap()).unwrap();
+    for name in ["exposure.shop.revenue", "exposure.shop.churn"] {
+        assert!(manifest["exposures"].get(name).is_some(), "{name} missing");
+    }
+}
+
+#[test]
+fn a_symlinked_exposures_folder_cannot_send_bucket_objects_outside_the_repository() {
+    let project = DbtProject::new(Backend::Local, "  exposures_prefix: data/exposures");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(project.file("models")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), project.file("models/exposures")).unwrap();
+    project.bucket.seed("data/exposures/dashboards.yml", REVENUE.as_bytes());
+    let run = project.run(&["dbt", "compile", "--env", "prod"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("outside the repository"), "{}", run.stderr);
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside");
+}
+
+#[test]
+fn a_dry_run_deploy_changes_nothing_in_the_work_tree_or_the_bucket() {
+    let project = DbtProject::new(Backend::Local, "  exposures_prefix: data/exposures\n  docs: true");
+    project.bucket.seed("data/exposures/dashboards.yml", REVENUE.as_bytes());
+    let status = || project.repo.git(&["status", "--porcelain", "--ignored", "--untracked-files=all"]);
+    let before = (status(), project.bucket.objects());
+    let run = project.run(&["deploy", "--env", "prod", "--dry-run"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("dry run: dbt is not run"), "the output says what was skipped: {}", run.stderr);
+    assert!(run.stdout.contains("dry run: nothing written"), "{}", run.stdout);
+    assert_eq!((status(), project.bucket.objects()), before, "a dry run changed the work tree or the bucket");
+}
+
+#[test]
+fn dbt_user_yml_is_never_deployed() {
+    let project = DbtProject::new(Backend::Local, "");
+    std::fs::write(project.file(".user.yml"), "id: 2b6a5d2e-0000-4000-8000-000000000001\n").unwrap();
+    project.run(&["deploy", "--env", "prod"]).assert_code(0);
+    let keys = project.bucket.keys();
+    assert!(!keys.iter().any(|key| key.ends_with(".user.yml")), "{keys:?}");
+    // A fresh checkout writes a new id: the rerun is still a no-op.
+    std::fs::write(project.file(".user.yml"), "id: 2b6a5d2e-0000-4000-8000-000000000002\n").unwrap();
+    let run = project.run(&["plan", "--env", "prod", "--dbt-artifacts", "skip", "--format", "json"]);
+    run.assert_code(0);
+    assert!(!run.stdout.contains(".user.yml"), "{}", run.stdout);
+}
+
+#[test]
+fn an_unusable_manifest_in_the_bucket_falls_back_to_a_full_compile_with_a_warning() {
+    let project = DbtProject::new(Backend::Local, "");
+    project.run(&["deploy", "--env", "prod"]).assert_code(0);
+    let manifest = project.bucket.objects()["data/target/manifest.json"].clone();
+    edit_customer_orders(&project);
+    let newer = String::from_utf8(manifest.clone()).unwrap().replace("/manifest/v12.json", "/manifest/v99.json");
+    assert_ne!(newer.as_bytes(), manifest.as_slice(), "the manifest names its schema v12");
+    for (bytes, problem) in [
+        (manifest[..manifest.len() / 2].to_vec(), "not a complete JSON manifest"),
+        (newer.into_bytes(), "manifest schema v99"),
+    ] {
+        project.bucket.seed("data/target/manifest.json", &bytes);
+        project.clean_target();
+        let run = project.run(&["dbt", "compile", "--env", "prod", "--format", "json"]);
+        run.assert_code(0);
+        let report = run.json();
+        assert_eq!(report["mode"], "full", "{report}");
+        assert!(report["state"]["unusable"].as_str().is_some_and(|text| text.contains(problem)), "{report}");
+        assert!(run.stderr.contains("is unusable"), "a warning: {}", run.stderr);
+        assert_eq!(
+            DbtProject::names(&report, "modified_models"),
+            ["customer_orders", "customer_summary", "stg_orders"]
+        );
+    }
 }

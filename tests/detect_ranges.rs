@@ -75,15 +75,78 @@ fn force_push_with_unreachable_before_falls_back_to_the_default_branch_and_says_
     assert_eq!(run.file_list(), vec!["modified a.py", "added rewritten.py"]);
     assert!(run.stderr.contains("force push"), "stderr: {}", run.stderr);
 
-    // A `before` this clone never had (e.g. garbage-collected on the remote) takes the same way.
+    // A `before` this clone never had (e.g. garbage-collected on the remote) takes the same way when the push
+    // says it was forced (`dagship ci` reads the payload's `forced`).
     let missing = "1234567890123456789012345678901234567890";
     let run = run_dagship(
         repo.path(),
-        &["detect", "--event", "push", "--before", missing, "--default-branch", "main", "--format", "json"],
+        &["detect", "--event", "push", "--before", missing, "--forced", "--default-branch", "main", "--format", "json"],
     );
     run.assert_code(0);
     assert_eq!(run.file_list(), vec!["modified a.py", "added rewritten.py"]);
     assert!(run.stderr.contains("no longer reachable"), "stderr: {}", run.stderr);
+}
+
+#[test]
+fn a_before_commit_missing_from_the_repository_is_named_not_taken_for_a_force_push() {
+    let repo = diverged();
+    let typo = "1234567890123456789012345678901234567890";
+    let run = run_dagship(
+        repo.path(),
+        &["detect", "--event", "push", "--before", typo, "--default-branch", "main", "--format", "json"],
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains(&format!("the commit before the push, {typo}, is not in this repository")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--forced"), "says how to mean a force push: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "no report on a guessed range: {}", run.stdout);
+}
+
+#[test]
+fn since_deploy_deepens_a_shallow_clone_to_reach_the_deployed_commit() {
+    let origin = Repo::new();
+    let bucket = tempfile::tempdir().unwrap();
+    let config = format!(
+        "dags_dir: dags\nenvironments:\n  test: {{ platform: local, bucket: \"file://{}\" }}\n",
+        bucket.path().display()
+    );
+    origin.commit_files(&[("dagship.yml", &config), ("dags/daily.py", "# daily\n")], "project");
+    run_dagship(origin.path(), &["deploy", "--env", "test"]).assert_code(0);
+    let deployed = origin.head();
+    for index in 0..80 {
+        origin.commit_files(&[(&format!("dags/d{index}.py"), "# d\n")], "more DAGs");
+    }
+    let clone = Repo::clone_from(&origin, &["--depth", "1", "--branch", "main"]);
+    let run = run_dagship(clone.path(), &["detect", "--since-deploy", "test", "--format", "json"]);
+    run.assert_code(0);
+    assert_eq!(run.json()["base"], deployed, "the deployed commit, not a full run: {}", run.stderr);
+    assert_eq!(run.file_list().len(), 80);
+    assert!(run.stderr.contains("shallow clone: fetched"), "{}", run.stderr);
+}
+
+#[test]
+fn dags_check_changed_only_deepens_a_shallow_clone_like_detect() {
+    let origin = long_history();
+    origin.checkout("feature");
+    let airflow = common::airflow_python();
+    let config = format!("{CONFIG}dags_check:\n  python: \"{airflow}\"\n");
+    origin.commit_files(
+        &[
+            ("dagship.yml", &config),
+            ("orchestration/dags/weekly.py", "from airflow import DAG\nimport no_such_module_anywhere\n"),
+        ],
+        "a broken DAG",
+    );
+    let clone = Repo::clone_from(&origin, &["--depth", "1", "--branch", "feature"]);
+    let run =
+        run_dagship(clone.path(), &["dags", "check", "--changed-only", "--base", "origin/main", "--format", "json"]);
+    // The broken DAG the feature added is found and checked (exit 1), from the real merge-base.
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("orchestration/dags/weekly.py"), "{}", run.stdout);
+    assert!(run.stderr.contains("shallow clone: fetched"), "{}", run.stderr);
 }
 
 #[test]

@@ -320,3 +320,82 @@ fn plugins_zip_holds_the_commits_plugins_only() {
     assert_eq!(setup.versions("plugins.zip"), versions, "no new plugins.zip");
     assert_eq!(setup.mwaa.updates().len(), 1, "no UpdateEnvironment");
 }
+
+#[test]
+fn wait_true_waits_for_the_update_it_started_not_the_previous_one() {
+    let setup = Setup::new(true, "      wait: true\n");
+    // Yesterday's update succeeded; right after our UpdateEnvironment, MWAA still answers AVAILABLE with it.
+    let yesterday =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() - 86_400.0;
+    setup.mwaa.with(|environment| {
+        environment.last_update = Some(serde_json::json!({"Status": "SUCCESS", "CreatedAt": yesterday}));
+        environment.stale_reads_after_update = 3;
+    });
+    let run = setup.deploy(&[]);
+    run.assert_code(0);
+    assert_eq!(run.json()["mwaa"]["update"], "completed");
+    assert!(!setup.mwaa.update_pending(), "dagship returned before MWAA finished the update it started");
+    assert!(run.stderr.contains("still the one before ours"), "{}", run.stderr);
+    assert!(setup.bucket.keys().contains(&"dags/daily.py".to_string()));
+}
+
+#[test]
+fn a_dry_run_does_not_wait_for_an_updating_environment() {
+    let setup = Setup::new(true, "");
+    setup.mwaa.with(|environment| environment.updating_reads_left = 1_000);
+    let started = std::time::Instant::now();
+    let run = setup.deploy(&["--dry-run"]);
+    run.assert_code(0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "waited {:?}", started.elapsed());
+    let json = run.json();
+    assert_eq!(json["mwaa"]["status"], "UPDATING", "the status as it is: {json}");
+    assert_eq!(json["mwaa"]["update"], "would_update");
+    assert!(json["plan"]["summary"]["uploads"].as_u64().unwrap() >= 1, "the plan is shown: {json}");
+    assert!(!run.stderr.contains("waiting for AVAILABLE"), "{}", run.stderr);
+    assert!(setup.bucket.keys().is_empty());
+    assert!(setup.mwaa.updates().is_empty());
+}
+
+#[test]
+fn a_plugins_folder_holding_only_placeholders_builds_no_zip_and_updates_nothing() {
+    let setup = Setup::new(true, "");
+    setup.repo.remove("plugins/operators/__init__.py").remove("plugins/operators/slack.py");
+    setup.repo.write("plugins/.gitkeep", "").write("plugins/operators/.keep", "");
+    setup.repo.write("dags/daily.py", "# no plugin import\n");
+    setup.repo.commit("plugins emptied but kept");
+    let run = setup.deploy(&[]);
+    run.assert_code(0);
+    let json = run.json();
+    let kinds: Vec<&str> = json["mwaa"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|artifact| artifact["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["requirements"], "no plugins.zip: {json}");
+    assert!(setup.versions("plugins.zip").is_empty(), "no near-empty plugins.zip uploaded");
+    let updates = setup.mwaa.updates();
+    assert!(updates.iter().all(|update| update.get("PluginsS3Path").is_none()), "{updates:?}");
+    assert!(run.stderr.contains("holds no plugin"), "{}", run.stderr);
+}
+
+#[test]
+fn a_pull_request_check_plan_shows_the_mwaa_update() {
+    let setup = Setup::new(true, "      wait: true\n");
+    let config = std::fs::read_to_string(setup.repo.path().join("dagship.yml")).unwrap();
+    setup
+        .repo
+        .write("dagship.yml", &config.replace("    platform: mwaa\n", "    platform: mwaa\n    branches: [main]\n"));
+    setup.repo.commit("map main");
+    setup.deploy(&[]).assert_code(0);
+    setup.repo.checkout_new("feature", "main").write("plugins/operators/slack.py", "def notify(): return 2\n");
+    let head = setup.repo.commit("plugins only");
+    let command = setup.command(&[]);
+    let payload = common::actions::pull_request(3, "main", Some(common::actions::REPOSITORY));
+    let ci = common::actions::run_ci(command, "pull_request", &payload, "http://127.0.0.1:9", &head);
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("plan_uploads"), "1", "the new plugins.zip: {}", ci.summary);
+    assert_eq!(ci.output("mwaa_update"), "true");
+    assert!(ci.summary.contains("dagship-test"), "{}", ci.summary);
+    assert_eq!(setup.mwaa.updates().len(), 1, "the check updated nothing");
+}

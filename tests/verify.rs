@@ -176,3 +176,35 @@ fn airflow_2_is_reached_through_api_v1_and_unchanged_dags_are_not_asked_about() 
     assert!(run.stderr.contains("no DAG file changed"), "{}", run.stderr);
     assert_eq!(runtime.block_on(airflow.received_requests()).unwrap().len(), asked);
 }
+
+#[test]
+fn ci_reports_deployed_true_with_the_failure_when_verify_fails_after_the_write() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let airflow = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/api/v2/dags"))
+            .respond_with(Dags { hidden_polls: 0, calls: Arc::default(), files: vec![("good", "good.py")] })
+            .mount(&airflow)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/importErrors"))
+            .respond_with(ImportErrors(vec![("broken.py", "SyntaxError: '(' was never closed")]))
+            .mount(&airflow)
+            .await;
+    });
+    let setup = Setup::new(&airflow, "");
+    let config = std::fs::read_to_string(setup.repo.path().join("dagship.yml")).unwrap();
+    setup.repo.write("dagship.yml", &config.replace("platform: local", "branches: [main]\n    platform: local"));
+    setup.repo.write("dags/broken.py", "from airflow import DAG\n\nwith DAG('broken'\n");
+    let head = setup.repo.commit("a broken DAG");
+    let mut command = dagship_command(setup.repo.path());
+    setup.bucket.configure(&mut command);
+    let payload = common::actions::push("refs/heads/main", common::ZEROS, &head, false);
+    let ci = common::actions::run_ci(command, "push", &payload, "http://127.0.0.1:9", &head);
+    ci.run.assert_code(1);
+    assert!(ci.run.stderr.contains("cannot import this DAG file"), "{}", ci.run.stderr);
+    assert_eq!(ci.output("deployed"), "true", "the bucket was written before the verify failed");
+    assert_eq!(ci.output("deployed_environments"), r#"["test"]"#);
+    assert!(setup.bucket.keys().contains(&"dags/broken.py".to_string()));
+}

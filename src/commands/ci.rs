@@ -2,10 +2,9 @@
 //! calls the same functions the other commands use. The GitHub specifics stop here: the flows below get plain
 //! values (a base branch, a `before` commit, environment names), never the payload.
 //!
-//! - pull_request*: the check (ci_check.rs); never writes to a bucket, refused (exit 3) when asked to deploy.
-//! - push to a branch some environments deploy from: detect, then deploy that chain (ci_deploy.rs).
-//! - workflow_dispatch: deploy the chosen environment, changes counted since its last deploy.
-//! - anything else (tags, unmapped branches, other events): a notice and exit 0.
+//! Which flow each event and action gets is decided by the table in `github::event_rules` (also in the README):
+//! the check (ci_check.rs) for pull requests and merge queues, a deploy (ci_deploy.rs) for pushes to mapped
+//! branches and manual runs, a notice and exit 0 for the rest; refused (exit 3) where the table says so.
 use super::ci_check::{self, CheckSetup};
 use super::ci_deploy::{self, DeployPlan};
 use super::{config_path, load_config, runtime, write_step_outputs};
@@ -16,12 +15,21 @@ use crate::exit_code::ExitCode;
 use crate::git::Git;
 use crate::github::api::GitHubApi;
 use crate::github::event::{self, CiCommand, Push, RefTarget, RunContext, Trigger};
-use crate::github::workflow::{Level, announce, mask};
+use crate::github::event_rules::{self, Auto, Deploy, Rule};
+use crate::github::workflow::{Level, announce, escape_controls, mask};
 
 /// What this run does, decided from the event and the inputs before anything is read from a bucket.
 enum Flow {
-    Check { number: u64, base_ref: String },
-    Deploy { environments: Vec<String>, detect: DetectArgs, dry_run: bool },
+    /// A pull request (`number`) or a merge queue group (no comment).
+    Check {
+        number: Option<u64>,
+        base_ref: String,
+    },
+    Deploy {
+        environments: Vec<String>,
+        detect: DetectArgs,
+        dry_run: bool,
+    },
     Detect(DetectArgs),
     Skip(String),
 }
@@ -32,7 +40,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     if let Some(token) = &context.token {
         mask(token);
     }
-    refuse_unsafe_deploy(&context)?;
+    let rule = event_rules::rule(&context.event_name, context.action.as_deref());
+    refuse_by_event(&context, rule)?;
 
     let git = Git::discover(&cli.repo)?;
     let config_file = context.inputs.config.clone().or_else(|| cli.config.clone());
@@ -42,7 +51,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     };
     let config = load_config(&config_file)?.config;
 
-    let flow = choose_flow(&context, &config)?;
+    let flow = choose_flow(&context, rule, &config)?;
     let runtime = runtime()?;
     let mode = match &flow {
         Flow::Check { .. } => "check",
@@ -63,7 +72,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Flow::Check { number, base_ref } => {
-            let github = github_api(&context, &runtime);
+            // A merge queue group has no pull request to comment on.
+            let github = number.and_then(|_| github_api(&context, &runtime));
             let setup = CheckSetup {
                 git: &git,
                 config: &config,
@@ -75,7 +85,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             };
             let (outputs, result) = ci_check::run(setup);
             write_step_outputs(&with_mode(outputs.values.clone(), mode))?;
-            if let Some(github) = &github {
+            if let (Some(github), Some(number)) = (&github, number) {
                 // Relative to the repository, so the marker is the same on every runner.
                 let label = config_file.strip_prefix(git.root()).unwrap_or(&config_file).to_string_lossy();
                 ci_check::post_comment(&runtime, github, number, &label, &outputs, &context);
@@ -100,43 +110,95 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
-/// Pull request events run code from the pull request, possibly from a fork: they never deploy, whatever the
-/// inputs say. Refused before the config is even read, so nothing remote can happen.
-fn refuse_unsafe_deploy(context: &RunContext) -> Result<()> {
-    if let Trigger::PullRequest { from_fork, .. } = &context.trigger
-        && context.inputs.ask_for_deploy()
-    {
-        let origin = if *from_fork { "a pull request from a fork" } else { "a pull request" };
+/// Refuses, before the config is even read (so nothing remote can happen), what the event table forbids: a deploy
+/// asked for on an event that never deploys (pull request code, forks, outsiders' events, a run a pull request
+/// triggered), and any run of an event the table refuses outright.
+fn refuse_by_event(context: &RunContext, rule: &Rule) -> Result<()> {
+    let forbidden = match rule.deploy {
+        Deploy::Never => true,
+        Deploy::NotFromPullRequest => triggered_by_untrusted_code(context),
+        Deploy::OnRequest | Deploy::ByEvent => false,
+    };
+    if forbidden && context.inputs.ask_for_deploy() {
+        let origin = match &context.trigger {
+            Trigger::PullRequest { from_fork: true, .. } => " (a pull request from a fork)".to_string(),
+            Trigger::PullRequest { .. } => " (a pull request)".to_string(),
+            Trigger::WorkflowRun { triggering_event, from_fork, .. } => format!(
+                " (triggered by a `{}` run{})",
+                triggering_event.as_deref().unwrap_or("unknown"),
+                if *from_fork { " from a fork" } else { "" }
+            ),
+            _ => String::new(),
+        };
         return Err(Error::Refused(format!(
-            "refusing to deploy on a `{}` event ({origin}): pull request events never write to a bucket. Remove \
-             `command: deploy` / `dry-run: false` from this step, and deploy from a `push` or `workflow_dispatch` \
-             workflow instead",
-            context.event_name
+            "refusing to deploy on a `{}` event{origin}: {}. Remove `command: deploy` / `dry-run: false` from this \
+             step, and deploy from a `push` or `workflow_dispatch` workflow instead",
+            context.event_name, rule.why
         )));
+    }
+    if rule.auto == Auto::Refuse {
+        return Err(Error::Refused(format!("refusing to run on a `{}` event: {}", context.event_name, rule.why)));
     }
     Ok(())
 }
 
-fn choose_flow(context: &RunContext, config: &Config) -> Result<Flow> {
+/// A `workflow_run` that followed a pull request's run, a fork's, another `workflow_run`, or one whose origin the
+/// payload does not say.
+fn triggered_by_untrusted_code(context: &RunContext) -> bool {
+    match &context.trigger {
+        Trigger::WorkflowRun { triggering_event, from_fork, .. } => {
+            *from_fork
+                || triggering_event
+                    .as_deref()
+                    // A run of a run (workflow_run chains) cannot tell where the first one came from: untrusted.
+                    .is_none_or(|event| {
+                        !matches!(event_rules::rule(event, None).deploy, Deploy::OnRequest | Deploy::ByEvent)
+                    })
+        }
+        _ => true,
+    }
+}
+
+fn choose_flow(context: &RunContext, rule: &Rule, config: &Config) -> Result<Flow> {
     let inputs = &context.inputs;
     let command = inputs.command.unwrap_or(CiCommand::Auto);
     let flow = match (&context.trigger, command) {
-        (Trigger::PullRequest { base_ref, .. }, CiCommand::Detect) => Flow::Detect(DetectArgs {
-            event: Some(EventKind::PullRequest),
-            base_ref: Some(base_ref.clone()),
-            ..detect_args()
-        }),
+        (Trigger::PullRequest { base_ref, .. } | Trigger::MergeGroup { base_ref }, CiCommand::Detect) => {
+            Flow::Detect(DetectArgs {
+                event: Some(EventKind::PullRequest),
+                base_ref: Some(base_ref.clone()),
+                ..detect_args()
+            })
+        }
+        (Trigger::PullRequest { base_changed: false, .. }, _) if rule.auto == Auto::CheckIfBaseChanged => Flow::Skip(
+            format!("a `{}` pull request that kept its base branch changes no file: nothing to check", action(context)),
+        ),
+        (Trigger::PullRequest { .. }, _) if rule.auto == Auto::Skip => Flow::Skip(format!(
+            "a `{}` `{}` event: {}; not checked again",
+            context.event_name,
+            action(context),
+            rule.why
+        )),
         (Trigger::PullRequest { number, base_ref, .. }, _) => {
             if let Some(environment) = &inputs.environment {
                 known(config, environment)?;
             }
-            Flow::Check { number: *number, base_ref: base_ref.clone() }
+            Flow::Check { number: Some(*number), base_ref: base_ref.clone() }
+        }
+        (Trigger::MergeGroup { .. }, _) if rule.auto == Auto::Skip => {
+            Flow::Skip(format!("a `merge_group` `{}` event: {}", action(context), rule.why))
+        }
+        (Trigger::MergeGroup { base_ref }, _) => {
+            if let Some(environment) = &inputs.environment {
+                known(config, environment)?;
+            }
+            Flow::Check { number: None, base_ref: base_ref.clone() }
         }
         (Trigger::Push(push), _) => push_flow(push, command, context, config)?,
         (Trigger::Dispatch { .. }, CiCommand::Detect) => Flow::Detect(manual_detect(inputs, None)),
         (Trigger::Dispatch { branch }, _) => {
             let environments = match (&inputs.environment, branch) {
-                (Some(environment), _) => vec![known(config, environment)?],
+                (Some(environment), _) => vec![gated(config, environment, branch.as_deref(), context)?],
                 (None, Some(branch)) => config.deploy_chain(branch),
                 (None, None) => Vec::new(),
             };
@@ -144,7 +206,10 @@ fn choose_flow(context: &RunContext, config: &Config) -> Result<Flow> {
                 return Err(Error::Usage(format!(
                     "a manual run needs an environment: set the action's `environment` input (or a \
                      workflow_dispatch input named `environment`){}",
-                    branch.as_ref().map(|b| format!("; no environment deploys from branch `{b}`")).unwrap_or_default()
+                    branch
+                        .as_ref()
+                        .map(|b| format!("; no environment deploys from branch `{}`", escape_controls(b)))
+                        .unwrap_or_default()
                 )));
             }
             Flow::Deploy {
@@ -153,10 +218,16 @@ fn choose_flow(context: &RunContext, config: &Config) -> Result<Flow> {
                 environments,
             }
         }
-        (Trigger::Other, CiCommand::Detect) => Flow::Detect(DetectArgs { all: true, ..detect_args() }),
-        (Trigger::Other, CiCommand::Deploy) => match &inputs.environment {
+        (Trigger::WorkflowRun { .. } | Trigger::Other { .. }, CiCommand::Detect) => {
+            Flow::Detect(DetectArgs { all: true, ..detect_args() })
+        }
+        (Trigger::WorkflowRun { .. } | Trigger::Other { .. }, CiCommand::Deploy) => match &inputs.environment {
             Some(environment) => {
-                let environment = known(config, environment)?;
+                let branch = match &context.trigger {
+                    Trigger::Other { branch } | Trigger::WorkflowRun { branch, .. } => branch.as_deref(),
+                    _ => None,
+                };
+                let environment = gated(config, environment, branch, context)?;
                 Flow::Deploy {
                     detect: manual_detect(inputs, Some(&environment)),
                     dry_run: inputs.dry_run.unwrap_or(false),
@@ -170,13 +241,47 @@ fn choose_flow(context: &RunContext, config: &Config) -> Result<Flow> {
                 )));
             }
         },
-        (Trigger::Other, CiCommand::Auto) => Flow::Skip(format!(
-            "dagship ci has nothing to do for a `{}` event: it checks pull requests, deploys pushes to mapped \
-             branches and manual runs (set `command: detect` or `command: deploy` to run anyway)",
-            context.event_name
+        (Trigger::WorkflowRun { .. } | Trigger::Other { .. }, CiCommand::Auto) => Flow::Skip(format!(
+            "dagship ci has nothing to do for a `{}` event ({}): it checks pull requests and merge queues, deploys \
+             pushes to mapped branches and manual runs (see the README's event table)",
+            context.event_name, rule.why
         )),
     };
     Ok(flow)
+}
+
+fn action(context: &RunContext) -> &str {
+    context.action.as_deref().unwrap_or("(no action)")
+}
+
+/// The environment a manual (or `command: deploy`) run asks for, when the run's branch deploys to it: `branches`
+/// (and the `after` chain they start) decide which code reaches an environment, a manual run included. Another
+/// branch, or a tag, needs the documented override `allow-any-branch: true`.
+fn gated(config: &Config, environment: &str, branch: Option<&str>, context: &RunContext) -> Result<String> {
+    let environment = known(config, environment)?;
+    let allowed = branch.is_some_and(|branch| config.deploy_chain(branch).contains(&environment));
+    if allowed {
+        return Ok(environment);
+    }
+    let on = match branch {
+        Some(branch) => format!("branch `{}`", escape_controls(branch)),
+        None => "a tag or detached ref".to_string(),
+    };
+    if context.inputs.allow_any_branch {
+        announce(
+            Level::Warning,
+            &format!(
+                "deploying {environment} from {on}, which it does not deploy from: `allow-any-branch: true` is set"
+            ),
+        );
+        return Ok(environment);
+    }
+    let branches = config.environment(&environment).map(|env| env.branches.join(", ")).unwrap_or_default();
+    Err(Error::Refused(format!(
+        "refusing to deploy {environment} from {on}: {environment} deploys from {}. Run the workflow on one of \
+         those branches, or set the input `allow-any-branch: true` to deploy this ref anyway",
+        if branches.is_empty() { "no branch (`branches` is empty)".to_string() } else { format!("[{branches}]") }
+    )))
 }
 
 fn push_flow(push: &Push, command: CiCommand, context: &RunContext, config: &Config) -> Result<Flow> {
@@ -193,6 +298,7 @@ fn push_flow(push: &Push, command: CiCommand, context: &RunContext, config: &Con
     let detect = DetectArgs {
         event: Some(EventKind::Push),
         before: Some(push.before.clone()),
+        forced: push.forced,
         default_branch: push.default_branch.clone(),
         all: context.inputs.full,
         ..detect_args()
@@ -243,6 +349,7 @@ pub(super) fn detect_args() -> DetectArgs {
         event: None,
         base_ref: None,
         before: None,
+        forced: false,
         default_branch: None,
         remote: "origin".into(),
         no_fetch: false,

@@ -5,7 +5,7 @@
 //!
 //! To add a check, write a `fn(&mut Check) -> Result<()>` and add it to `CHECK_STEPS`.
 use super::dbt::{annotate_failure, run_compile, tell};
-use super::deploy::request;
+use super::deploy::{plan_mwaa, request};
 use super::detect::detect;
 use super::env_path;
 use crate::cli::{DetectArgs, EventKind};
@@ -21,9 +21,10 @@ use crate::github::comment::{compose, marker};
 use crate::github::event::RunContext;
 use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce};
+use crate::platform::mwaa::{ArtifactAction, UpdateOutcome};
 use crate::report::{
     DetectReport, escape_markdown, render_compile_markdown, render_dags_markdown, render_detect_markdown,
-    render_plan_markdown,
+    render_mwaa_markdown, render_plan_markdown,
 };
 
 /// What the check needs, all plain values.
@@ -207,11 +208,21 @@ fn plan_step(check: &mut Check) -> Result<()> {
     request.source = Some(&source);
     let prepared = check.setup.runtime.block_on(deploy::prepare(&request))?;
     let plan = &prepared.plan;
+    // On MWAA, plugins.zip, requirements and the startup script change through an environment update, not the
+    // mirror: a plugins-only pull request must not show an empty plan.
+    let mwaa = plan_mwaa(check.setup.runtime, root, check.setup.config, &environment, &request);
+    let mwaa_uploads = mwaa.as_ref().map_or(0, |mwaa| {
+        mwaa.artifacts.iter().filter(|artifact| artifact.action == ArtifactAction::WouldUpload).count()
+    });
     check.outputs.values.extend([
-        ("plan_uploads".to_string(), (plan.summary.uploads + plan.summary.replacements).to_string()),
+        ("plan_uploads".to_string(), (plan.summary.uploads + plan.summary.replacements + mwaa_uploads).to_string()),
         ("plan_deletions".to_string(), plan.summary.deletions.to_string()),
     ]);
     check.outputs.sections.push(render_plan_markdown(plan));
+    if let Some(mwaa) = &mwaa {
+        check.outputs.values.push(("mwaa_update".to_string(), (mwaa.update == UpdateOutcome::WouldUpdate).to_string()));
+        check.outputs.sections.push(render_mwaa_markdown(mwaa));
+    }
     if plan.refusals.is_empty() {
         Ok(())
     } else {

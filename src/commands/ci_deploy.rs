@@ -7,7 +7,7 @@ use super::{env_path, print_stdout};
 use crate::cli::{DbtArtifacts, DeployArgs, DetectArgs, OutputFormat};
 use crate::config::Config;
 use crate::deploy::DeployReport;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::git::Git;
 use crate::github::api::{DeploymentState, GitHubApi};
@@ -92,6 +92,16 @@ fn deploy_all(
                     append_deploy_summary(file, &report)?;
                 }
                 reports.push(report);
+            }
+            // Written, then the verify failed: the outputs say what was deployed, the exit says the failure.
+            Err(Error::AfterDeploy { report, source }) => {
+                print_stdout(&render_deploy_text(&report))?;
+                if let Some(file) = &summary_file {
+                    append_deploy_summary(file, &report)?;
+                }
+                reports.push(*report);
+                announce_chain_stop(environment, &plan.environments[position + 1..]);
+                return Err(*source);
             }
             Err(err) => {
                 announce_chain_stop(environment, &plan.environments[position + 1..]);

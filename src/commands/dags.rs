@@ -3,12 +3,14 @@
 use super::deploy::setup;
 use super::{env_path, print_stdout, write_step_outputs};
 use crate::cli::{Cli, DagsCheckArgs, OutputFormat};
+use crate::context::{self, FetchPolicy, RangeRequest};
 use crate::dags::{self, DagsReport};
 use crate::detect::{Status, parse_name_status};
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::git::Git;
 use crate::github::summary::append_summary;
+use crate::github::workflow::{Level, announce};
 use crate::report::{render_dags_markdown, render_dags_text};
 
 pub fn check(cli: &Cli, args: &DagsCheckArgs) -> Result<ExitCode> {
@@ -54,11 +56,20 @@ pub fn outputs(report: &DagsReport) -> Vec<(&'static str, String)> {
 }
 
 /// Files added or changed between the merge-base of `base` and HEAD, and HEAD (what a pull request changed).
+/// A shallow clone is deepened until the merge-base shows up, as `detect` does; `origin/<branch>` missing from
+/// the clone is fetched.
 fn changed_files(git: &Git, base: &str) -> Result<Vec<String>> {
-    let base_commit = git.require_commit(base, "pass the branch the pull request targets, like origin/main")?;
-    let head = git.require_commit("HEAD", "commit something first")?;
-    let from = git.merge_base(&base_commit, &head)?.unwrap_or(base_commit);
-    let (diff, _) = git.diff_name_status(&from, &head, false)?;
+    let policy = FetchPolicy { remote: "origin".into(), allowed: true };
+    let head = "HEAD".to_string();
+    let request = match (git.resolve_commit(base)?, base.strip_prefix("origin/")) {
+        (None, Some(branch)) => RangeRequest::PullRequest { base_ref: branch.to_string(), head },
+        _ => RangeRequest::Explicit { base: base.to_string(), head, merge_base: true },
+    };
+    let range = context::resolve(git, &request, None, &policy)?;
+    for notice in &range.notices {
+        announce(Level::Notice, notice);
+    }
+    let (diff, _) = git.diff_name_status(&range.base, &range.head, false)?;
     let parsed = parse_name_status(&diff).map_err(|err| Error::Usage(err.to_string()))?;
     Ok(parsed.files.into_iter().filter(|file| file.status != Status::Deleted).map(|file| file.path).collect())
 }

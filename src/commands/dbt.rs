@@ -71,7 +71,15 @@ pub(super) fn run_compile(
     // A setup problem (no dbt, no profile) is the clearer message, whatever the download did.
     let preflight = preflight?;
     let (state, exposures) = fetched?;
-    dbt::compile(settings, preflight, &state, exposures, options)
+    announce_exposure_conflicts(&exposures);
+    dbt::compile(settings, preflight, &state, exposures.written, options)
+}
+
+/// Exposures from the bucket left out because the repository (or an earlier bucket file) defines them.
+pub(super) fn announce_exposure_conflicts(pull: &dbt::ExposurePull) {
+    for conflict in &pull.conflicts {
+        announce(Level::Warning, &format!("bucket exposures: {conflict}"));
+    }
 }
 
 /// A bucket that cannot be reached stays a remote failure (exit 4); a bad bucket URL is a setup error.
@@ -98,7 +106,16 @@ fn environment(config: &Config, args: &DbtCompileArgs) -> Result<String> {
 
 /// Notices a reader of the log needs: a full compile, a refused parse cache, a selection that exploded.
 pub(super) fn tell(report: &CompileReport) {
-    if !report.state.found {
+    if let Some(problem) = &report.state.unusable {
+        announce(
+            Level::Warning,
+            &format!(
+                "the dbt state of {} at {} is unusable: {problem}; compiled the whole project instead (the next \
+                 deploy publishes a fresh manifest)",
+                report.environment, report.state.manifest
+            ),
+        );
+    } else if !report.state.found {
         announce(
             Level::Notice,
             &format!(

@@ -53,7 +53,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
     let (root, _, config) = setup(cli)?;
     let runtime = runtime()?;
     let source = deploy::stage_source(&root, &config, &args.env, None)?;
-    let staged = stage_dbt(&runtime, &root, &config, &args.env, args.dbt_artifacts)?;
+    let staged = stage_dbt(&runtime, &root, &config, &args.env, args.dbt_artifacts, false)?;
     let mut request = request(&root, &config, &args.env, args.allow_deletes);
     request.dbt_state = staged.as_ref().map(|staged| staged.path());
     request.source = Some(&source);
@@ -168,7 +168,7 @@ pub(super) fn deploy_outputs(reports: &[DeployReport]) -> Vec<(String, String)> 
 
 /// What a deploy would do to the MWAA environment, for a plan. Informative only: a plan needs read access to the
 /// bucket already, but may lack MWAA's; any failure is a warning, never the plan's result.
-fn plan_mwaa(
+pub(super) fn plan_mwaa(
     runtime: &tokio::runtime::Runtime,
     root: &Path,
     config: &Config,
@@ -202,7 +202,7 @@ pub(super) fn deploy_one(
     runtime.block_on(async { crate::cancel::listen() });
     // The commit's files are staged first: everything deployed, MWAA's plugins.zip included, comes from them.
     let source = deploy::stage_source(root, config, env, None)?;
-    let staged = stage_dbt(runtime, root, config, env, args.dbt_artifacts)?;
+    let staged = stage_dbt(runtime, root, config, env, args.dbt_artifacts, args.dry_run)?;
     let mut request = request(root, config, env, args.allow_deletes);
     request.dbt_state = staged.as_ref().map(|staged| staged.path());
     request.source = Some(&source);
@@ -237,8 +237,9 @@ pub(super) fn deploy_one(
     if let Some(settings) = &environment.verify
         && !report.dry_run
         && !report.up_to_date
+        && let Err(err) = super::verify::verify_deploy(runtime, root, config, environment, settings, &report, started)
     {
-        super::verify::verify_deploy(runtime, root, config, environment, settings, &report, started)?;
+        return Err(Error::AfterDeploy { report: Box::new(report), source: Box::new(err) });
     }
     Ok(report)
 }
@@ -246,14 +247,28 @@ pub(super) fn deploy_one(
 /// The dbt artifacts this deploy publishes to the state prefix, staged in a temporary folder: built by dbt,
 /// taken from the project's target folder, or none (dbt not configured, skipped, or the environment has no
 /// `dbt_target`). Exposure files are pulled from the bucket first, so docs and the manifest include them.
+/// A dry run changes nothing in the work tree: it pulls no exposures and runs no dbt (which writes `target/`,
+/// `dbt_packages/` and `.user.yml` into the project), and says so; taking existing artifacts only reads.
 fn stage_dbt(
     runtime: &tokio::runtime::Runtime,
     root: &Path,
     config: &Config,
     env: &str,
     mode: DbtArtifacts,
+    dry_run: bool,
 ) -> Result<Option<tempfile::TempDir>> {
     let mode = match mode {
+        DbtArtifacts::Build if dry_run && config.dbt.is_some() => {
+            announce(
+                Level::Notice,
+                &format!(
+                    "dry run: dbt is not run and the bucket's exposures are not pulled (both write into the \
+                     repository); the plan leaves {env}'s dbt state as it is (`--dbt-artifacts existing` plans \
+                     the artifacts already in the target folder)"
+                ),
+            );
+            return Ok(None);
+        }
         DbtArtifacts::Build => ArtifactsMode::Build,
         DbtArtifacts::Existing => ArtifactsMode::Existing,
         DbtArtifacts::Skip => return Ok(None),
@@ -272,8 +287,14 @@ fn stage_dbt(
         runtime.block_on(async {
             let store = request.open_store().await?;
             let pulled = dbt::pull_exposures(store.as_ref(), &settings).await?;
-            if pulled > 0 {
-                eprintln!("pulled {pulled} exposure file(s) into {}", settings.dbt.exposures_dir);
+            super::dbt::announce_exposure_conflicts(&pulled);
+            if pulled.written > 0 {
+                eprintln!(
+                    "pulled {} exposure file(s) into {}/{}",
+                    pulled.written,
+                    settings.dbt.exposures_dir,
+                    dbt::BUCKET_EXPOSURES_DIR
+                );
             }
             Ok::<_, Error>(())
         })?;

@@ -111,10 +111,13 @@ fn since_deploy(
     let Some(marker) = super::runtime()?.block_on(crate::deploy::last_deploy(&request))? else {
         return full(format!("{environment} has no deploy marker yet: every file counts as changed"));
     };
+    // A shallow clone (actions/checkout's default) lacks the marker's commit: deepen as a push's range does.
+    let (_, fetched) = context::find_commit(git, &marker.commit, policy)?;
     let explicit = RangeRequest::Explicit { base: marker.commit.clone(), head: head.clone(), merge_base: false };
     match context::resolve(git, &explicit, default_branch, policy) {
         Ok(mut range) => {
             range.description = format!("since the last deploy to {environment} ({})", range.description);
+            range.notices.splice(0..0, fetched);
             Ok(range)
         }
         Err(err) => full(format!(
@@ -142,7 +145,7 @@ fn range_request(args: &DetectArgs) -> Result<RangeRequest> {
             None => Err(Error::Usage("--event pull_request needs --base-ref BRANCH (the branch it targets)".into())),
         },
         (Some(EventKind::Push), None) => match &args.before {
-            Some(before) => Ok(RangeRequest::Push { before: before.clone(), head }),
+            Some(before) => Ok(RangeRequest::Push { before: before.clone(), head, forced: args.forced }),
             None => Err(Error::Usage(
                 "--event push needs --before SHA (the branch's commit before the push; all zeros for a new branch)"
                     .into(),

@@ -231,7 +231,7 @@ pub(super) fn run_checked(
     Err(DbtError::Failed {
         command: finished.command_line,
         code: finished.code,
-        first_error: annotations.first().map(|annotation| first_line(&annotation.message)),
+        first_error: annotations.first().map(|annotation| headline(&annotation.message)),
         annotations,
     })
 }
@@ -241,8 +241,15 @@ fn last_lines(text: &str, count: usize) -> String {
     lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_string()
+/// The line that goes into the error (and so the PR comment): dbt's first line is often only a category
+/// ("Compilation Error", "Database Error in model x (models/x.sql)"), the cause is on the next one: keep both.
+fn headline(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next() {
+        Some(cause) if first.contains("Error") && first.split_whitespace().count() <= 12 => format!("{first}: {cause}"),
+        _ => first.to_string(),
+    }
 }
 
 /// Puts the environment's parse cache where dbt looks for it, unless the local target folder already has one
@@ -293,4 +300,19 @@ fn deleted_models(manifest: &Manifest, state_manifest: &Path) -> Vec<String> {
 fn repo_path(settings: &Settings, project_path: &str) -> String {
     let path: PathBuf = Path::new(&settings.project_relative).join(project_path);
     path.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::headline;
+
+    #[test]
+    fn the_error_keeps_dbts_cause_after_its_category() {
+        assert_eq!(
+            headline("Compilation Error\n  Model 'model.shop.x' (models/x.sql) depends on a node named 'gone'"),
+            "Compilation Error: Model 'model.shop.x' (models/x.sql) depends on a node named 'gone'"
+        );
+        assert_eq!(headline("Database Error\n  connection refused\n  more"), "Database Error: connection refused");
+        assert_eq!(headline("a plain message"), "a plain message");
+    }
 }

@@ -4,6 +4,7 @@
 mod annotations;
 mod artifacts;
 mod compile;
+mod exposures;
 mod logs;
 mod preflight;
 mod process;
@@ -14,11 +15,12 @@ mod state;
 pub use annotations::{Annotation, annotations_from};
 pub use artifacts::{Manifest, RunResults};
 pub use compile::{CommandReport, CompileOptions, CompileReport, Mode, ParseCacheUse, SelectedModel, compile};
+pub use exposures::{BUCKET_EXPOSURES_DIR, ExposurePull, pull_exposures};
 pub use logs::{LogFacts, PartialParse};
 pub use preflight::{Preflight, check as preflight};
 pub use publish::{ArtifactsMode, stage_for_deploy};
 pub use settings::Settings;
-pub use state::{Downloaded, PARSE_CACHE_DIR, StateSource, download, pull_exposures};
+pub use state::{Downloaded, PARSE_CACHE_DIR, StateSource, download};
 
 use crate::exit_code::ExitCode;
 use crate::store::StoreError;

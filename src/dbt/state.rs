@@ -1,5 +1,5 @@
 //! An environment's dbt state in its bucket: fetching manifest.json, run_results.json and the parse cache for a
-//! pull request check, and pulling exposure files into the project.
+//! pull request check (exposure files: exposures.rs).
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -20,9 +20,14 @@ pub struct StateSource {
     pub environment: String,
     /// The manifest's URL.
     pub manifest: String,
+    /// A usable manifest was found (false for a missing or an unusable one).
     pub found: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Why the bucket's manifest cannot be used (truncated, not JSON, a newer schema than dbt reads): the
+    /// check compiles the whole project instead, with a warning, rather than failing every pull request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
     pub run_results: bool,
 }
 
@@ -64,15 +69,48 @@ pub async fn download(store: &dyn Store, settings: &Settings, with_parse_cache: 
         fetch(store, format!("{prefix}run_results.json"), path("run_results.json"), true),
         fetch(store, cache_key, path(PARSE_CACHE_FILE), with_parse_cache),
     )?;
+    let unusable = manifest.as_ref().and_then(|_| manifest_problem(&path("manifest.json")));
     let source = StateSource {
         environment: settings.environment.clone(),
         manifest: store.url().join(&manifest_key),
-        found: manifest.is_some(),
+        found: manifest.is_some() && unusable.is_none(),
         version: manifest.map(|object| object.version),
         run_results: run_results.is_some(),
+        unusable,
     };
     let parse_cache = cache.map(|_| dir.path().join(PARSE_CACHE_FILE));
     Ok(Downloaded { dir, source, parse_cache })
+}
+
+/// The newest manifest schema the supported dbt versions (1.8 to 1.11) read: manifest v12.
+const NEWEST_MANIFEST_SCHEMA: u32 = 12;
+
+/// Why a downloaded manifest cannot serve as `--state`, if it cannot: dbt fails the whole check on it.
+fn manifest_problem(path: &Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        metadata: Option<Metadata>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        dbt_schema_version: Option<String>,
+    }
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) => return Some(format!("cannot read it: {err}")),
+    };
+    // Every byte is parsed (a truncated file fails), but only the schema version is kept.
+    let head: Head = match serde_json::from_reader(std::io::BufReader::new(file)) {
+        Ok(head) => head,
+        Err(err) => return Some(format!("not a complete JSON manifest ({err})")),
+    };
+    let schema = head.metadata.and_then(|metadata| metadata.dbt_schema_version)?;
+    let version = schema.rsplit_once("/v").and_then(|(_, tail)| tail.strip_suffix(".json"))?.parse::<u32>().ok()?;
+    (version > NEWEST_MANIFEST_SCHEMA).then(|| {
+        format!(
+            "written by a newer dbt (manifest schema v{version}; this dagship reads up to v{NEWEST_MANIFEST_SCHEMA})"
+        )
+    })
 }
 
 /// Fetches one object to `path` when `wanted`; `None` when not wanted or the bucket has no such object.
@@ -87,29 +125,4 @@ async fn fetch(store: &dyn Store, key: String, path: PathBuf, wanted: bool) -> R
     let Some(bytes) = store.get(&key).await? else { return Ok(None) };
     tokio::fs::write(&path, &bytes).await.map_err(|err| DbtError::io(&path, err))?;
     Ok(Some(meta))
-}
-
-/// Copies the exposure files (`*.yml`, `*.yaml`) under `dbt.exposures_prefix` into `dbt.exposures_dir`,
-/// keeping their sub-folders. An empty or missing prefix is fine. Returns how many files were written.
-pub async fn pull_exposures(store: &dyn Store, settings: &Settings) -> Result<usize, DbtError> {
-    let Some(prefix) = &settings.dbt.exposures_prefix else { return Ok(0) };
-    let prefix = format!("{}/", prefix.trim_end_matches('/'));
-    let target = settings.project_dir.join(&settings.dbt.exposures_dir);
-    let mut written = 0;
-    for object in store.list(&prefix).await? {
-        let relative = &object.key[prefix.len()..];
-        let is_yaml = relative.ends_with(".yml") || relative.ends_with(".yaml");
-        // A key is a path below the exposures folder, never one climbing out of it.
-        if !is_yaml || relative.split('/').any(|part| part.is_empty() || part == "..") {
-            continue;
-        }
-        let Some(bytes) = store.get(&object.key).await? else { continue };
-        let path = target.join(relative);
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|err| DbtError::io(parent, err))?;
-        }
-        tokio::fs::write(&path, &bytes).await.map_err(|err| DbtError::io(&path, err))?;
-        written += 1;
-    }
-    Ok(written)
 }

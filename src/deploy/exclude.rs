@@ -11,8 +11,9 @@ use crate::detect::filters::compile_set;
 /// Objects managed by Cloud Composer itself; deleting or overwriting them breaks the environment.
 pub const PLATFORM_MANAGED: &[&str] = &["dags/airflow_monitoring.py", "logs/**", "airflow.cfg", "env_var.json"];
 
-/// Never uploaded, never deleted: interpreter caches and OS litter that no Airflow needs.
-const ALWAYS_EXCLUDED: &[&str] = &["__pycache__/", "*.pyc", ".DS_Store"];
+/// Never uploaded, never deleted: interpreter caches, OS litter, and dbt's `.user.yml` (a new id on every checkout,
+/// so a rerun would never be a no-op), none of which Airflow needs.
+const ALWAYS_EXCLUDED: &[&str] = &["__pycache__/", "*.pyc", ".DS_Store", ".user.yml"];
 
 pub struct Excludes {
     root: PathBuf,

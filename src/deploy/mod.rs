@@ -280,7 +280,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let commit = options.holder.commit.clone();
     // The platform's checks (MWAA: versioning, the environment AVAILABLE) come before any write at all.
     if let Some(mwaa) = &options.mwaa {
-        mwaa.preflight().await?;
+        mwaa.preflight(options.dry_run).await?;
     }
     // Every refusal that can be decided before the lock is (the source's names and links, the guards against the
     // bucket as it is now): a refused deploy writes nothing at all, not even the lock. The plan is made again

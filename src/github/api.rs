@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 /// GitHub's limit on an issue comment's body, in characters.
 pub const MAX_COMMENT_CHARS: usize = 65_536;
+/// The author of comments made with the Actions `GITHUB_TOKEN`.
+const ACTIONS_BOT: &str = "github-actions[bot]";
 /// Pages of 100 comments read while looking for the sticky one; a pull request with more is exotic.
 const MAX_COMMENT_PAGES: u32 = 30;
 
@@ -75,11 +77,14 @@ impl GitHubApi {
         Ok(GitHubApi { client, repository: repository.to_string() })
     }
 
-    /// Updates the comment of pull request `number` holding `marker`, or creates one.
+    /// Updates the comment of pull request `number` that starts with `marker` and was written by the token's own
+    /// identity, or creates one. Anyone can write a comment holding the marker; editing theirs would let them
+    /// choose where dagship's report lands (and hide it in their thread), so only our own comments count.
     pub async fn upsert_comment(&self, number: u64, marker: &str, body: &str) -> Result<CommentAction, ApiError> {
         let repository = &self.repository;
         let body = json!({ "body": body });
-        match self.find_comment(number, marker).await? {
+        let author = self.own_login().await;
+        match self.find_comment(number, marker, &author).await? {
             Some(id) => {
                 let route = format!("/repos/{repository}/issues/comments/{id}");
                 let _: Value = self.client.patch(route, Some(&body)).await?;
@@ -93,14 +98,36 @@ impl GitHubApi {
         }
     }
 
-    /// The id of the first comment whose body holds `marker`, reading every page.
-    async fn find_comment(&self, number: u64, marker: &str) -> Result<Option<u64>, ApiError> {
+    /// The login comments made with this token carry. `GET /user` answers for a personal access token (classic
+    /// or fine-grained) and a GitHub App's user token; an installation token is refused there, and the Actions
+    /// `GITHUB_TOKEN` (the action's default `github-token`) comments as `github-actions[bot]`, a login no person
+    /// can register. With another app's installation token nothing matches, so each run adds a comment: more
+    /// noise, never an edit of someone else's comment.
+    async fn own_login(&self) -> String {
+        match self.client.get::<Value, _, ()>("/user", None::<&()>).await {
+            Ok(user) => match user.get("login").and_then(Value::as_str) {
+                Some(login) => return login.to_string(),
+                None => eprintln!("GET /user gave no login: looking for comments of {ACTIONS_BOT} only"),
+            },
+            Err(err) => {
+                eprintln!(
+                    "GET /user refused ({}): an Actions token, comments are by {ACTIONS_BOT}",
+                    ApiError::from(err)
+                )
+            }
+        }
+        ACTIONS_BOT.to_string()
+    }
+
+    /// The id of the first comment by `author` whose body starts with `marker`, reading every page.
+    async fn find_comment(&self, number: u64, marker: &str, author: &str) -> Result<Option<u64>, ApiError> {
         let route = format!("/repos/{}/issues/{number}/comments", self.repository);
         for page in 1..=MAX_COMMENT_PAGES {
             let comments: Vec<Value> = self.client.get(&route, Some(&[("per_page", 100), ("page", page)])).await?;
-            let found = comments
-                .iter()
-                .find(|comment| comment.get("body").and_then(Value::as_str).is_some_and(|body| body.contains(marker)));
+            let found = comments.iter().find(|comment| {
+                let by_us = comment.pointer("/user/login").and_then(Value::as_str) == Some(author);
+                by_us && comment.get("body").and_then(Value::as_str).is_some_and(|body| body.starts_with(marker))
+            });
             if let Some(comment) = found {
                 return comment
                     .get("id")

@@ -28,6 +28,8 @@ pub struct Inputs {
     pub dry_run: Option<bool>,
     pub full: bool,
     pub allow_deletes: Option<usize>,
+    /// A manual run may deploy an environment its branch does not deploy to (`allow-any-branch: true`).
+    pub allow_any_branch: bool,
 }
 
 impl Inputs {
@@ -45,14 +47,32 @@ pub enum Trigger {
         number: u64,
         base_ref: String,
         from_fork: bool,
+        /// An `edited` action that changed the base branch (`changes.base` in the payload).
+        base_changed: bool,
+    },
+    /// A merge queue's group into `base_ref`: checked like a pull request, without a comment.
+    MergeGroup {
+        base_ref: String,
     },
     Push(Push),
     /// A manual run on `branch` (None when run on a tag).
     Dispatch {
         branch: Option<String>,
     },
-    /// Any other event: nothing to do unless the inputs ask for something.
-    Other,
+    /// A `workflow_run`: whether the run that triggered it may lead to a deploy.
+    WorkflowRun {
+        /// The triggering run's event, when the payload names it.
+        triggering_event: Option<String>,
+        /// Its head repository is not this one (or is gone).
+        from_fork: bool,
+        /// The branch of GITHUB_REF (the default branch's run).
+        branch: Option<String>,
+    },
+    /// Any other event, on `branch` (from GITHUB_REF; None for a tag or no ref): nothing to do unless the
+    /// inputs ask for something.
+    Other {
+        branch: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +82,8 @@ pub struct Push {
     pub before: String,
     /// The push deleted the ref.
     pub deleted: bool,
+    /// The push rewrote the branch (`before` may be gone from every clone).
+    pub forced: bool,
     pub default_branch: Option<String>,
 }
 
@@ -82,6 +104,8 @@ pub struct RunContext {
     /// The run's page, for deployment statuses and comments.
     pub run_url: Option<String>,
     pub token: Option<String>,
+    /// The payload's `action` (`opened`, `closed`, `checks_requested`...), when it has one.
+    pub action: Option<String>,
     pub inputs: Inputs,
     pub trigger: Trigger,
 }
@@ -165,14 +189,25 @@ pub fn read(lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> Result<RunCo
         return Err(fields.error("", "must be a JSON object (the whole payload)"));
     }
 
+    let action = match fields.get("action") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(action))
+            if action.len() <= 64 && action.chars().all(|c| c.is_ascii_lowercase() || c == '_') =>
+        {
+            Some(action.clone())
+        }
+        Some(_) => return Err(fields.error("action", "must be an action name (lowercase letters and `_`)")),
+    };
     let trigger = match event_name.as_str() {
         name if is_pull_request_event(name) => pull_request(&fields)?,
+        "merge_group" => merge_group(&fields)?,
         "push" => Trigger::Push(push(&fields)?),
         "workflow_dispatch" => Trigger::Dispatch { branch: dispatch_branch(&fields, var("GITHUB_REF")?)? },
-        _ => Trigger::Other,
+        "workflow_run" => workflow_run(&fields, &repository, other_branch(var("GITHUB_REF")?))?,
+        _ => Trigger::Other { branch: other_branch(var("GITHUB_REF")?) },
     };
     let inputs = inputs(lookup, &fields)?;
-    Ok(RunContext { event_name, repository, sha, api_url, run_url, token, inputs, trigger })
+    Ok(RunContext { event_name, repository, sha, api_url, run_url, token, action, inputs, trigger })
 }
 
 /// Events that run on a pull request's code or for it: they never deploy.
@@ -197,7 +232,41 @@ fn pull_request(fields: &Fields) -> Result<Trigger, EventError> {
         Some(Value::Object(_)) => fields.string("pull_request.head.repo.full_name")? != base_repo,
         Some(_) => return Err(fields.error("pull_request.head.repo", "must be an object or null")),
     };
-    Ok(Trigger::PullRequest { number, base_ref, from_fork })
+    let base_changed = fields.get("changes.base").is_some_and(|changes| !changes.is_null());
+    Ok(Trigger::PullRequest { number, base_ref, from_fork, base_changed })
+}
+
+/// A merge queue group: `merge_group.base_ref` is the full ref of the branch the queue merges into.
+fn merge_group(fields: &Fields) -> Result<Trigger, EventError> {
+    let field = "merge_group.base_ref";
+    let full_ref = fields.string(field)?;
+    match ref_target(&full_ref).map_err(|problem| fields.error(field, &problem))? {
+        RefTarget::Branch(base_ref) => Ok(Trigger::MergeGroup { base_ref }),
+        RefTarget::Tag(_) => Err(fields.error(field, "must be a branch (refs/heads/...)")),
+    }
+}
+
+/// A `workflow_run`: what triggered the run it follows, and from which repository. Missing fields count as a
+/// fork's pull request, the side that never deploys.
+fn workflow_run(fields: &Fields, repository: &str, branch: Option<String>) -> Result<Trigger, EventError> {
+    let triggering_event = match fields.get("workflow_run.event") {
+        Some(Value::String(event)) => Some(event.clone()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(fields.error("workflow_run.event", "must be a string")),
+    };
+    let from_fork = match fields.get("workflow_run.head_repository.full_name") {
+        Some(Value::String(name)) => !name.eq_ignore_ascii_case(repository),
+        _ => true,
+    };
+    Ok(Trigger::WorkflowRun { triggering_event, from_fork, branch })
+}
+
+/// The branch of GITHUB_REF, when it names one (a run of any other event).
+fn other_branch(github_ref: Option<String>) -> Option<String> {
+    match ref_target(&github_ref?) {
+        Ok(RefTarget::Branch(branch)) => Some(branch),
+        _ => None,
+    }
 }
 
 fn push(fields: &Fields) -> Result<Push, EventError> {
@@ -210,6 +279,11 @@ fn push(fields: &Fields) -> Result<Push, EventError> {
         Some(Value::Bool(deleted)) => *deleted,
         Some(_) => return Err(fields.error("deleted", "must be true or false")),
     };
+    let forced = match fields.get("forced") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(forced)) => *forced,
+        Some(_) => return Err(fields.error("forced", "must be true or false")),
+    };
     let default_branch = match fields.get("repository.default_branch") {
         None | Some(Value::Null) => None,
         Some(Value::String(branch)) => {
@@ -218,7 +292,7 @@ fn push(fields: &Fields) -> Result<Push, EventError> {
         }
         Some(_) => return Err(fields.error("repository.default_branch", "must be a string")),
     };
-    Ok(Push { target, before, deleted, default_branch })
+    Ok(Push { target, before, deleted, forced, default_branch })
 }
 
 /// A manual run's branch, from the payload's `ref` (GITHUB_REF when the payload has none).
@@ -256,6 +330,7 @@ fn inputs(lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>, fields: &Fields) 
             _ => None,
         })
     };
+    refuse_lookalike_dry_run(fields)?;
     let command = match input(lookup, "command")?.as_deref() {
         None | Some("auto") => None,
         Some("detect") => Some(CiCommand::Detect),
@@ -278,8 +353,6 @@ fn inputs(lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>, fields: &Fields) 
             });
         }
     }
-    let dry_run = input(lookup, "dry-run")?.or_else(|| dispatch(&["dry_run", "dry-run"]));
-    let full = input(lookup, "full")?.or_else(|| dispatch(&["full"]));
     let allow_deletes = match input(lookup, "allow-deletes")? {
         None => None,
         Some(text) => Some(text.parse::<usize>().map_err(|_| EventError::Input {
@@ -287,14 +360,58 @@ fn inputs(lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>, fields: &Fields) 
             problem: format!("`{}`: must be a whole number", shown(&text)),
         })?),
     };
+    let flag = |action_name: &str, dispatch_names: &[&str]| -> Result<Option<bool>, EventError> {
+        match input(lookup, action_name)? {
+            Some(text) => boolean(action_name, &text).map(Some),
+            None => dispatch_flag(fields, dispatch_names),
+        }
+    };
     Ok(Inputs {
         command,
         config: input(lookup, "config")?.map(PathBuf::from),
         environment,
-        dry_run: dry_run.map(|text| boolean("dry-run", &text)).transpose()?,
-        full: full.map(|text| boolean("full", &text)).transpose()?.unwrap_or(false),
+        dry_run: flag("dry-run", &["dry_run", "dry-run"])?,
+        full: flag("full", &["full"])?.unwrap_or(false),
         allow_deletes,
+        allow_any_branch: flag("allow-any-branch", &["allow_any_branch", "allow-any-branch"])?.unwrap_or(false),
     })
+}
+
+/// A manual run's boolean input: absent is None; anything but `true`/`false` (a number, an empty string, a
+/// word) is an error, so a malformed `dry_run` can never fall through to a real deploy.
+fn dispatch_flag(fields: &Fields, names: &[&str]) -> Result<Option<bool>, EventError> {
+    for name in names {
+        match fields.payload.pointer(&format!("/inputs/{name}")) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Bool(flag)) => return Ok(Some(*flag)),
+            Some(Value::String(text)) => return boolean(name, text.trim()).map(Some),
+            Some(other) => {
+                return Err(EventError::Input {
+                    name: (*name).into(),
+                    problem: format!("`{}`: must be true or false", shown(&other.to_string())),
+                });
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A manual run's input that looks like `dry_run` but is not spelled so (`dryrun`, `dry_rum`, `dryRun`) would be
+/// ignored and the run would deploy for real: refused, naming it.
+fn refuse_lookalike_dry_run(fields: &Fields) -> Result<(), EventError> {
+    let Some(Value::Object(inputs)) = fields.payload.get("inputs") else { return Ok(()) };
+    for name in inputs.keys() {
+        let folded: String = name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+        if folded.contains("dry") && name != "dry_run" && name != "dry-run" {
+            return Err(EventError::Input {
+                name: shown(name),
+                problem: "not an input dagship reads: a dry run is asked with `dry_run` (or `dry-run`); rename \
+                          the workflow_dispatch input so a dry run cannot silently become a real deploy"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// An action input: `INPUT_<NAME>` with the name uppercased and dashes kept, as the runner sets it.
@@ -311,11 +428,13 @@ fn input(lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>, name: &str) -> Res
 
 fn boolean(name: &str, text: &str) -> Result<bool, EventError> {
     match text {
-        "true" | "True" | "TRUE" => Ok(true),
-        "false" | "False" | "FALSE" => Ok(false),
-        other => {
-            Err(EventError::Input { name: name.into(), problem: format!("`{}`: must be true or false", shown(other)) })
-        }
+        "true" => Ok(true),
+        "false" => Ok(false),
+        "" => Err(EventError::Input { name: name.into(), problem: "empty: must be true or false".into() }),
+        other => Err(EventError::Input {
+            name: name.into(),
+            problem: format!("`{}`: must be true or false (lowercase, nothing else)", shown(other)),
+        }),
     }
 }
 
@@ -349,23 +468,25 @@ impl Fields<'_> {
     }
 }
 
-/// Branch names dagship accepts: git's rules, and only letters, digits and `. _ - / + # @` so a name can never
-/// mean anything to a shell or a workflow command (`main; rm -rf /` and `$(id)` are refused).
+/// Branch names dagship accepts: exactly what git accepts (`git check-ref-format --branch`), so every branch a
+/// team can push is handled (`fix=1`, `feature/café`, even `$(id)`): dagship never passes a name through a shell,
+/// and quotes it escaped in messages. Names git refuses (spaces, control characters, `..`, `~^:?*[\`) are
+/// refused here, naming the field.
 pub fn check_branch(name: &str) -> Result<(), String> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '+' | '#' | '@');
+    let forbidden = |c: char| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\');
     let problem = if name.is_empty() {
         "is empty"
     } else if name.len() > 255 {
         "is longer than 255 bytes"
-    } else if !name.chars().all(allowed) {
-        "holds characters dagship does not accept in a branch name (only letters, digits and `. _ - / + # @`)"
-    } else if name.starts_with(['-', '/', '.'])
+    } else if name.chars().any(forbidden) {
+        "holds characters git does not accept in a branch name (a space, a control character or one of `~^:?*[\\`)"
+    } else if name.starts_with('-')
+        || name == "@"
         || name.ends_with(['/', '.'])
-        || name.ends_with(".lock")
         || name.contains("..")
         || name.contains("//")
         || name.contains("@{")
-        || name.contains("/.")
+        || name.split('/').any(|part| part.starts_with('.') || part.ends_with(".lock") || part.is_empty())
     {
         "is not a valid git branch name"
     } else {
@@ -411,12 +532,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn branch_names_that_mean_something_to_a_shell_are_refused() {
-        for bad in ["main; rm -rf /", "$(id)", "a b", "`id`", "x\ny", "-rf", "a..b", "a.lock", ""] {
+    fn branch_names_git_refuses_are_refused() {
+        for bad in ["main; rm -rf /", "a b", "x\ny", "-rf", "a..b", "a.lock", "a/.b", "a~1", "a:b", "@", ""] {
             assert!(check_branch(bad).is_err(), "{bad:?} accepted");
         }
-        for good in ["main", "release/1.2", "feature/ABC-12_x", "deps+bump", "user@team/x"] {
+    }
+
+    #[test]
+    fn every_branch_name_git_accepts_is_accepted() {
+        for good in ["main", "release/1.2", "feature/ABC-12_x", "deps+bump", "user@team/x", "fix=1", "feature/café"] {
             check_branch(good).unwrap();
+        }
+        // Legal for git, so legal here: no shell ever sees it.
+        for legal in ["$(id)", "`id`", "a;b", "x'y\"z", "100%"] {
+            check_branch(legal).unwrap();
         }
     }
 

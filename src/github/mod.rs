@@ -3,6 +3,7 @@
 pub mod api;
 pub mod comment;
 pub mod event;
+pub mod event_rules;
 pub mod output;
 pub mod summary;
 pub mod workflow;

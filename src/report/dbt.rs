@@ -12,7 +12,10 @@ pub fn describe_state(report: &CompileReport) -> String {
     match (&report.state.found, &report.state.version) {
         (true, Some(version)) => format!("{} (version {version})", report.state.manifest),
         (true, None) => report.state.manifest.clone(),
-        (false, _) => format!("none: no {}", report.state.manifest),
+        (false, _) => match &report.state.unusable {
+            Some(problem) => format!("unusable: {} is {problem}", report.state.manifest),
+            None => format!("none: no {}", report.state.manifest),
+        },
     }
 }
 
@@ -35,6 +38,7 @@ fn describe_mode(report: &CompileReport) -> &'static str {
     match (report.mode, report.state.found) {
         (Mode::Slim, _) => "slim (changed models and their children, the rest deferred to the environment)",
         (Mode::Full, true) => "full (asked for)",
+        (Mode::Full, false) if report.state.unusable.is_some() => "full (the environment's dbt state is unusable)",
         (Mode::Full, false) => "full (the environment has no dbt state yet)",
     }
 }

@@ -30,7 +30,19 @@ impl CiRun {
 
 /// Runs `command` (a dagship command in the repository, without arguments) as `dagship ci` for `event_name`
 /// with `payload` as the raw text of the event file. `api_url` is the GitHub API (a wiremock server).
-pub fn run_ci(mut command: Command, event_name: &str, payload: &str, api_url: &str, head: &str) -> CiRun {
+pub fn run_ci(command: Command, event_name: &str, payload: &str, api_url: &str, head: &str) -> CiRun {
+    run_ci_at(command, event_name, payload, api_url, head, None)
+}
+
+/// `run_ci` with GITHUB_REF set (the branch a schedule or workflow_run runs on).
+pub fn run_ci_at(
+    mut command: Command,
+    event_name: &str,
+    payload: &str,
+    api_url: &str,
+    head: &str,
+    github_ref: Option<&str>,
+) -> CiRun {
     let dir = tempfile::tempdir().unwrap();
     let event_path = dir.path().join("event.json");
     let output_path = dir.path().join("github_output");
@@ -53,6 +65,9 @@ pub fn run_ci(mut command: Command, event_name: &str, payload: &str, api_url: &s
         .env("RUNNER_TEMP", dir.path())
         .env_remove("GITHUB_TOKEN")
         .env_remove("GITHUB_REF");
+    if let Some(github_ref) = github_ref {
+        command.env("GITHUB_REF", github_ref);
+    }
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("INPUT_") {
             command.env_remove(name);

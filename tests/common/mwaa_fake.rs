@@ -27,6 +27,10 @@ pub struct FakeEnvironment {
     pub update_reads: u32,
     /// The next update fails with this message (and is rolled back).
     pub fail_next_update: Option<String>,
+    /// Reads right after an UpdateEnvironment that still show the state from before it (AVAILABLE, the previous
+    /// last update), as MWAA's API does for a moment.
+    pub stale_reads_after_update: u32,
+    stale_left: u32,
     pending: Option<Value>,
     /// Every UpdateEnvironment request body, in order.
     pub updates: Vec<Value>,
@@ -58,6 +62,8 @@ impl FakeMwaa {
             updating_reads_left: 0,
             update_reads: 2,
             fail_next_update: None,
+            stale_reads_after_update: 0,
+            stale_left: 0,
             pending: None,
             updates: Vec::new(),
             gets: 0,
@@ -94,6 +100,11 @@ impl FakeMwaa {
         change(&mut self.state.lock().unwrap())
     }
 
+    /// Whether an update was requested and has not been seen to finish by any read yet.
+    pub fn update_pending(&self) -> bool {
+        self.with(|environment| environment.pending.is_some() || environment.updating_reads_left > 0)
+    }
+
     pub fn updates(&self) -> Vec<Value> {
         self.with(|environment| environment.updates.clone())
     }
@@ -123,7 +134,10 @@ impl Respond for GetEnvironment {
             return not_found(&requested_name(request));
         }
         environment.gets += 1;
-        if environment.updating_reads_left > 0 {
+        let stale = environment.stale_left > 0;
+        if stale {
+            environment.stale_left -= 1;
+        } else if environment.updating_reads_left > 0 {
             environment.updating_reads_left -= 1;
             environment.status = "UPDATING".into();
         } else if let Some(update) = environment.pending.take() {
@@ -161,7 +175,7 @@ impl Respond for GetEnvironment {
         let mut body = json!({
             "Name": environment.name,
             "Arn": format!("arn:aws:airflow:us-east-1:123456789012:environment/{}", environment.name),
-            "Status": environment.status,
+            "Status": if stale { "AVAILABLE" } else { environment.status.as_str() },
             "SourceBucketArn": format!("arn:aws:s3:::{}", environment.source_bucket),
             "DagS3Path": "dags",
             "AirflowVersion": "2.10.3",
@@ -200,6 +214,7 @@ impl Respond for UpdateEnvironment {
         }
         environment.status = "UPDATING".into();
         environment.updating_reads_left = environment.update_reads;
+        environment.stale_left = environment.stale_reads_after_update;
         environment.pending = Some(body);
         ResponseTemplate::new(200)
             .set_body_json(json!({ "Arn": "arn:aws:airflow:us-east-1:123456789012:environment/x" }))

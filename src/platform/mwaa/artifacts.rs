@@ -40,7 +40,13 @@ pub fn collect(root: &Path, config: &Config, mwaa: &MwaaConfig, prefix: &str) ->
     };
     if let Some(plugins_dir) = &config.plugins_dir {
         let folder = root.join(plugins_dir);
-        if folder.is_dir() {
+        if folder.is_dir() && only_placeholders(&folder) {
+            // Like an empty mirror source: never replace the running plugins with a near-empty zip.
+            eprintln!(
+                "mwaa: plugins_dir `{plugins_dir}` holds no plugin (only hidden placeholder files like .gitkeep): \
+                 no plugins.zip is built, the environment keeps the plugins it runs"
+            );
+        } else if folder.is_dir() {
             let zip = build_plugins_zip(&folder)
                 .map_err(|err| PlatformError::Input(format!("plugins_dir `{plugins_dir}`: {err}")))?;
             push(Kind::Plugins, &mwaa.keys.plugins, zip);
@@ -59,6 +65,19 @@ pub fn collect(root: &Path, config: &Config, mwaa: &MwaaConfig, prefix: &str) ->
         push(kind, key, bytes);
     }
     Ok(locals)
+}
+
+/// A folder whose files are all hidden placeholders (`.gitkeep`, `.keep`, `.gitignore`): no plugin in it.
+fn only_placeholders(folder: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(folder) else { return false };
+    entries.flatten().all(|entry| {
+        // file_type does not follow symlinks: a symlinked folder counts as content, and no loop is walked.
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            only_placeholders(&entry.path())
+        } else {
+            entry.file_name().to_string_lossy().starts_with('.')
+        }
+    })
 }
 
 /// S3 calls on the environment's bucket that the deploy engine's `Store` does not need: versions.

@@ -113,16 +113,21 @@ impl MwaaStep {
     }
 
     /// Checks made before anything is written (not even the deploy lock): the bucket keeps versions, the
-    /// environment reads this bucket, and it is AVAILABLE (waiting while another update runs).
-    pub async fn preflight(&self) -> Result<(), PlatformError> {
+    /// environment reads this bucket, and it is AVAILABLE (waiting while another update runs). A dry run waits
+    /// for nothing: it reports the status as it is, with the plan.
+    pub async fn preflight(&self, dry_run: bool) -> Result<(), PlatformError> {
         self.versions().require_versioning().await?;
-        let environment = status::wait_until_available(
-            &self.mwaa,
-            self.name(),
-            self.settings.wait_timeout(),
-            self.settings.poll_interval(),
-        )
-        .await?;
+        let environment = if dry_run {
+            status::get(&self.mwaa, self.name()).await?
+        } else {
+            status::wait_until_available(
+                &self.mwaa,
+                self.name(),
+                self.settings.wait_timeout(),
+                self.settings.poll_interval(),
+            )
+            .await?
+        };
         let expected = format!("arn:aws:s3:::{}", self.bucket);
         match environment.source_bucket_arn() {
             Some(arn) if arn != expected => Err(PlatformError::Input(format!(
@@ -171,7 +176,7 @@ impl MwaaStep {
         } else if dry_run {
             UpdateOutcome::WouldUpdate
         } else {
-            self.update(&changed).await?
+            self.update(&changed, status::last_update_created(&environment)).await?
         };
         Ok(MwaaReport {
             environment_name: self.name().to_string(),
@@ -214,7 +219,12 @@ impl MwaaStep {
     }
 
     /// One UpdateEnvironment naming every changed file's path and new version; then, with `wait`, the wait.
-    async fn update(&self, changed: &[&ArtifactReport]) -> Result<UpdateOutcome, PlatformError> {
+    /// `previous`: the last update's creation time before this call, so the wait recognises ours.
+    async fn update(
+        &self,
+        changed: &[&ArtifactReport],
+        previous: Option<(i64, u32)>,
+    ) -> Result<UpdateOutcome, PlatformError> {
         let mut request = self.mwaa.update_environment().name(self.name());
         for artifact in changed {
             let version = artifact.new_version.clone().expect("changed artifacts of a real run have a version");
@@ -239,8 +249,14 @@ impl MwaaStep {
         if !self.settings.wait {
             return Ok(UpdateOutcome::Requested);
         }
-        status::wait_for_update(&self.mwaa, self.name(), self.settings.wait_timeout(), self.settings.poll_interval())
-            .await?;
+        status::wait_for_update(
+            &self.mwaa,
+            self.name(),
+            previous,
+            self.settings.wait_timeout(),
+            self.settings.poll_interval(),
+        )
+        .await?;
         eprintln!("mwaa: update of {} finished", self.name());
         Ok(UpdateOutcome::Completed)
     }

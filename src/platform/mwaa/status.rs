@@ -89,20 +89,30 @@ pub async fn wait_until_available(
     }
 }
 
+/// When an environment's last update was created, as (seconds, nanoseconds): the identity of an update.
+pub fn last_update_created(environment: &Environment) -> Option<(i64, u32)> {
+    let created = environment.last_update()?.created_at()?;
+    Some((created.secs(), created.subsec_nanos()))
+}
+
 /// Waits for the update we asked for: AVAILABLE with a successful last update, or the failure MWAA reports.
+/// `previous` is the last update's creation time read before UpdateEnvironment: for a while after the call,
+/// MWAA still answers AVAILABLE with that older update's SUCCESS, which says nothing about ours. Only a last
+/// update created after `previous` is ours.
 pub async fn wait_for_update(
     client: &Client,
     name: &str,
+    previous: Option<(i64, u32)>,
     timeout: Duration,
     poll: Duration,
 ) -> Result<(), PlatformError> {
     let started = Instant::now();
     loop {
-        // Right after UpdateEnvironment the status may still read AVAILABLE for a moment: wait at least once.
         tokio::time::sleep(poll).await;
         let environment = get(client, name).await?;
         let status = environment.status();
-        let update = environment.last_update().and_then(|update| update.status());
+        let ours = last_update_created(&environment).is_some_and(|created| previous.is_none_or(|old| created > old));
+        let update = environment.last_update().and_then(|update| update.status()).filter(|_| ours);
         match (status, update) {
             (Some(EnvironmentStatus::Available), Some(UpdateStatus::Success)) => return Ok(()),
             (Some(EnvironmentStatus::Available), Some(UpdateStatus::Failed))
@@ -121,6 +131,11 @@ pub async fn wait_for_update(
                     status_name(&environment)
                 )));
             }
+            _ if !ours => eprintln!(
+                "mwaa: {name} is {} and its last update is still the one before ours ({}s)",
+                status_name(&environment),
+                started.elapsed().as_secs()
+            ),
             _ => eprintln!("mwaa: {name} is {} ({}s)", status_name(&environment), started.elapsed().as_secs()),
         }
     }
