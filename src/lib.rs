@@ -2,6 +2,7 @@
 //!
 //! The flow is a chain of plain functions on plain data (see DESIGN.md):
 //! context -> detect -> matrix -> report. Each module owns one stage.
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -17,5 +18,6 @@ pub mod github;
 pub mod hash;
 pub mod matrix;
 pub mod platform;
+pub mod redact;
 pub mod report;
 pub mod store;
