@@ -27,7 +27,22 @@ pub fn contain(command: &mut Command, purpose: Purpose, named: &[String], config
         }
     });
     command.env_clear().envs(env::for_child(purpose, named, configured)).process_group(0);
+    // A child running as root (a container's default user) keeps CAP_SYS_PTRACE on a host, which reads a
+    // non-dumpable process's environ all the same: take it out of the child's bounding set. Without the
+    // privilege to do so, the child has no such capability to lose, and the call fails harmlessly.
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs between fork and exec and only makes one async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0);
+            Ok(())
+        });
+    }
 }
+
+/// linux/capability.h
+#[cfg(target_os = "linux")]
+const CAP_SYS_PTRACE: libc::c_ulong = 19;
 
 /// Kills what is left of the child's process group (background processes a DAG file or a macro started).
 pub fn stop_group(child_id: u32) {

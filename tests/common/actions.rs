@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -30,11 +31,16 @@ impl CiRun {
 
 /// Runs `command` (a dagship command in the repository, without arguments) as `dagship ci` for `event_name`
 /// with `payload` as the raw text of the event file. `api_url` is the GitHub API (a wiremock server).
-pub fn run_ci(mut command: Command, event_name: &str, payload: &str, api_url: &str, head: &str) -> CiRun {
+pub fn run_ci(command: Command, event_name: &str, payload: &str, api_url: &str, head: &str) -> CiRun {
     let dir = tempfile::tempdir().unwrap();
-    let event_path = dir.path().join("event.json");
-    let output_path = dir.path().join("github_output");
-    let summary_path = dir.path().join("step_summary");
+    run_ci_in(dir.path(), command, event_name, payload, api_url, head)
+}
+
+/// `run_ci` with the runner's files (event.json, github_output, step_summary) in `dir`.
+pub fn run_ci_in(dir: &Path, mut command: Command, event_name: &str, payload: &str, api_url: &str, head: &str) -> CiRun {
+    let event_path = dir.join("event.json");
+    let output_path = dir.join("github_output");
+    let summary_path = dir.join("step_summary");
     std::fs::write(&event_path, payload).unwrap();
     std::fs::write(&output_path, "").unwrap();
     std::fs::write(&summary_path, "").unwrap();
@@ -50,7 +56,7 @@ pub fn run_ci(mut command: Command, event_name: &str, payload: &str, api_url: &s
         .env("GITHUB_API_URL", api_url)
         .env("GITHUB_OUTPUT", &output_path)
         .env("GITHUB_STEP_SUMMARY", &summary_path)
-        .env("RUNNER_TEMP", dir.path())
+        .env("RUNNER_TEMP", dir)
         .env_remove("GITHUB_TOKEN")
         .env_remove("GITHUB_REF");
     for (name, _) in std::env::vars_os() {
