@@ -152,7 +152,9 @@ mod tests {
                     Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload password=letmein1 \
                     {\"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEsecret\\n-----END PRIVATE KEY-----\\n\"}";
         let clean = redact(text);
-        for secret in ["hunter2secret", "ghp_0123", "AKIAIOSFODNN7EXAMPLE", "github_pat_11", "eyJhbG", "letmein1", "MIIE"] {
+        for secret in
+            ["hunter2secret", "ghp_0123", "AKIAIOSFODNN7EXAMPLE", "github_pat_11", "eyJhbG", "letmein1", "MIIE"]
+        {
             assert!(!clean.contains(secret), "{secret} left in {clean}");
         }
         assert!(clean.contains("postgresql://etl:***@db.internal:5432/x"), "{clean}");

@@ -341,7 +341,11 @@ fn a_dag_file_forging_progress_cannot_keep_a_hung_check_alive() {
     let watched = run_watched(&mut command, std::time::Duration::from_secs(240));
     watched.run.assert_code(1);
     assert!(watched.took < std::time::Duration::from_secs(150), "{:?}", watched.took);
-    assert!(watched.run.stderr.contains("::error file=dags/forges_progress.py::DAG import hung"), "{}", watched.run.stderr);
+    assert!(
+        watched.run.stderr.contains("::error file=dags/forges_progress.py::DAG import hung"),
+        "{}",
+        watched.run.stderr
+    );
 }
 
 /// Output without line breaks and bytes that are not UTF-8 neither grow dagship's memory nor stop its reader:

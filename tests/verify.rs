@@ -198,7 +198,11 @@ fn verification_is_bounded_in_time_and_bytes_against_a_hostile_airflow() {
     let endless = runtime.block_on(MockServer::start());
     let huge = runtime.block_on(MockServer::start());
     runtime.block_on(async {
-        Mock::given(method("GET")).and(path("/api/v2/importErrors")).respond_with(ImportErrors(Vec::new())).mount(&endless).await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/importErrors"))
+            .respond_with(ImportErrors(Vec::new()))
+            .mount(&endless)
+            .await;
         Mock::given(method("GET")).and(path("/api/v2/dags")).respond_with(EndlessPages).mount(&endless).await;
         let body = format!("{{\"import_errors\": [], \"pad\": \"{}\"}}", "x".repeat(40 << 20));
         Mock::given(method("GET"))
@@ -213,7 +217,11 @@ fn verification_is_bounded_in_time_and_bytes_against_a_hostile_airflow() {
     command.args(["deploy", "--env", "test"]);
     setup.bucket.configure(&mut command);
     let common::Watched { run, took, .. } = run_watched(&mut command, std::time::Duration::from_secs(60));
-    assert!(took < std::time::Duration::from_secs(20), "stopped near verify.timeout (3s), took {took:?}\n{}", run.stderr);
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "stopped near verify.timeout (3s), took {took:?}\n{}",
+        run.stderr
+    );
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("verify.timeout passed while still listing"), "{}", run.stderr);
     let pages = runtime.block_on(endless.received_requests()).unwrap().len();

@@ -111,7 +111,11 @@ pub fn build(
 }
 
 /// [`build`] from dagship's own environment.
-pub fn for_child(purpose: Purpose, named: &[String], configured: &BTreeMap<String, String>) -> Vec<(OsString, OsString)> {
+pub fn for_child(
+    purpose: Purpose,
+    named: &[String],
+    configured: &BTreeMap<String, String>,
+) -> Vec<(OsString, OsString)> {
     build(purpose, std::env::vars_os(), named, configured)
 }
 
@@ -190,7 +194,8 @@ mod tests {
 
     #[test]
     fn env_var_calls_are_found() {
-        let yaml = "path: \"{{ env_var('DUCK_DIR', 'target') }}\"\npassword: \"{{ env_var( \"PW\" ) }}\"\nx: env_var(bad)";
+        let yaml =
+            "path: \"{{ env_var('DUCK_DIR', 'target') }}\"\npassword: \"{{ env_var( \"PW\" ) }}\"\nx: env_var(bad)";
         assert_eq!(env_var_names(yaml), ["DUCK_DIR", "PW"]);
     }
 }

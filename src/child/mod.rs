@@ -4,6 +4,7 @@
 pub mod env;
 pub mod file_commands;
 pub mod lines;
+pub mod own_environ;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;

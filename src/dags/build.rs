@@ -92,7 +92,12 @@ fn dag_file(file: CheckedFile, facts: &RunFacts, root_prefix: &str, threshold: f
         slow: file.status != FileStatus::Timeout && file.seconds > threshold,
         errors,
         skip_reason: file.skip_reason,
-        warnings: file.warnings.iter().take(MAX_WARNINGS).map(|warning| keep_start(&clean(warning), MAX_MESSAGE_BYTES)).collect(),
+        warnings: file
+            .warnings
+            .iter()
+            .take(MAX_WARNINGS)
+            .map(|warning| keep_start(&clean(warning), MAX_MESSAGE_BYTES))
+            .collect(),
         path,
     }
 }

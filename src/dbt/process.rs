@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use super::logs::{self, LogFacts};
 use super::{DbtError, Settings};
 use crate::child::{self, Purpose, Snapshot};
-use crate::github::workflow::{Level, announce};
 use crate::github::output::random_hex;
 use crate::github::workflow::in_actions;
+use crate::github::workflow::{Level, announce};
 
 /// A dbt command that ran to its end.
 #[derive(Debug)]

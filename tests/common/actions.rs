@@ -37,7 +37,14 @@ pub fn run_ci(command: Command, event_name: &str, payload: &str, api_url: &str, 
 }
 
 /// `run_ci` with the runner's files (event.json, github_output, step_summary) in `dir`.
-pub fn run_ci_in(dir: &Path, mut command: Command, event_name: &str, payload: &str, api_url: &str, head: &str) -> CiRun {
+pub fn run_ci_in(
+    dir: &Path,
+    mut command: Command,
+    event_name: &str,
+    payload: &str,
+    api_url: &str,
+    head: &str,
+) -> CiRun {
     let event_path = dir.join("event.json");
     let output_path = dir.join("github_output");
     let summary_path = dir.join("step_summary");

@@ -260,11 +260,8 @@ pub struct Watched {
 pub fn run_watched(command: &mut Command, limit: std::time::Duration) -> Watched {
     use std::io::Read;
     let started = std::time::Instant::now();
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run dagship");
+    let mut child =
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("run dagship");
     // Drained while it runs: a chatty run must not block on a full pipe.
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();

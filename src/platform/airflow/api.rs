@@ -3,8 +3,8 @@
 use aws_sdk_mwaa::error::DisplayErrorContext;
 use aws_sdk_mwaa::types::RestApiMethod;
 use aws_smithy_types::{Document, Number};
-use std::time::Instant;
 use serde_json::Value;
+use std::time::Instant;
 
 use crate::config::AirflowApi;
 use crate::platform::PlatformError;
