@@ -97,7 +97,7 @@ pub fn build(
     let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
     for (name, value) in from {
         let Some(text) = name.to_str() else { continue };
-        let carries_secret = value.to_str().is_some_and(|value| crate::redact::is_registered(value));
+        let carries_secret = value.to_str().is_some_and(crate::redact::is_registered);
         if allowed(purpose, text, named) && !carries_secret {
             env.insert(name, value);
         }
