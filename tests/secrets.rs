@@ -178,9 +178,9 @@ const AKIA_SHAPED: &str = "AKIAHOSTILE0PR123456";
 
 /// What a DAG file or a dbt Python model of the hostile pull request does: collect what it can read (its
 /// environment, dagship's /proc/<ppid>/environ) into `loot`, append forged lines to $GITHUB_OUTPUT/$GITHUB_ENV
-/// (from its environment, and at the paths a child could find by searching), print every secret it knows,
-/// a line that is not UTF-8, and fail.
-fn hostile_python(loot: &Path, output_file: &Path, env_file: &Path) -> String {
+/// (from its environment, and with `tamper` at the paths a child could find by searching), print every secret
+/// it knows and a line that is not UTF-8.
+fn hostile_python(loot: &Path, output_file: &Path, env_file: &Path, tamper: bool) -> String {
     format!(
         r#"import json, os, sys
 loot = {{"env": dict(os.environ)}}
@@ -189,7 +189,7 @@ try:
 except Exception as err:
     loot["parent"] = f"unreadable: {{err}}"
 json.dump(loot, open("{loot}", "w"))
-for path in [os.environ.get("GITHUB_OUTPUT"), os.environ.get("GITHUB_ENV"), "{output}", "{env}"]:
+for path in [os.environ.get("GITHUB_OUTPUT"), os.environ.get("GITHUB_ENV")] + {found}:
     if path:
         with open(path, "a") as forged:
             forged.write("matrix<<EOF\ntrue\nEOF\nLD_PRELOAD=/tmp/evil.so\n")
@@ -200,8 +200,8 @@ print("keys:", "{TOKEN_SHAPED}", "{AKIA_SHAPED}", os.environ.get("AWS_SECRET_ACC
 sys.stdout.flush()
 "#,
         loot = loot.display(),
-        output = output_file.display(),
-        env = env_file.display(),
+        found =
+            if tamper { format!("[\"{}\", \"{}\"]", output_file.display(), env_file.display()) } else { "[]".into() },
     )
 }
 
@@ -257,26 +257,30 @@ fn a_hostile_pull_request_cannot_read_the_token_forge_outputs_or_leak_secrets() 
     let github = FakeGitHub::start();
     let mut texts: Vec<(String, String)> = Vec::new();
 
-    for (round, ending) in
-        [("crash", "os._exit(3)\n"), ("import error", "raise RuntimeError('cannot reach postgresql://etl:")]
-    {
+    // Three pull requests: a DAG that crashes the checker and one that raises (their output and error reach the
+    // comment, redacted), then one whose children also write to the file-command files where they find them
+    // (which fails the check at once, the files restored).
+    let raise = format!(
+        "raise RuntimeError('cannot reach postgresql://etl:{URL_PASSWORD}@warehouse/db with {TOKEN_SHAPED}')\n"
+    );
+    let rounds = [
+        ("crash", "os._exit(3)\n".to_string(), false),
+        ("import error", raise.clone(), false),
+        ("tamper", raise, true),
+    ];
+    for (round, ending, tamper) in rounds {
         let runner = tempfile::tempdir().unwrap();
         let loot = tempfile::tempdir().unwrap();
         let (output_file, env_file) = (runner.path().join("github_output"), runner.path().join("github_env"));
         std::fs::write(&env_file, "").unwrap();
-        let ending = if round == "crash" {
-            ending.to_string()
-        } else {
-            format!("{ending}{URL_PASSWORD}@warehouse/db with {TOKEN_SHAPED}')\n")
-        };
         let dag = format!(
             "from airflow import DAG\n{}{ending}",
-            hostile_python(&loot.path().join("dag.json"), &output_file, &env_file)
+            hostile_python(&loot.path().join("dag.json"), &output_file, &env_file, tamper)
         );
         let model = format!(
             "def model(dbt, session):\n    dbt.config(materialized='table')\n{}\n    if dbt.this is not None:\n        \
              raise RuntimeError('model failed')\n    return session.sql('select 1 as x')\n",
-            hostile_python(&loot.path().join("dbt.json"), &output_file, &env_file)
+            hostile_python(&loot.path().join("dbt.json"), &output_file, &env_file, tamper)
                 .lines()
                 .map(|line| format!("    {line}"))
                 .collect::<Vec<String>>()
@@ -324,7 +328,11 @@ fn a_hostile_pull_request_cannot_read_the_token_forge_outputs_or_leak_secrets() 
         assert_eq!(ci.output("mode"), "check");
         assert!(!ci.outputs.contains_key("matrix") || ci.output("matrix") != "true", "{:?}", ci.outputs);
         assert_eq!(std::fs::read_to_string(&env_file).unwrap(), "", "{round}: $GITHUB_ENV was written");
-        assert!(ci.run.stderr.contains("wrote to the runner's file-command files"), "{}", ci.run.stderr);
+        for who in
+            ["a DAG file wrote to the runner's file-command files", "it wrote to the runner's file-command files"]
+        {
+            assert_eq!(ci.run.stderr.contains(who), tamper, "{round}: {who}\n{}", ci.run.stderr);
+        }
 
         let annotations: Vec<&str> =
             ci.run.stderr.lines().filter(|line| line.starts_with("::error") || line.starts_with("::warning")).collect();
@@ -335,10 +343,11 @@ fn a_hostile_pull_request_cannot_read_the_token_forge_outputs_or_leak_secrets() 
         project.repo.checkout("main");
     }
     let comments = github.bodies();
-    assert_eq!(comments.iter().filter(|body| body.contains("dagship:pr-comment")).count(), 2, "{comments:?}");
+    assert_eq!(comments.iter().filter(|body| body.contains("dagship:pr-comment")).count(), 3, "{comments:?}");
     // What the children printed or raised reached the comment, redacted.
     let all_comments = comments.join("\n");
     assert!(all_comments.contains("postgresql://etl:***@warehouse"), "{all_comments}");
+    assert!(all_comments.contains("keys: *** ***"), "the crash's output is quoted, redacted: {all_comments}");
     texts.extend(comments.into_iter().map(|body| ("comment".to_string(), body)));
 
     let mut found = Vec::new();

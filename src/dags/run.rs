@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{CHECKER_SOURCE, DagsError, FileStatus, SkipReason};
 use crate::child::{self, Purpose, Snapshot};
-use crate::github::workflow::{Level, announce, escape_controls};
+use crate::github::workflow::escape_controls;
 use crate::redact::{keep_start, redact};
 
 /// The checker's exit code when Airflow cannot be imported.
@@ -186,14 +186,8 @@ pub fn run_checker(request: &CheckRequest) -> Result<CheckerOutput, DagsError> {
     let waited = watch(&mut child, &output, &mut progress, limit);
     let tampered = file_commands.restore();
     if !tampered.is_empty() {
-        announce(
-            Level::Error,
-            &format!(
-                "a DAG file wrote to the runner's file-command files ({}) during the import check: it tried to set \
-                 step outputs or environment variables; its changes were undone",
-                tampered.iter().map(|name| format!("${name}")).collect::<Vec<String>>().join(", ")
-            ),
-        );
+        let files = tampered.iter().map(|name| format!("${name}")).collect::<Vec<String>>().join(", ");
+        return Err(DagsError::Tampered { files });
     }
     let output = quote_output(&output.lock().expect("no drain thread panics").tail);
     let file = progress.current.map(|name| format!("{}/{name}", request.dags_dir));

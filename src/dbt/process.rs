@@ -14,7 +14,6 @@ use super::{DbtError, Settings};
 use crate::child::{self, Purpose, Snapshot};
 use crate::github::output::random_hex;
 use crate::github::workflow::in_actions;
-use crate::github::workflow::{Level, announce};
 
 /// A dbt command that ran to its end.
 #[derive(Debug)]
@@ -81,14 +80,17 @@ pub fn run(settings: &Settings, executable: &Path, args: &[String], title: &str)
     echo.close();
     let tampered = file_commands.restore();
     if !tampered.is_empty() {
-        announce(
-            Level::Error,
-            &format!(
-                "`{command_line}` wrote to the runner's file-command files ({}): a model, macro or package tried to \
-                 set step outputs or environment variables; its changes were undone",
-                tampered.iter().map(|name| format!("${name}")).collect::<Vec<String>>().join(", ")
-            ),
-        );
+        let files = tampered.iter().map(|name| format!("${name}")).collect::<Vec<String>>().join(", ");
+        // Never legitimate: a model, macro or package tried to set step outputs or environment variables.
+        return Err(DbtError::Failed {
+            command: command_line,
+            code: status.code().unwrap_or(-1),
+            first_error: Some(format!(
+                "it wrote to the runner's file-command files ({files}); their content was restored and the check \
+                 fails"
+            )),
+            annotations: Vec::new(),
+        });
     }
 
     let took = started.elapsed();
