@@ -223,7 +223,9 @@ fn verification_is_bounded_in_time_and_bytes_against_a_hostile_airflow() {
         run.stderr
     );
     assert_ne!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("verify.timeout passed while still listing"), "{}", run.stderr);
+    // Stopped between pages, during one, or at the entry cap, whichever a busy machine reaches first.
+    assert!(run.stderr.contains("Airflow API /dags: "), "{}", run.stderr);
+    assert!(run.stderr.contains("stopped (verify.timeout bounds the whole check)"), "{}", run.stderr);
     let pages = runtime.block_on(endless.received_requests()).unwrap().len();
     eprintln!("endless pages: stopped after {took:?} and {pages} requests");
 
