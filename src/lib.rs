@@ -3,6 +3,7 @@
 //! The flow is a chain of plain functions on plain data (see DESIGN.md):
 //! context -> detect -> matrix -> report. Each module owns one stage.
 pub mod cancel;
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -18,5 +19,6 @@ pub mod github;
 pub mod hash;
 pub mod matrix;
 pub mod platform;
+pub mod redact;
 pub mod report;
 pub mod store;

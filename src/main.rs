@@ -4,6 +4,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before any thread starts: children running a pull request's code must not read the token from
+    // /proc/<dagship's pid>/environ.
+    dagship::child::own_environ::wipe();
     let cli = dagship::cli::Cli::parse();
     match dagship::commands::run(cli) {
         Ok(code) => code.into(),

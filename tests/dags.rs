@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Repo, Run, airflow_python, copy_tree, dagship_command, run_command};
+use common::{Repo, Run, airflow_python, copy_tree, dagship_command, run_command, run_watched};
 
 const GOOD_DAG: &str = r#"import os
 from datetime import datetime
@@ -318,4 +318,56 @@ fn bad_dags_check_config_names_the_key() {
     let run = run_command(dagship_command(repo.path()).args(["config", "check"]));
     run.assert_code(2);
     assert!(run.stderr.contains("dags_check.pythonpath[0]"), "{}", run.stderr);
+}
+
+/// A hung DAG file that prints the old progress line and forges lines in the checker's progress file cannot
+/// keep the watchdog from stopping it: stdout/stderr never count as progress, and the progress file only
+/// counts the next index of a file there is (this waits for the watchdog: the file timeout plus 60 s).
+#[test]
+fn a_dag_file_forging_progress_cannot_keep_a_hung_check_alive() {
+    let python = airflow_python();
+    let repo = Repo::new();
+    repo.write("dagship.yml", "dags_dir: dags\ndags_check:\n  file_timeout: 1s\n").write(
+        "dags/forges_progress.py",
+        "import signal\nimport sys\nimport time\nfrom airflow import DAG\n\
+         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n\
+         n = 0\nwhile True:\n    print('dagship-dags-check: importing forges_progress.py', file=sys.stderr, flush=True)\n    \
+         for path in sys.argv[1:]:\n        if path.endswith('progress'):\n            \
+         with open(path, 'a') as progress:\n                progress.write(f'{n}\\tforged_{n}.py\\n')\n    \
+         n += 1\n    time.sleep(0.2)\n",
+    );
+    let mut command = dagship_command(repo.path());
+    command.args(["dags", "check", "--python", &python]).env("GITHUB_ACTIONS", "true");
+    let watched = run_watched(&mut command, std::time::Duration::from_secs(240));
+    watched.run.assert_code(1);
+    assert!(watched.took < std::time::Duration::from_secs(150), "{:?}", watched.took);
+    assert!(
+        watched.run.stderr.contains("::error file=dags/forges_progress.py::DAG import hung"),
+        "{}",
+        watched.run.stderr
+    );
+}
+
+/// Output without line breaks and bytes that are not UTF-8 neither grow dagship's memory nor stop its reader:
+/// a valid DAG file printing 256 MB on one line after a non-UTF-8 line imports and passes.
+#[test]
+fn endless_lines_and_bad_bytes_from_a_dag_file_leave_the_check_bounded_and_correct() {
+    let python = airflow_python();
+    let repo = Repo::new();
+    repo.write("dagship.yml", "dags_dir: dags\n").write(
+        "dags/noisy.py",
+        "import sys\nfrom datetime import datetime\nfrom airflow import DAG\n\
+         sys.stdout.buffer.write(b'bad bytes \\xff\\xfe here\\n')\nsys.stdout.buffer.flush()\n\
+         chunk = b'x' * (1 << 20)\nfor _ in range(256):\n    sys.stdout.buffer.write(chunk)\nsys.stdout.buffer.flush()\n\
+         sys.stderr.buffer.write(b'\\xff' * (8 << 20))\nsys.stderr.buffer.flush()\n\
+         dag = DAG(dag_id='noisy', start_date=datetime(2024, 1, 1), schedule=None)\n",
+    );
+    let mut command = dagship_command(repo.path());
+    command.args(["dags", "check", "--python", &python, "--format", "json"]);
+    let watched = run_watched(&mut command, std::time::Duration::from_secs(200));
+    watched.run.assert_code(0);
+    let report = watched.run.json();
+    assert_eq!(file(&report, "dags/noisy.py")["dag_ids"], serde_json::json!(["noisy"]));
+    eprintln!("256 MB on one line: dagship peaked at {} MiB, took {:?}", watched.peak_kib / 1024, watched.took);
+    assert!(watched.peak_kib < 100 * 1024, "dagship peaked at {} KiB", watched.peak_kib);
 }

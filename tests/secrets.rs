@@ -169,3 +169,195 @@ fn no_secret_reaches_any_output_on_success_or_failure() {
     eprintln!("secrets: {} outputs of {} runs checked for {} secrets", texts.len(), runs.len() + 1, SECRETS.len());
     assert!(found.is_empty(), "secrets leaked: {found:?}");
 }
+
+const DBT_SECRET: &str = "dbtWarehouseSECRETdoNotPrint77";
+const RUNTIME_TOKEN: &str = "actionsRUNTIMEtokenDoNotPrint55";
+/// Credential shapes a pull request's code prints from its own files: recognised by their shape.
+const TOKEN_SHAPED: &str = "ghp_hardCodedInAPullRequest0123456789AB";
+const AKIA_SHAPED: &str = "AKIAHOSTILE0PR123456";
+
+/// What a DAG file or a dbt Python model of the hostile pull request does: collect what it can read (its
+/// environment, dagship's /proc/<ppid>/environ) into `loot`, append forged lines to $GITHUB_OUTPUT/$GITHUB_ENV
+/// (from its environment, and with `tamper` at the paths a child could find by searching), print every secret
+/// it knows and a line that is not UTF-8.
+fn hostile_python(loot: &Path, output_file: &Path, env_file: &Path, tamper: bool) -> String {
+    format!(
+        r#"import json, os, sys
+loot = {{"env": dict(os.environ)}}
+try:
+    loot["parent"] = open(f"/proc/{{os.getppid()}}/environ", "rb").read().decode(errors="replace")
+except Exception as err:
+    loot["parent"] = f"unreadable: {{err}}"
+json.dump(loot, open("{loot}", "w"))
+for path in [os.environ.get("GITHUB_OUTPUT"), os.environ.get("GITHUB_ENV")] + {found}:
+    if path:
+        with open(path, "a") as forged:
+            forged.write("matrix<<EOF\ntrue\nEOF\nLD_PRELOAD=/tmp/evil.so\n")
+sys.stdout.buffer.write(b"not utf-8: \xff\xfe\n")
+print("token:", os.environ.get("INPUT_GITHUB-TOKEN"), loot["parent"][:4000])
+print("warehouse: postgresql://etl:{URL_PASSWORD}@warehouse:5432/db", os.environ.get("DBT_ENV_SECRET_WAREHOUSE"))
+print("keys:", "{TOKEN_SHAPED}", "{AKIA_SHAPED}", os.environ.get("AWS_SECRET_ACCESS_KEY"))
+sys.stdout.flush()
+"#,
+        loot = loot.display(),
+        found =
+            if tamper { format!("[\"{}\", \"{}\"]", output_file.display(), env_file.display()) } else { "[]".into() },
+    )
+}
+
+/// The GitHub API on wiremock: no earlier comment, every new one accepted.
+struct FakeGitHub {
+    runtime: tokio::runtime::Runtime,
+    server: wiremock::MockServer,
+}
+
+impl FakeGitHub {
+    fn start() -> FakeGitHub {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(MockServer::start());
+        let comments = format!("/repos/{}/issues/7/comments", common::actions::REPOSITORY);
+        runtime.block_on(async {
+            Mock::given(method("GET"))
+                .and(path(&comments))
+                .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+                .mount(&server)
+                .await;
+            Mock::given(method("POST"))
+                .and(path(&comments))
+                .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 1})))
+                .mount(&server)
+                .await;
+        });
+        FakeGitHub { runtime, server }
+    }
+
+    /// Every request body GitHub received, as text.
+    fn bodies(&self) -> Vec<String> {
+        let requests = self.runtime.block_on(self.server.received_requests()).unwrap();
+        requests.iter().map(|request| String::from_utf8_lossy(&request.body).into_owned()).collect()
+    }
+}
+
+/// A pull request whose DAG file and dbt model try everything a child can: read the token, write the runner's
+/// file-command files, print secrets. The children see neither the token nor the file-command paths (not in
+/// their environment, not in dagship's /proc environ), their writes to the files are undone, the step's
+/// outputs are dagship's own, and no seeded secret reaches the comment, the summary, an output or an
+/// annotation, though what the children printed does (redacted).
+#[test]
+fn a_hostile_pull_request_cannot_read_the_token_forge_outputs_or_leak_secrets() {
+    use common::actions::{TOKEN, pull_request, run_ci_in};
+    use common::dbt::{DbtProject, PROJECT_DIR};
+    let project = DbtProject::new(
+        Backend::S3,
+        &format!("  checks: [{{command: build}}]\ndags_check:\n  python: \"{}\"", common::airflow_python()),
+    );
+    let seeded = [TOKEN, DBT_SECRET, AWS_SECRET, URL_PASSWORD, TOKEN_SHAPED, AKIA_SHAPED, RUNTIME_TOKEN];
+    let github = FakeGitHub::start();
+    let mut texts: Vec<(String, String)> = Vec::new();
+
+    // Three pull requests: a DAG that crashes the checker and one that raises (their output and error reach the
+    // comment, redacted), then one whose children also write to the file-command files where they find them
+    // (which fails the check at once, the files restored).
+    let raise = format!(
+        "raise RuntimeError('cannot reach postgresql://etl:{URL_PASSWORD}@warehouse/db with {TOKEN_SHAPED}')\n"
+    );
+    let rounds = [
+        ("crash", "os._exit(3)\n".to_string(), false),
+        ("import error", raise.clone(), false),
+        ("tamper", raise, true),
+    ];
+    for (round, ending, tamper) in rounds {
+        let runner = tempfile::tempdir().unwrap();
+        let loot = tempfile::tempdir().unwrap();
+        let (output_file, env_file) = (runner.path().join("github_output"), runner.path().join("github_env"));
+        std::fs::write(&env_file, "").unwrap();
+        let dag = format!(
+            "from airflow import DAG\n{}{ending}",
+            hostile_python(&loot.path().join("dag.json"), &output_file, &env_file, tamper)
+        );
+        let model = format!(
+            "def model(dbt, session):\n    dbt.config(materialized='table')\n{}\n    if dbt.this is not None:\n        \
+             raise RuntimeError('model failed')\n    return session.sql('select 1 as x')\n",
+            hostile_python(&loot.path().join("dbt.json"), &output_file, &env_file, tamper)
+                .lines()
+                .map(|line| format!("    {line}"))
+                .collect::<Vec<String>>()
+                .join("\n")
+        );
+        project.repo.checkout_new(&format!("feature-{}", round.replace(' ', "-")), "main");
+        project.repo.write("dags/evil.py", &dag).write(&format!("{PROJECT_DIR}/models/evil_model.py"), &model);
+        let head = project.repo.commit("a hostile pull request");
+
+        let mut command = project.command(&[]);
+        command
+            .env("INPUT_GITHUB-TOKEN", TOKEN)
+            .env("GITHUB_ENV", &env_file)
+            .env("ACTIONS_RUNTIME_TOKEN", RUNTIME_TOKEN)
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+            .env("DBT_ENV_SECRET_WAREHOUSE", DBT_SECRET);
+        let payload = pull_request(7, "main", Some(common::actions::REPOSITORY));
+        let ci = run_ci_in(runner.path(), command, "pull_request", &payload, &github.server.uri(), &head);
+        ci.run.assert_code(1);
+
+        // The children ran, and could read neither the token nor the file-command paths.
+        for child in ["dag", "dbt"] {
+            let loot: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(loot.path().join(format!("{child}.json"))).unwrap_or_default(),
+            )
+            .unwrap_or_else(|err| panic!("{child} left no loot ({err}):\n{}", ci.run.stderr));
+            let names: Vec<&String> = loot["env"].as_object().unwrap().keys().collect();
+            assert!(
+                names
+                    .iter()
+                    .all(|name| !["GITHUB_", "INPUT_", "ACTIONS_", "RUNNER_"].iter().any(|p| name.starts_with(p))),
+                "{round}: the {child} child saw {names:?}"
+            );
+            let all = loot.to_string();
+            for secret in [TOKEN, RUNTIME_TOKEN, output_file.to_str().unwrap()] {
+                assert!(!all.contains(secret), "{round}: the {child} child read {secret}: {all}");
+            }
+            // dagship's /proc environ: unreadable (a non-root child) or wiped (a root one).
+            let parent = loot["parent"].as_str().unwrap();
+            assert!(!parent.contains("GITHUB_") && !parent.contains("INPUT_"), "{round}: {child}: {parent}");
+            // dbt needs its warehouse: its credentials reach dbt, never the DAG check.
+            assert_eq!(names.contains(&&"DBT_ENV_SECRET_WAREHOUSE".to_string()), child == "dbt", "{round}: {names:?}");
+        }
+        // The forged lines were undone: the outputs parse strictly (run_ci) and are dagship's own.
+        assert_eq!(ci.output("mode"), "check");
+        assert!(!ci.outputs.contains_key("matrix") || ci.output("matrix") != "true", "{:?}", ci.outputs);
+        assert_eq!(std::fs::read_to_string(&env_file).unwrap(), "", "{round}: $GITHUB_ENV was written");
+        for who in
+            ["a DAG file wrote to the runner's file-command files", "it wrote to the runner's file-command files"]
+        {
+            assert_eq!(ci.run.stderr.contains(who), tamper, "{round}: {who}\n{}", ci.run.stderr);
+        }
+
+        let annotations: Vec<&str> =
+            ci.run.stderr.lines().filter(|line| line.starts_with("::error") || line.starts_with("::warning")).collect();
+        texts.push((format!("{round}: annotations"), annotations.join("\n")));
+        texts.push((format!("{round}: step summary"), ci.summary.clone()));
+        texts.push((format!("{round}: outputs"), std::fs::read_to_string(&output_file).unwrap()));
+        texts.push((format!("{round}: stderr"), ci.run.stderr.clone()));
+        project.repo.checkout("main");
+    }
+    let comments = github.bodies();
+    assert_eq!(comments.iter().filter(|body| body.contains("dagship:pr-comment")).count(), 3, "{comments:?}");
+    // What the children printed or raised reached the comment, redacted.
+    let all_comments = comments.join("\n");
+    assert!(all_comments.contains("postgresql://etl:***@warehouse"), "{all_comments}");
+    assert!(all_comments.contains("keys: *** ***"), "the crash's output is quoted, redacted: {all_comments}");
+    texts.extend(comments.into_iter().map(|body| ("comment".to_string(), body)));
+
+    let mut found = Vec::new();
+    for (place, text) in &texts {
+        for secret in seeded {
+            if text.contains(secret) {
+                found.push(format!("{secret} in {place}"));
+            }
+        }
+    }
+    eprintln!("hostile pull request: {} texts scanned for {} seeded secrets", texts.len(), seeded.len());
+    assert!(found.is_empty(), "secrets leaked: {found:?}\n{texts:#?}");
+}

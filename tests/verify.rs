@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::buckets::{Backend, Bucket};
-use common::{Repo, Run, dagship_command, run_command};
+use common::{Repo, Run, dagship_command, run_command, run_watched};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -207,4 +207,66 @@ fn ci_reports_deployed_true_with_the_failure_when_verify_fails_after_the_write()
     assert_eq!(ci.output("deployed"), "true", "the bucket was written before the verify failed");
     assert_eq!(ci.output("deployed_environments"), r#"["test"]"#);
     assert!(setup.bucket.keys().contains(&"dags/broken.py".to_string()));
+}
+
+/// A full page of DAGs that always announces more: a hostile or broken server paging forever.
+struct EndlessPages;
+
+impl Respond for EndlessPages {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let offset = request.url.query_pairs().find(|(key, _)| key == "offset").map_or(0, |(_, v)| v.parse().unwrap());
+        let dags: Vec<serde_json::Value> = (offset..offset + 100)
+            .map(|n: u64| json!({ "dag_id": format!("d{n}"), "fileloc": "/x.py", "last_parsed_time": null }))
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({ "dags": dags, "total_entries": 1_000_000_000u64 }))
+    }
+}
+
+/// Verification stops paging at verify.timeout and refuses an answer bigger than it reads: a server sending
+/// pages forever or a body of many megabytes costs neither unbounded time nor memory.
+#[test]
+fn verification_is_bounded_in_time_and_bytes_against_a_hostile_airflow() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let endless = runtime.block_on(MockServer::start());
+    let huge = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/api/v2/importErrors"))
+            .respond_with(ImportErrors(Vec::new()))
+            .mount(&endless)
+            .await;
+        Mock::given(method("GET")).and(path("/api/v2/dags")).respond_with(EndlessPages).mount(&endless).await;
+        let body = format!("{{\"import_errors\": [], \"pad\": \"{}\"}}", "x".repeat(40 << 20));
+        Mock::given(method("GET"))
+            .and(path("/api/v2/importErrors"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .mount(&huge)
+            .await;
+    });
+
+    let setup = Setup::new(&endless, "");
+    let mut command = dagship_command(setup.repo.path());
+    command.args(["deploy", "--env", "test"]);
+    setup.bucket.configure(&mut command);
+    let common::Watched { run, took, .. } = run_watched(&mut command, std::time::Duration::from_secs(60));
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "stopped near verify.timeout (3s), took {took:?}\n{}",
+        run.stderr
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    // Stopped between pages, during one, or at the entry cap, whichever a busy machine reaches first.
+    assert!(run.stderr.contains("Airflow API /dags: "), "{}", run.stderr);
+    assert!(run.stderr.contains("stopped (verify.timeout bounds the whole check)"), "{}", run.stderr);
+    let pages = runtime.block_on(endless.received_requests()).unwrap().len();
+    eprintln!("endless pages: stopped after {took:?} and {pages} requests");
+
+    let setup = Setup::new(&huge, "");
+    let mut command = dagship_command(setup.repo.path());
+    command.args(["deploy", "--env", "test"]);
+    setup.bucket.configure(&mut command);
+    let common::Watched { run, took, .. } = run_watched(&mut command, std::time::Duration::from_secs(60));
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("the answer is over 16 MB; not read"), "{}", run.stderr);
+    eprintln!("huge body: refused after {took:?}");
 }

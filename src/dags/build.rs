@@ -6,6 +6,13 @@ use std::time::Duration;
 
 use super::run::{CheckedFile, CheckerOutput};
 use super::{DagFile, DagsReport, Duplicate, DuplicateSite, FileStatus, ImportError, Scope, Summary};
+use crate::redact::{keep_end, keep_start, redact};
+
+/// Bounds on what a DAG file's errors may put in a report (and so in a comment): a message, a traceback
+/// (its end is kept: it says what went wrong) and the warnings of one file.
+const MAX_MESSAGE_BYTES: usize = 2_000;
+const MAX_TRACEBACK_BYTES: usize = 8_000;
+const MAX_WARNINGS: usize = 20;
 
 /// What the report says about the run besides the checker's findings.
 pub struct RunFacts<'a> {
@@ -58,7 +65,8 @@ pub fn build_report(output: CheckerOutput, facts: &RunFacts) -> DagsReport {
 fn dag_file(file: CheckedFile, facts: &RunFacts, root_prefix: &str, threshold: f64) -> DagFile {
     let path = relative(&file.path, facts);
     // Messages name files from the repository root, as the annotations do, not from the runner's checkout.
-    let clean = |text: &str| text.replace(root_prefix, "");
+    // They are what a pull request's code raised: redacted, and bounded before they reach a comment.
+    let clean = |text: &str| redact(&text.replace(root_prefix, ""));
     let errors = file
         .errors
         .iter()
@@ -70,10 +78,10 @@ fn dag_file(file: CheckedFile, facts: &RunFacts, root_prefix: &str, threshold: f
                     humantime::format_duration(facts.file_timeout)
                 )
             } else {
-                clean(&error.message)
+                keep_start(&clean(&error.message), MAX_MESSAGE_BYTES)
             },
             line: error.line,
-            traceback: clean(&error.traceback),
+            traceback: keep_end(&clean(&error.traceback), MAX_TRACEBACK_BYTES),
         })
         .collect();
     DagFile {
@@ -84,7 +92,12 @@ fn dag_file(file: CheckedFile, facts: &RunFacts, root_prefix: &str, threshold: f
         slow: file.status != FileStatus::Timeout && file.seconds > threshold,
         errors,
         skip_reason: file.skip_reason,
-        warnings: file.warnings.iter().map(|warning| clean(warning)).collect(),
+        warnings: file
+            .warnings
+            .iter()
+            .take(MAX_WARNINGS)
+            .map(|warning| keep_start(&clean(warning), MAX_MESSAGE_BYTES))
+            .collect(),
         path,
     }
 }

@@ -1,8 +1,10 @@
 """dagship's DAG import checker: imports a DAGs folder with the installed Airflow the way its DagBag does.
 
-Run by `dagship dags check` as `python checker.py REQUEST.json RESULT.json`. It writes its findings to
-RESULT.json (never to stdout: DAG files and Airflow's logging print there freely) and one progress line per
-file to stderr, which dagship's watchdog uses to tell a slow folder from a hung import.
+Run by `dagship dags check` as `python checker.py REQUEST.json RESULT.json PROGRESS`. It writes its findings
+to RESULT.json (never to stdout: DAG files and Airflow's logging print there freely) and appends one line
+`index<TAB>file` per file to PROGRESS, which dagship's watchdog uses to tell a slow folder from a hung import
+(it counts a line only when the index is the next one, so a DAG file writing there cannot keep a hung check
+alive).
 
 Works with Airflow 2.x and 3.x: DagBag lives in airflow.models.dagbag (2.x to 3.1) and may move to
 airflow.dag_processing.dagbag; both are tried. Exit codes: 0 the result was written (whatever the DAGs did),
@@ -15,7 +17,6 @@ import sys
 import time
 import traceback
 
-PROGRESS_PREFIX = "dagship-dags-check: importing "
 FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 TIMEOUT_MARK = "DagBag import timeout for"
 
@@ -149,7 +150,7 @@ def check_file(dagbag, path, safe):
 
 
 def main():
-    request_path, result_path = sys.argv[1], sys.argv[2]
+    request_path, result_path, progress_path = sys.argv[1], sys.argv[2], sys.argv[3]
     with open(request_path, encoding="utf-8") as request_file:
         request = json.load(request_file)
     started = time.perf_counter()
@@ -180,8 +181,9 @@ def main():
     dagbag = dagbag_class(dag_folder=dags_folder, include_examples=False, collect_dags=False)
     warm_up()
     startup = time.perf_counter() - started
-    for path in selected:
-        print(PROGRESS_PREFIX + os.path.relpath(path, dags_folder), file=sys.stderr, flush=True)
+    for index, path in enumerate(selected):
+        with open(progress_path, "a", encoding="utf-8") as progress:
+            progress.write(f"{index}\t{os.path.relpath(path, dags_folder)}\n")
         files.append(check_file(dagbag, path, safe))
     files.sort(key=lambda entry: entry["path"])
     write_result(

@@ -171,6 +171,13 @@ pub enum DagsError {
     Hung { after: Duration, file: Option<String>, output: String },
     #[error("{0}")]
     Setup(String),
+    /// A DAG file wrote to the runner's file-command files ($GITHUB_OUTPUT, $GITHUB_ENV, ...); dagship put
+    /// them back. Never legitimate: the check fails.
+    #[error(
+        "a DAG file wrote to the runner's file-command files ({files}) during the import check, trying to set step \
+         outputs or environment variables; their content was restored and the check fails"
+    )]
+    Tampered { files: String },
     /// The check ran and found broken DAG files (for flows that turn a report into a failed step).
     #[error("{0} DAG file(s) failed the import check (import errors, timeouts or duplicate DAG ids)")]
     Failed(usize),
@@ -198,9 +205,10 @@ impl DagsError {
     /// is a setup problem.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            DagsError::Crashed { file: Some(_), .. } | DagsError::Hung { file: Some(_), .. } | DagsError::Failed(_) => {
-                ExitCode::ChecksFailed
-            }
+            DagsError::Crashed { file: Some(_), .. }
+            | DagsError::Hung { file: Some(_), .. }
+            | DagsError::Failed(_)
+            | DagsError::Tampered { .. } => ExitCode::ChecksFailed,
             DagsError::NoInterpreter { .. }
             | DagsError::NoAirflow { .. }
             | DagsError::Setup(_)

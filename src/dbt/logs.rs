@@ -41,10 +41,32 @@ struct Info {
     msg: String,
 }
 
+/// The most of the log read: its first 64 KiB (the version) and the end (the errors). A project's macros can
+/// log without limit.
+const MAX_READ_BYTES: u64 = 32 << 20;
+const HEAD_BYTES: u64 = 64 << 10;
+/// An error message kept for reports, in bytes.
+const MAX_ERROR_BYTES: usize = 4_000;
+
 /// Reads the log; a missing or partly unreadable log gives what could be read (dbt may die before writing).
 pub fn read(path: &Path) -> LogFacts {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    parse(&text)
+    parse(&read_bounded(path).unwrap_or_default())
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let length = file.metadata()?.len();
+    let mut bytes = Vec::new();
+    if length <= MAX_READ_BYTES {
+        file.read_to_end(&mut bytes)?;
+    } else {
+        (&mut file).take(HEAD_BYTES).read_to_end(&mut bytes)?;
+        bytes.push(b'\n');
+        file.seek(SeekFrom::Start(length - (MAX_READ_BYTES - HEAD_BYTES)))?;
+        file.take(MAX_READ_BYTES - HEAD_BYTES).read_to_end(&mut bytes)?;
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 pub fn parse(text: &str) -> LogFacts {
@@ -66,7 +88,8 @@ pub fn parse(text: &str) -> LogFacts {
             _ => {}
         }
         if info.level == "error" {
-            facts.errors.push(info.msg);
+            // dbt's messages quote the project's SQL and macros: a pull request's text, shown in the comment.
+            facts.errors.push(crate::redact::keep_start(&crate::redact::redact(&info.msg), MAX_ERROR_BYTES));
         }
     }
     facts

@@ -66,6 +66,24 @@ fn installed_version(executable: &Path) -> Option<String> {
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
+/// The folders dbt looks for profiles.yml in, in its order.
+fn profile_dirs(settings: &Settings) -> Vec<PathBuf> {
+    match &settings.profiles_dir {
+        Some(dir) => vec![dir.clone()],
+        None => std::env::var_os("DBT_PROFILES_DIR")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([settings.project_dir.clone()])
+            .chain(std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".dbt")))
+            .collect(),
+    }
+}
+
+/// The profiles.yml dbt will read, when there is one.
+pub fn profiles_file(settings: &Settings) -> Option<PathBuf> {
+    profile_dirs(settings).iter().map(|dir| dir.join("profiles.yml")).find(|file| file.is_file())
+}
+
 pub fn check_version(version: &str) -> Result<(), DbtError> {
     let mut parts = version.split('.').map(|part| part.chars().take_while(char::is_ascii_digit).collect::<String>());
     let major: u32 = parts.next().and_then(|part| part.parse().ok()).unwrap_or(0);
@@ -83,16 +101,8 @@ pub fn check_version(version: &str) -> Result<(), DbtError> {
 /// The profile named by dbt_project.yml must exist with the targets dagship will pass, in the profiles.yml dbt
 /// will read (`--profiles-dir`, DBT_PROFILES_DIR, the project folder, then ~/.dbt, as dbt looks).
 fn check_profile(settings: &Settings) -> Result<(), DbtError> {
-    let candidates: Vec<PathBuf> = match &settings.profiles_dir {
-        Some(dir) => vec![dir.clone()],
-        None => std::env::var_os("DBT_PROFILES_DIR")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain([settings.project_dir.clone()])
-            .chain(std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".dbt")))
-            .collect(),
-    };
-    let Some(file) = candidates.iter().map(|dir| dir.join("profiles.yml")).find(|file| file.is_file()) else {
+    let candidates = profile_dirs(settings);
+    let Some(file) = profiles_file(settings) else {
         let looked: Vec<String> = candidates.iter().map(|dir| dir.display().to_string()).collect();
         return Err(DbtError::Setup(format!(
             "no profiles.yml found (looked in {}); set `dbt.profiles_dir` in dagship.yml or DBT_PROFILES_DIR",

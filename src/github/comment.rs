@@ -22,6 +22,8 @@ pub fn compose(marker: &str, title: &str, sections: &[String], run_url: Option<&
         body.push_str(section.trim_end());
         body.push_str("\n\n");
     }
+    // A section can quote what a pull request's code printed or raised.
+    let mut body = crate::redact::redact(&body);
     let note = "\n\n> **Truncated**: this comment hit GitHub's size limit; the full report is in the run's summary.\n";
     let room = MAX_COMMENT_CHARS - footer.chars().count() - note.chars().count();
     if body.chars().count() > room {

@@ -20,6 +20,8 @@ pub fn write_outputs<Name: AsRef<str>>(
     let mut text = String::new();
     for (name, value) in outputs {
         let name = name.as_ref();
+        // Outputs can carry what a pull request's code printed (dbt errors, DAG import messages).
+        let value = &crate::redact::redact(value);
         if value.len() > MAX_OUTPUT_BYTES {
             let spilled = spill(spill_dir, name, value)?;
             announce(

@@ -35,6 +35,8 @@ impl Level {
 
 /// Tells the user something: an annotation in Actions, a `level: message` line on stderr elsewhere.
 pub fn announce(level: Level, message: &str) {
+    // Annotations are shown outside the log, where GitHub masks nothing.
+    let message = &crate::redact::redact(message);
     if in_actions() {
         eprintln!("::{}::{}", level.name(), escape_data(message));
     } else {
@@ -46,6 +48,7 @@ pub fn announce(level: Level, message: &str) {
 /// elsewhere.
 pub fn annotate(level: Level, file: Option<&str>, line: Option<u32>, message: &str) {
     let Some(file) = file else { return announce(level, message) };
+    let message = &crate::redact::redact(message);
     if in_actions() {
         let line = line.map(|line| format!(",line={line}")).unwrap_or_default();
         eprintln!("::{} file={}{line}::{}", level.name(), escape_property(file), escape_data(message));
@@ -60,8 +63,10 @@ pub fn escape_controls(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
 }
 
-/// Registers a secret with the runner so it is masked in all later log lines.
+/// Registers a secret with the runner so it is masked in all later log lines, and with crate::redact so it
+/// is replaced in every comment, summary, output and annotation.
 pub fn mask(secret: &str) {
+    crate::redact::register(secret);
     if in_actions() && !secret.is_empty() {
         println!("::add-mask::{}", escape_data(secret));
     }

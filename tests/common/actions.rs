@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -36,7 +37,7 @@ pub fn run_ci(command: Command, event_name: &str, payload: &str, api_url: &str, 
 
 /// `run_ci` with GITHUB_REF set (the branch a schedule or workflow_run runs on).
 pub fn run_ci_at(
-    mut command: Command,
+    command: Command,
     event_name: &str,
     payload: &str,
     api_url: &str,
@@ -44,9 +45,26 @@ pub fn run_ci_at(
     github_ref: Option<&str>,
 ) -> CiRun {
     let dir = tempfile::tempdir().unwrap();
-    let event_path = dir.path().join("event.json");
-    let output_path = dir.path().join("github_output");
-    let summary_path = dir.path().join("step_summary");
+    run_ci_with(dir.path(), command, event_name, payload, api_url, head, github_ref)
+}
+
+/// `run_ci` with the runner's files (event.json, github_output, step_summary) in `dir`.
+pub fn run_ci_in(dir: &Path, command: Command, event_name: &str, payload: &str, api_url: &str, head: &str) -> CiRun {
+    run_ci_with(dir, command, event_name, payload, api_url, head, None)
+}
+
+fn run_ci_with(
+    dir: &Path,
+    mut command: Command,
+    event_name: &str,
+    payload: &str,
+    api_url: &str,
+    head: &str,
+    github_ref: Option<&str>,
+) -> CiRun {
+    let event_path = dir.join("event.json");
+    let output_path = dir.join("github_output");
+    let summary_path = dir.join("step_summary");
     std::fs::write(&event_path, payload).unwrap();
     std::fs::write(&output_path, "").unwrap();
     std::fs::write(&summary_path, "").unwrap();
@@ -62,7 +80,7 @@ pub fn run_ci_at(
         .env("GITHUB_API_URL", api_url)
         .env("GITHUB_OUTPUT", &output_path)
         .env("GITHUB_STEP_SUMMARY", &summary_path)
-        .env("RUNNER_TEMP", dir.path())
+        .env("RUNNER_TEMP", dir)
         .env_remove("GITHUB_TOKEN")
         .env_remove("GITHUB_REF");
     if let Some(github_ref) = github_ref {

@@ -257,3 +257,57 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// How a watched run went: the run, its wall time and dagship's own peak memory (VmHWM, in KiB; children not
+/// counted).
+pub struct Watched {
+    pub run: Run,
+    pub took: std::time::Duration,
+    pub peak_kib: u64,
+}
+
+/// Runs `command`, sampling its peak memory and killing it after `limit`: a dagship that never stops fails
+/// the test instead of hanging it.
+pub fn run_watched(command: &mut Command, limit: std::time::Duration) -> Watched {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut child =
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("run dagship");
+    // Drained while it runs: a chatty run must not block on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(line) = text.lines().find(|line| line.starts_with("VmHWM:"))
+        {
+            let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+    };
+    Watched { run, took: started.elapsed(), peak_kib }
+}

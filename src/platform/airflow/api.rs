@@ -4,6 +4,7 @@ use aws_sdk_mwaa::error::DisplayErrorContext;
 use aws_sdk_mwaa::types::RestApiMethod;
 use aws_smithy_types::{Document, Number};
 use serde_json::Value;
+use std::time::Instant;
 
 use crate::config::AirflowApi;
 use crate::platform::PlatformError;
@@ -24,13 +25,34 @@ pub enum Transport {
 
 /// One page size for every listing (Airflow's maximum by default).
 const PAGE: usize = 100;
+/// The largest answer read: a page of 100 DAGs or import errors with long tracebacks is far smaller.
+const MAX_BODY_BYTES: usize = 16 << 20;
+/// The most entries one listing may hold; a server announcing more is not an Airflow to trust.
+const MAX_ENTRIES: usize = 200_000;
 
 impl Transport {
-    /// Every item of a paginated listing (`import_errors` or `dags`).
-    pub async fn list(&mut self, path: &str, field: &str) -> Result<Vec<Value>, PlatformError> {
+    /// Every item of a paginated listing (`import_errors` or `dags`), read before `deadline`: a server that
+    /// keeps sending pages (or answers slowly) is stopped there, and no answer is read past MAX_BODY_BYTES.
+    pub async fn list(&mut self, path: &str, field: &str, deadline: Instant) -> Result<Vec<Value>, PlatformError> {
         let mut items = Vec::new();
         loop {
-            let page = self.get(path, items.len()).await?;
+            let stopped = |what: &str| {
+                PlatformError::Remote(format!(
+                    "Airflow API {path}: {what} after {} entries; stopped (verify.timeout bounds the whole check)",
+                    items.len()
+                ))
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(stopped("verify.timeout passed while still listing"));
+            }
+            if items.len() >= MAX_ENTRIES {
+                return Err(stopped(&format!("more than {MAX_ENTRIES} entries")));
+            }
+            let page = match tokio::time::timeout(remaining, self.get(path, items.len())).await {
+                Ok(page) => page?,
+                Err(_) => return Err(stopped("no answer before verify.timeout")),
+            };
             let batch = page[field].as_array().cloned().unwrap_or_default();
             let total = page["total_entries"].as_u64().unwrap_or(0) as usize;
             let done = batch.len() < PAGE || items.len() + batch.len() >= total;
@@ -76,10 +98,7 @@ impl Transport {
                         )));
                     }
                     *api = *version;
-                    let body = response
-                        .bytes()
-                        .await
-                        .map_err(|err| PlatformError::Remote(format!("Airflow API {url}: {}", without_url(&err))))?;
+                    let body = read_bounded(response, &url).await?;
                     return serde_json::from_slice(&body).map_err(|err| {
                         PlatformError::Remote(format!("Airflow API {url}: the answer is not JSON: {err}"))
                     });
@@ -112,6 +131,28 @@ impl Transport {
             }
         }
     }
+}
+
+/// The body of `response`, refused past MAX_BODY_BYTES without reading further.
+async fn read_bounded(mut response: reqwest::Response, url: &str) -> Result<Vec<u8>, PlatformError> {
+    let too_big = || {
+        PlatformError::Remote(format!("Airflow API {url}: the answer is over {} MB; not read", MAX_BODY_BYTES >> 20))
+    };
+    if response.content_length().is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| PlatformError::Remote(format!("Airflow API {url}: {}", without_url(&err))))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// reqwest's errors print the URL, which is ours already; keep the cause.

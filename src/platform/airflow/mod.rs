@@ -17,6 +17,8 @@ use crate::config::{Environment, VerifyAuth, VerifyConfig};
 use crate::github::workflow::mask;
 use crate::platform::PlatformError;
 
+/// The end of an import error's traceback kept for the report.
+const MAX_TRACE_BYTES: usize = 8_000;
 /// Airflow's clock and ours differ a little; an import error this much older than the deploy still counts.
 const CLOCK_SKEW: Duration = Duration::from_secs(30);
 
@@ -101,13 +103,15 @@ pub async fn verify(
     let mut report = VerifyReport::default();
     let mut pending: Vec<String> = files.to_vec();
     loop {
-        let errors = transport.list("/importErrors", "import_errors").await?;
-        let dags = transport.list("/dags", "dags").await?;
+        let errors = transport.list("/importErrors", "import_errors", deadline).await?;
+        let dags = transport.list("/dags", "dags", deadline).await?;
         pending.retain(|file| {
             if let Some(error) =
                 errors.iter().find(|error| names_file(&error["filename"], file) && after(&error["timestamp"], since))
             {
-                let stack_trace = error["stack_trace"].as_str().unwrap_or_default().to_string();
+                // The server's text, shown in the summary and annotations: redacted and bounded.
+                let stack_trace = error["stack_trace"].as_str().unwrap_or_default();
+                let stack_trace = crate::redact::keep_end(&crate::redact::redact(stack_trace), MAX_TRACE_BYTES);
                 report.import_errors.push(ImportError {
                     file: file.clone(),
                     line: traceback::line_in(&stack_trace, file),
@@ -131,7 +135,7 @@ pub async fn verify(
             return Ok(report);
         }
         eprintln!("verify: waiting for Airflow to parse {} file(s): {}", pending.len(), pending.join(", "));
-        tokio::time::sleep(settings.poll_interval()).await;
+        tokio::time::sleep(settings.poll_interval().min(deadline.saturating_duration_since(Instant::now()))).await;
     }
 }
 
