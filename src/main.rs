@@ -4,6 +4,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before any thread starts: it may set GOOGLE_APPLICATION_CREDENTIALS (see the function).
+    dagship::github::container::map_runner_paths_into_workspace();
     let cli = dagship::cli::Cli::parse();
     match dagship::commands::run(cli) {
         Ok(code) => code.into(),
