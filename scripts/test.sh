@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need, then runs formatting, lints and all tests.
 # Needs only the Rust toolchain and Python 3 on the machine; the emulators and dbt come from PyPI
-# (scripts/emulators.sh, scripts/dbt-venv.sh).
+# (scripts/emulators.sh, scripts/dbt-venv.sh); Docker and debootstrap from Debian's packages when missing and run
+# as root (scripts/container-test.sh: the Action's image, for tests/container.rs).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,6 +57,14 @@ step "starting the storage emulators (moto S3, gcp-storage-emulator) on 127.0.0.
 trap '"$here/scripts/emulators.sh" stop' EXIT
 # shellcheck disable=SC1091
 source "$tools/emulators.env"
+
+step "the Action's image for tests/container.rs (scripts/container-test.sh: Docker, a debootstrap base, dbt-duckdb)"
+container_started=$SECONDS
+"$here/scripts/container-test.sh" start >"$tools/container.env"
+trap '"$here/scripts/emulators.sh" stop; "$here/scripts/container-test.sh" stop' EXIT
+# shellcheck disable=SC1091
+source "$tools/container.env"
+echo "image ready in $((SECONDS - container_started))s"
 
 step "cargo test"
 cargo test --all-targets --no-fail-fast

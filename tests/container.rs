@@ -242,10 +242,16 @@ fn examples_repo(environments: Option<&str>) -> Repo {
     repo
 }
 
-/// Gives the checkout to another uid, as a runner's workspace is owned by its user, not the container's root.
+/// Gives the checkout to another uid, as a runner's workspace is owned by its user, not by the container's root
+/// (git refuses such a repository unless the image marks /github/workspace as safe). Run by a user other than
+/// root (GitHub's runners), the checkout already belongs to another uid than the container's.
 fn own_by_another_user(repo: &Repo) {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return;
+    }
     let status = Command::new("chown").args(["-R", "1001:1001"]).arg(repo.path()).status().unwrap();
-    assert!(status.success(), "chown the workspace (the container tests run as root, as CI does)");
+    assert!(status.success(), "chown the workspace to the uid of GitHub's runner user");
 }
 
 #[test]
@@ -364,4 +370,47 @@ fn a_push_deploys_the_examples_to_s3_with_a_github_deployment_then_a_dry_run_dis
     assert_eq!(run.output("mode"), "deploy");
     assert_eq!(run.output("deployed"), "false");
     assert_eq!(bucket.objects(), before, "a dry run writes nothing");
+}
+
+#[test]
+fn a_pull_request_check_without_airflow_fails_and_the_comment_says_what_to_configure() {
+    let repo = examples_repo(None);
+    let config = std::fs::read_to_string(repo.path().join("dagship.yml")).unwrap();
+    let start = config.find("  requirements:").unwrap();
+    let end = start + config[start..].find('\n').unwrap();
+    // The image's own python3 has no Airflow: what a team gets when it does not configure the check.
+    repo.write("dagship.yml", &format!("{}  python: python3{}", &config[..start], &config[end..]));
+    repo.commit("no dags_check.requirements");
+    repo.checkout_new("feature", "main");
+    repo.write("orchestration/dags/daily_orders.py", "from airflow import DAG\n");
+    let head = repo.commit("a DAG");
+    own_by_another_user(&repo);
+
+    let github = GitHub::start();
+    let comments = format!("/repos/{REPOSITORY}/issues/7/comments");
+    github.mount(
+        Mock::given(method("GET"))
+            .and(path(&comments))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
+    );
+    github.mount(
+        Mock::given(method("POST"))
+            .and(path(&comments))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 99}))),
+    );
+    let run = run_action(
+        repo.path(),
+        &head,
+        "pull_request",
+        &pull_request(7, "main", Some(REPOSITORY)),
+        &[],
+        &[("GITHUB_API_URL", github.server.uri()), ("GITHUB_REF", "refs/pull/7/merge".into())],
+    );
+    run.assert_code(2);
+    assert_eq!(run.output("dags_ok"), "false");
+    let posted = github.bodies("POST", &comments);
+    assert_eq!(posted.len(), 1, "the failure is commented: {}", run.stderr);
+    let comment = posted[0]["body"].as_str().unwrap();
+    assert!(comment.contains("DAG check failed"), "{comment}");
+    assert!(comment.contains("dags_check.requirements"), "the comment says what to configure:\n{comment}");
 }

@@ -144,9 +144,15 @@ fn dags_step(check: &mut Check) -> Result<()> {
         eprintln!("no DAG file changed under {dags_dir}: DAG check skipped");
         return Ok(());
     }
-    let report = crate::dags::check(check.setup.git.root(), config, Some(&changed)).inspect_err(|err| {
-        crate::dags::annotate_failure(err);
-    })?;
+    let report = match crate::dags::check(check.setup.git.root(), config, Some(&changed)) {
+        Ok(report) => report,
+        Err(err) => {
+            crate::dags::annotate_failure(&err);
+            // A check that could not run (no Airflow, a failed install) is a failed check, never a pass.
+            check.outputs.values.push(("dags_ok".to_string(), "false".to_string()));
+            return Err(err.into());
+        }
+    };
     crate::dags::annotate_report(&report);
     check
         .outputs
