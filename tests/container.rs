@@ -292,6 +292,10 @@ fn a_pull_request_of_the_examples_is_checked_in_the_container_dags_dbt_matrix_an
     assert_eq!(run.output("mode"), "check");
     assert_eq!(run.output("dags_ok"), "true", "{}", run.stderr);
     assert_eq!(run.output("dbt_changed"), "true");
+    // No state in the environment's bucket yet: a full compile, and the outputs say so.
+    assert_eq!(run.output("dbt_mode"), "full");
+    assert!(run.output("dbt_state").starts_with("none"), "{}", run.output("dbt_state"));
+    assert_eq!(run.output("deleted_models"), "[]");
     assert_eq!(run.output("has_jobs"), "true");
     assert!(run.output("matrix").contains("jobs/etl_jobs/external/brevo"), "{}", run.output("matrix"));
     let posted = github.bodies("POST", &comments);
@@ -413,4 +417,42 @@ fn a_pull_request_check_without_airflow_fails_and_the_comment_says_what_to_confi
     let comment = posted[0]["body"].as_str().unwrap();
     assert!(comment.contains("DAG check failed"), "{comment}");
     assert!(comment.contains("dags_check.requirements"), "the comment says what to configure:\n{comment}");
+}
+
+#[test]
+fn a_push_deploys_to_gcs_with_the_credentials_path_of_the_runner_mapped_into_the_workspace() {
+    let bucket = Bucket::new(Backend::Gcs);
+    let environments = format!(
+        "environments:\n  stg:\n    platform: composer\n    bucket: \"{}\"\n    endpoint: \"{}\"\n    dbt_target: stg\n    \
+         vars: {{ ENV_SHORT_NAME: stg }}\n    branches: [main]",
+        bucket.url,
+        bucket.endpoint.clone().unwrap()
+    );
+    let repo = examples_repo(Some(&environments));
+    let head = repo.head();
+    // What google-github-actions/auth leaves: an untracked key file in the checkout, and its path on the runner.
+    repo.write("gha-creds-0123abcd.json", r#"{"type": "external_account"}"#);
+    own_by_another_user(&repo);
+    let env = [
+        ("GOOGLE_APPLICATION_CREDENTIALS", format!("{RUNNER_WORK}/shop/gha-creds-0123abcd.json")),
+        ("GITHUB_REF", "refs/heads/main".to_string()),
+    ];
+    let run = run_action(
+        repo.path(),
+        &head,
+        "push",
+        &push("refs/heads/main", common::ZEROS, &head, false),
+        &[("github-token", "")],
+        &env,
+    );
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("in this container it is /github/workspace/gha-creds-0123abcd.json"),
+        "the runner's path is mapped into the workspace:\n{}",
+        run.stderr
+    );
+    assert_eq!(run.output("deployed_environments"), r#"["stg"]"#);
+    let keys = bucket.keys();
+    assert!(keys.iter().any(|key| key == "dags/daily_orders.py"), "DAGs deployed: {keys:?}");
+    assert!(!keys.iter().any(|key| key.contains("gha-creds")), "the key file is never deployed: {keys:?}");
 }

@@ -173,6 +173,7 @@ fn dbt_step(check: &mut Check) -> Result<()> {
         check.outputs.values.extend([
             ("dbt_changed".to_string(), "false".to_string()),
             ("modified_models".to_string(), "[]".to_string()),
+            ("deleted_models".to_string(), "[]".to_string()),
         ]);
     };
     let (Some(dbt), Some(environment), Some(changes)) =
@@ -195,11 +196,10 @@ fn dbt_step(check: &mut Check) -> Result<()> {
     let options = CompileOptions { full: check.setup.full, skip_checks: false };
     let report = run_compile(root, check.setup.config, &settings, options).inspect_err(annotate_failure)?;
     tell(&report);
-    let names: Vec<&str> = report.modified_models.iter().map(|model| model.name.as_str()).collect();
-    check.outputs.values.extend([
-        ("dbt_changed".to_string(), report.dbt_changed.to_string()),
-        ("modified_models".to_string(), serde_json::to_string(&names).expect("names serialize")),
-    ]);
+    check
+        .outputs
+        .values
+        .extend(super::dbt::compile_outputs(&report).into_iter().map(|(name, value)| (name.to_string(), value)));
     check.outputs.sections.push(render_compile_markdown(&report));
     Ok(())
 }
