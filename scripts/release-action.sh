@@ -36,7 +36,7 @@ pin() { # adapter output
   mv "$2.partial" "$2"
 }
 
-while read -r name _package _version; do
+while read -r name _package _version _core; do
   case "$name" in '' | '#'*) continue ;; esac
   mkdir -p "adapters/$name"
   pin "$name" "adapters/$name/action.yml"
