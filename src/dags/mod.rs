@@ -158,9 +158,10 @@ pub enum DagsError {
     #[error(
         "`{python}` cannot import Airflow ({detail}). Set `dags_check.requirements` in dagship.yml to a \
          requirements file with your environment's apache-airflow version, providers and `-c` Airflow's constraints \
-         (dagship installs it into a cached venv; this is how the check runs in the Action's container), or set \
-         `dags_check.python` (or --python) to a Python that has Airflow, or `dags_check.pull_requests: false` to \
-         run the check in a job of your own"
+         (dagship installs it into a cached venv; this is how the check runs in the Action's container), or install \
+         Airflow into that interpreter (`{python} -m pip install \"apache-airflow==3.1.8\"` and your providers), or \
+         set `dags_check.python` (or --python) to a Python that has it, or `dags_check.pull_requests: false` to run \
+         the check in a job of your own"
     )]
     NoAirflow { python: String, detail: String },
     /// The interpreter died (a DAG file calling os._exit, a crash in a C extension) before writing its result.
