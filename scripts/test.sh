@@ -37,7 +37,7 @@ step "supply chain: cargo deny (licenses, bans, sources, advisories) and cargo a
 DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/supply-chain.sh"
 
 step "zizmor (workflows and action definitions)"
-mapfile -t workflow_files < <(git ls-files --cached --others --exclude-standard -- '.github/workflows/*.yml' 'action.yml' 'examples/workflows/*.yml' 'docs/**/*.yml')
+mapfile -t workflow_files < <(git ls-files --cached --others --exclude-standard -- '.github/workflows/*.yml' 'action.yml' 'setup/action.yml' 'examples/workflows/*.yml' 'docs/**/*.yml')
 if [ "${#workflow_files[@]}" -eq 0 ]; then
   echo "no workflow files found: the repository must have .github/workflows" >&2
   exit 1

@@ -104,7 +104,8 @@ fn run_action(
     std::fs::write(workflow.join("event.json"), payload).unwrap();
     let suffix = dagship::github::output::random_hex()[..12].to_string();
     let (output_file, summary_file) = (format!("set_output_{suffix}"), format!("step_summary_{suffix}"));
-    for file in [&output_file, &summary_file] {
+    let other_files = [format!("set_env_{suffix}"), format!("add_path_{suffix}"), format!("save_state_{suffix}")];
+    for file in [&output_file, &summary_file].into_iter().chain(&other_files) {
         std::fs::write(commands.join(file), "").unwrap();
     }
     let name = format!("dagship-test-{suffix}");
@@ -130,6 +131,9 @@ fn run_action(
         ("GITHUB_WORKSPACE".into(), "/github/workspace".into()),
         ("GITHUB_OUTPUT".into(), format!("/github/file_commands/{output_file}")),
         ("GITHUB_STEP_SUMMARY".into(), format!("/github/file_commands/{summary_file}")),
+        ("GITHUB_ENV".into(), format!("/github/file_commands/{}", other_files[0])),
+        ("GITHUB_PATH".into(), format!("/github/file_commands/{}", other_files[1])),
+        ("GITHUB_STATE".into(), format!("/github/file_commands/{}", other_files[2])),
         ("GITHUB_REPOSITORY".into(), REPOSITORY.into()),
         ("GITHUB_SHA".into(), head.into()),
         ("GITHUB_SERVER_URL".into(), "https://github.com".into()),
@@ -203,7 +207,11 @@ fn run_action(
     let outputs = parse_outputs(&std::fs::read_to_string(commands.join(&output_file)).unwrap());
     let summary = std::fs::read_to_string(commands.join(&summary_file)).unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(&commands).unwrap().map(|entry| entry.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 2, "only the runner's two file-command files: {leftovers:?}");
+    assert_eq!(leftovers.len(), 5, "only the runner's file-command files: {leftovers:?}");
+    for file in &other_files {
+        let text = std::fs::read_to_string(commands.join(file)).unwrap();
+        assert!(text.is_empty(), "dagship never sets env, PATH or state for later steps ({file}: {text:?})");
+    }
     ContainerRun { code: status.code().unwrap_or(-1), stdout, stderr, outputs, summary, first_line_after }
 }
 
