@@ -146,7 +146,14 @@ start() {
 
 stop() {
   if [ -e "$state/started-by-us" ] && [ -e "$state/dockerd.pid" ]; then
-    kill "$(cat "$state/dockerd.pid")" 2>/dev/null || true
+    local pid
+    pid=$(cat "$state/dockerd.pid")
+    kill "$pid" 2>/dev/null || true
+    # dockerd stops its containerd and unmounts its layers before it exits: wait for that (10 s at most).
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
     rm -f "$state/started-by-us"
   fi
 }
