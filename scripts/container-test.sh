@@ -154,6 +154,9 @@ stop() {
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.2
     done
+    # The network namespace dockerd bind-mounts stays mounted after it exits; it would keep target/ from being
+    # removed.
+    umount "$state/exec/netns/default" 2>/dev/null || true
     rm -f "$state/started-by-us"
   fi
 }
