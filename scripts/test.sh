@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need, then runs formatting, lints and all tests.
 # Needs only the Rust toolchain and Python 3 on the machine; the emulators and dbt come from PyPI
-# (scripts/emulators.sh, scripts/dbt-venv.sh).
+# (scripts/emulators.sh, scripts/dbt-venv.sh); Docker and debootstrap from Debian's packages when missing and run
+# as root (scripts/container-test.sh: the Action's image, for tests/container.rs).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +27,14 @@ step "installing apache-airflow into $tools/airflow-venv (PyPI) for the DAG impo
 DAGSHIP_TEST_AIRFLOW_PYTHON=$(DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/airflow-venv.sh")
 export DAGSHIP_TEST_AIRFLOW_PYTHON
 
+step "building the Action's image in the background for tests/container.rs (scripts/container-test.sh: Docker," \
+  "a debootstrap base, dbt-duckdb; log in $tools/container-test.log)"
+mkdir -p "$tools"
+container_started=$SECONDS
+DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/container-test.sh" start >"$tools/container.env" 2>"$tools/container-test.log" &
+container_pid=$!
+trap 'DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/container-test.sh" stop' EXIT
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -36,7 +45,7 @@ step "supply chain: cargo deny (licenses, bans, sources, advisories) and cargo a
 DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/supply-chain.sh"
 
 step "zizmor (workflows and action definitions)"
-mapfile -t workflow_files < <(git ls-files --cached --others --exclude-standard -- '.github/workflows/*.yml' 'action.yml' 'examples/workflows/*.yml' 'docs/**/*.yml')
+mapfile -t workflow_files < <(git ls-files --cached --others --exclude-standard -- '.github/workflows/*.yml' 'action.yml' 'setup/action.yml' 'examples/workflows/*.yml' 'docs/**/*.yml')
 if [ "${#workflow_files[@]}" -eq 0 ]; then
   echo "no workflow files found: the repository must have .github/workflows" >&2
   exit 1
@@ -53,9 +62,21 @@ fi
 
 step "starting the storage emulators (moto S3, gcp-storage-emulator) on 127.0.0.1"
 "$here/scripts/emulators.sh" start >"$tools/emulators.env"
-trap '"$here/scripts/emulators.sh" stop' EXIT
+trap '"$here/scripts/emulators.sh" stop; DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/container-test.sh" stop' EXIT
 # shellcheck disable=SC1091
 source "$tools/emulators.env"
+
+step "waiting for the Action's image (started $((SECONDS - container_started))s ago)"
+if ! wait "$container_pid"; then
+  cat "$tools/container-test.log" >&2
+  echo "error: the Action's image for tests/container.rs could not be built (log above); the container tests" \
+    "need Docker: they never skip" >&2
+  exit 1
+fi
+cat "$tools/container-test.log"
+# shellcheck disable=SC1091
+source "$tools/container.env"
+echo "image ready $((SECONDS - container_started))s after its build started"
 
 step "cargo test"
 cargo test --all-targets --no-fail-fast

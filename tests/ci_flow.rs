@@ -451,6 +451,7 @@ fn file_names_cannot_forge_outputs() {
         "head",
         "dbt_changed",
         "modified_models",
+        "deleted_models",
         "plan_uploads",
         "plan_deletions",
         "environment",

@@ -120,6 +120,21 @@ fn a_missing_profile_target_is_a_usage_error_naming_it() {
 }
 
 #[test]
+fn an_adapter_missing_next_to_dbt_is_a_usage_error_naming_the_package_before_dbt_runs() {
+    let project = DbtProject::new(Backend::Local, "");
+    let profiles = format!("{PROJECT_DIR}/profiles.yml");
+    let text = std::fs::read_to_string(project.repo.path().join(&profiles)).unwrap();
+    // The test dbt has only dbt-duckdb: a Snowflake team's profile on that install.
+    project.repo.write(&profiles, &text.replace("type: duckdb", "type: snowflake"));
+    let run = project.run(&["dbt", "compile", "--env", "prod"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("uses the adapter `snowflake`, which is not installed"), "{}", run.stderr);
+    assert!(run.stderr.contains("`dbt-snowflake`"), "the message names the package: {}", run.stderr);
+    assert!(!run.stderr.contains("\\n"), "no escaped newline in the message: {}", run.stderr);
+    assert!(project.bucket.keys().is_empty(), "nothing written");
+}
+
+#[test]
 fn a_refused_parse_cache_falls_back_to_a_full_parse_and_says_why() {
     let project = DbtProject::new(Backend::Local, "");
     project.run(&["deploy", "--env", "prod"]).assert_code(0);

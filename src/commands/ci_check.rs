@@ -145,9 +145,15 @@ fn dags_step(check: &mut Check) -> Result<()> {
         eprintln!("no DAG file changed under {dags_dir}: DAG check skipped");
         return Ok(());
     }
-    let report = crate::dags::check(check.setup.git.root(), config, Some(&changed)).inspect_err(|err| {
-        crate::dags::annotate_failure(err);
-    })?;
+    let report = match crate::dags::check(check.setup.git.root(), config, Some(&changed)) {
+        Ok(report) => report,
+        Err(err) => {
+            crate::dags::annotate_failure(&err);
+            // A check that could not run (no Airflow, a failed install) is a failed check, never a pass.
+            check.outputs.values.push(("dags_ok".to_string(), "false".to_string()));
+            return Err(err.into());
+        }
+    };
     crate::dags::annotate_report(&report);
     check
         .outputs
@@ -168,6 +174,7 @@ fn dbt_step(check: &mut Check) -> Result<()> {
         check.outputs.values.extend([
             ("dbt_changed".to_string(), "false".to_string()),
             ("modified_models".to_string(), "[]".to_string()),
+            ("deleted_models".to_string(), "[]".to_string()),
         ]);
     };
     let (Some(dbt), Some(environment), Some(changes)) =
@@ -190,11 +197,10 @@ fn dbt_step(check: &mut Check) -> Result<()> {
     let options = CompileOptions { full: check.setup.full, skip_checks: false };
     let report = run_compile(root, check.setup.config, &settings, options).inspect_err(annotate_failure)?;
     tell(&report);
-    let names: Vec<&str> = report.modified_models.iter().map(|model| model.name.as_str()).collect();
-    check.outputs.values.extend([
-        ("dbt_changed".to_string(), report.dbt_changed.to_string()),
-        ("modified_models".to_string(), serde_json::to_string(&names).expect("names serialize")),
-    ]);
+    check
+        .outputs
+        .values
+        .extend(super::dbt::compile_outputs(&report).into_iter().map(|(name, value)| (name.to_string(), value)));
     check.outputs.sections.push(render_compile_markdown(&report));
     Ok(())
 }

@@ -36,15 +36,20 @@ pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
     if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
         append_summary(&summary_file, &render_compile_markdown(&report))?;
     }
+    write_step_outputs(&compile_outputs(&report))?;
+    Ok(ExitCode::Ok)
+}
+
+/// The step outputs of a compile, the same from `dagship dbt compile` and `dagship ci`.
+pub(super) fn compile_outputs(report: &CompileReport) -> Vec<(&'static str, String)> {
     let names: Vec<&str> = report.modified_models.iter().map(|model| model.name.as_str()).collect();
-    write_step_outputs(&[
+    vec![
         ("dbt_changed", report.dbt_changed.to_string()),
         ("modified_models", serde_json::to_string(&names).expect("names serialize")),
         ("deleted_models", serde_json::to_string(&report.deleted_models).expect("names serialize")),
         ("dbt_mode", report.mode.name().into()),
-        ("dbt_state", describe_state(&report)),
-    ])?;
-    Ok(ExitCode::Ok)
+        ("dbt_state", describe_state(report)),
+    ]
 }
 
 /// Fetches the state and exposures while the preflight checks run, then runs dbt. The state folder lives until

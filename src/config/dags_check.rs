@@ -13,6 +13,9 @@ pub struct DagsCheckConfig {
     /// The Python interpreter that has Airflow installed (a name on PATH or a path, relative paths from the
     /// repository root).
     pub python: String,
+    /// A requirements file (relative to the repository root: Airflow, providers, the DAGs' imports, and `-c`
+    /// Airflow's constraints) that dagship installs into a cached venv and checks with, instead of `python`.
+    pub requirements: Option<String>,
     /// Folders (relative to the repository root) put first on PYTHONPATH, after the plugins folder.
     pub pythonpath: Vec<String>,
     /// Environment variables for the check (AIRFLOW_VAR_*, AIRFLOW_CONN_*, ...), on top of dagship's own.
@@ -33,6 +36,7 @@ impl Default for DagsCheckConfig {
     fn default() -> Self {
         DagsCheckConfig {
             python: "python3".into(),
+            requirements: None,
             pythonpath: Vec::new(),
             env: BTreeMap::new(),
             slow_import_threshold: "5s".into(),
@@ -63,6 +67,9 @@ impl DagsCheckConfig {
         }
         for (index, folder) in self.pythonpath.iter().enumerate() {
             check_relative_dir(folder, at.key("pythonpath").index(index))?;
+        }
+        if let Some(file) = &self.requirements {
+            check_relative_dir(file, at.key("requirements"))?;
         }
         if let Some(home) = &self.airflow_home {
             check_relative_dir(home, at.key("airflow_home"))?;

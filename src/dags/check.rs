@@ -32,7 +32,12 @@ pub fn check_with(
     // Composer and MWAA put the plugins folder on sys.path; so does the check, before the configured folders.
     let mut pythonpath: Vec<PathBuf> = plugins_folder.iter().cloned().collect();
     pythonpath.extend(settings.pythonpath.iter().map(|dir| root.join(dir)));
-    let python = python.unwrap_or(&settings.python).to_string();
+    // --python wins; then the venv of dags_check.requirements (installed once per content); then dags_check.python.
+    let python = match (python, &settings.requirements) {
+        (Some(python), _) => python.to_string(),
+        (None, Some(requirements)) => super::venv::requirements_python(root, requirements)?.display().to_string(),
+        (None, None) => settings.python.clone(),
+    };
     let files = only.map(|paths| dag_files(root, &config.dags_dir, paths));
     let request = CheckRequest {
         root: root.to_path_buf(),

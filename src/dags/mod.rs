@@ -7,6 +7,7 @@ mod annotate;
 mod build;
 mod check;
 mod run;
+mod venv;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -155,9 +156,12 @@ pub enum DagsError {
     )]
     NoInterpreter { python: String, reason: String },
     #[error(
-        "`{python}` cannot import Airflow ({detail}). Install the Airflow version your environment runs into \
-         that interpreter, e.g. `{python} -m pip install \"apache-airflow==3.1.8\"` (add your providers), or set \
-         `dags_check.python` in dagship.yml (or --python) to the virtualenv that has it"
+        "`{python}` cannot import Airflow ({detail}). Set `dags_check.requirements` in dagship.yml to a \
+         requirements file with your environment's apache-airflow version, providers and `-c` Airflow's constraints \
+         (dagship installs it into a cached venv; this is how the check runs in the Action's container), or install \
+         Airflow into that interpreter (`{python} -m pip install \"apache-airflow==3.1.8\"` and your providers), or \
+         set `dags_check.python` (or --python) to a Python that has it, or `dags_check.pull_requests: false` to run \
+         the check in a job of your own"
     )]
     NoAirflow { python: String, detail: String },
     /// The interpreter died (a DAG file calling os._exit, a crash in a C extension) before writing its result.

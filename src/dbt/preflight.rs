@@ -22,12 +22,45 @@ pub fn check(settings: &Settings) -> Result<Preflight, DbtError> {
             settings.dbt.executable
         ))
     })?;
-    let version = installed_version(&executable);
+    let python = python_behind(&executable);
+    let version = python.as_deref().and_then(installed_version);
     if let Some(version) = &version {
         check_version(version)?;
     }
-    check_profile(settings)?;
+    let adapters = check_profile(settings)?;
+    if let Some(python) = &python {
+        check_adapters(python, &executable, &adapters)?;
+    }
     Ok(Preflight { executable, version })
+}
+
+/// The adapters (profile `type`s) the targets dagship passes need must be importable next to dbt-core: dbt's own
+/// error comes late and as a traceback ("Could not find adapter type snowflake!").
+fn check_adapters(python: &str, executable: &Path, adapters: &[(String, String)]) -> Result<(), DbtError> {
+    let script = "import importlib.util, sys\nfor name in sys.argv[1:]:\n    \
+                  print(name if importlib.util.find_spec('dbt.adapters.' + name) is None else '')";
+    let names: Vec<&str> = adapters.iter().map(|(_, adapter)| adapter.as_str()).collect();
+    let Ok(output) = std::process::Command::new(python).arg("-c").arg(script).args(&names).output() else {
+        return Ok(());
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let missing: Vec<&str> = stdout.lines().filter(|line| !line.is_empty()).collect();
+    let Some((target, adapter)) = adapters.iter().find(|(_, adapter)| missing.contains(&adapter.as_str())) else {
+        return Ok(());
+    };
+    let image = std::env::var("DAGSHIP_DBT_ADAPTER")
+        .map(|installed| {
+            format!(
+                " This image of the Action carries `{installed}`: use the image published for your adapter (README, \
+                 \"Pick your dbt adapter\") or run dagship on the runner with the setup action."
+            )
+        })
+        .unwrap_or_default();
+    Err(DbtError::Setup(format!(
+        "the dbt target `{target}` uses the adapter `{adapter}`, which is not installed next to dbt ({}): install \
+         `dbt-{adapter}` into that Python.{image}",
+        executable.display()
+    )))
 }
 
 /// A name is looked up on PATH; anything with a `/` is a path (relative to the repository root).
@@ -45,9 +78,8 @@ fn is_executable(path: &Path) -> bool {
     path.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
-/// `dbt --version` takes two seconds (it imports every adapter and asks PyPI for news); the Python behind a
-/// console script answers from package metadata in 50 ms. Wrappers that are not Python scripts go unchecked here.
-fn installed_version(executable: &Path) -> Option<String> {
+/// The Python behind a console script (its shebang); None for wrappers that are not Python scripts.
+fn python_behind(executable: &Path) -> Option<String> {
     let head = std::fs::read(executable).ok()?;
     let first_line = head.split(|byte| *byte == b'\n').next()?;
     let shebang = std::str::from_utf8(first_line).ok()?.strip_prefix("#!")?;
@@ -56,10 +88,13 @@ fn installed_version(executable: &Path) -> Option<String> {
     if interpreter.ends_with("/env") {
         interpreter = words.find(|word| !word.starts_with('-'))?;
     }
-    if !interpreter.contains("python") {
-        return None;
-    }
-    let output = std::process::Command::new(interpreter)
+    interpreter.contains("python").then(|| interpreter.to_string())
+}
+
+/// `dbt --version` takes two seconds (it imports every adapter and asks PyPI for news); the Python behind a
+/// console script answers from package metadata in 50 ms.
+fn installed_version(python: &str) -> Option<String> {
+    let output = std::process::Command::new(python)
         .args(["-c", "import importlib.metadata as m; print(m.version('dbt-core'))"])
         .output()
         .ok()?;
@@ -100,7 +135,8 @@ pub fn check_version(version: &str) -> Result<(), DbtError> {
 
 /// The profile named by dbt_project.yml must exist with the targets dagship will pass, in the profiles.yml dbt
 /// will read (`--profiles-dir`, DBT_PROFILES_DIR, the project folder, then ~/.dbt, as dbt looks).
-fn check_profile(settings: &Settings) -> Result<(), DbtError> {
+/// Returns the (target, adapter type) pairs of the targets dagship passes.
+fn check_profile(settings: &Settings) -> Result<Vec<(String, String)>, DbtError> {
     let candidates = profile_dirs(settings);
     let Some(file) = profiles_file(settings) else {
         let looked: Vec<String> = candidates.iter().map(|dir| dir.display().to_string()).collect();
@@ -119,8 +155,12 @@ fn check_profile(settings: &Settings) -> Result<(), DbtError> {
             settings.profile
         )));
     };
+    let mut adapters = Vec::new();
     if let Some(outputs) = profile.get("outputs").and_then(|outputs| outputs.as_object()) {
         for target in [&settings.target, &settings.check_target] {
+            if let Some(adapter) = outputs.get(target.as_str()).and_then(|output| output.get("type")?.as_str()) {
+                adapters.push((target.to_string(), adapter.to_string()));
+            }
             if !outputs.contains_key(target.as_str()) {
                 let known: Vec<&str> = outputs.keys().map(String::as_str).collect();
                 return Err(DbtError::Setup(format!(
@@ -133,7 +173,7 @@ fn check_profile(settings: &Settings) -> Result<(), DbtError> {
             }
         }
     }
-    Ok(())
+    Ok(adapters)
 }
 
 #[cfg(test)]

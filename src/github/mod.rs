@@ -2,6 +2,7 @@
 //! `$GITHUB_STEP_SUMMARY`. The core never calls these; `commands` does, at the edge.
 pub mod api;
 pub mod comment;
+pub mod container;
 pub mod event;
 pub mod event_rules;
 pub mod output;
