@@ -114,7 +114,6 @@ impl Rule {
     }
 }
 
-
 /// One request as the proxy forwarded it.
 #[derive(Debug, Clone)]
 pub struct Logged {
