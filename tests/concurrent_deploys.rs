@@ -443,7 +443,9 @@ fn racing_takers_of_a_stale_lock_locally_exactly_one_wins() {
 /// A project whose deploy takes several TTLs. Through the proxy every request is delayed (50-450 ms) and one
 /// runs at a time (`--concurrency 1`); locally there is no network to slow, so the deploy has many files.
 fn slow_project(backend: Backend, files: usize) -> (LockProject, Option<FaultProxy>) {
-    let files = if backend == Backend::Local { files * 100 } else { files };
+    // 5,000 local files took 2.5 s on a quiet 2-core machine (under the 4 s this test needs): 15,000 keep the
+    // deploy past its TTL with room to spare.
+    let files = if backend == Backend::Local { files * 300 } else { files };
     let project = LockProject::new(backend, "deploy:\n  lock_ttl: 3s\n");
     for file in 0..files {
         project.repo.write(&format!("dags/slow/dag_{file:04}.py"), &format!("# {file}\n"));

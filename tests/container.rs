@@ -326,6 +326,11 @@ fn a_push_deploys_the_examples_to_s3_with_a_github_deployment_then_a_dry_run_dis
         bucket.url
     );
     let repo = examples_repo(Some(&environments));
+    // MWAA takes plugins only through the `mwaa:` step's plugins.zip (tests/mwaa.rs); without one, a plugins
+    // folder is a config error, so this deploy of the examples leaves it out.
+    let config = std::fs::read_to_string(repo.path().join("dagship.yml")).unwrap();
+    repo.write("dagship.yml", &config.replace("plugins_dir: orchestration/plugins\n", ""));
+    repo.commit("MWAA without plugins");
     let head = repo.head();
     own_by_another_user(&repo);
     let s3_env = vec![

@@ -114,23 +114,8 @@ mod tests {
     #[test]
     fn object_names_over_1024_bytes_are_refused() {
         let change = |key: String| super::super::plan::Change { key, size: 1, md5: None, local: None };
-        let phase = PhasePlan {
-            phase: super::super::layout::Phase::Dags,
-            source: "dags".into(),
-            prefix: "dags/".into(),
-            uploads: vec![change(format!("dags/{}", "a".repeat(1000))), change("dags/ok.py".into())],
-            replacements: vec![],
-            deletions: vec![],
-            unchanged: 0,
-            kept: vec![],
-            protected_skipped: vec![],
-            excluded: 0,
-            ignored: vec![],
-            source_exists: true,
-            source_files: 2,
-            remote_objects: 0,
-            unchanged_objects: vec![],
-        };
+        let mut phase = phase(0, 0, 2);
+        phase.uploads = vec![change(format!("dags/{}", "a".repeat(1000))), change("dags/ok.py".into())];
         assert!(key_length_refusals(std::slice::from_ref(&phase), "").is_empty(), "1,005 bytes fit");
         let refusals = key_length_refusals(&[phase], "team/airflow/environment/");
         assert_eq!(refusals.len(), 1, "{refusals:?}");

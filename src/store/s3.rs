@@ -334,19 +334,7 @@ impl Store for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        check_key(&self.url, key)?;
-        let result = self.client.get_object().bucket(&self.url.bucket).key(self.full_key(key)).send().await;
-        let output = match result {
-            Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|service| service.is_no_such_key()) => return Ok(None),
-            Err(err) => return Err(self.error("download", key, err)),
-        };
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(|err| StoreError::new(StoreErrorKind::Transient, "download", self.url.join(key), err))?;
-        Ok(Some(body.into_bytes()))
+        Ok(self.get_versioned(key).await?.map(|versioned| versioned.bytes))
     }
 
     /// One GetObject: the body and the ETag S3 served it with are the same version.

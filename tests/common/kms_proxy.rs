@@ -1,6 +1,7 @@
 //! A proxy in front of moto that makes its answers look like an SSE-KMS bucket's: every ETag (response headers
 //! and ListObjectsV2 bodies) becomes another 32-hex value that is not the content's MD5 (the digits reversed, so
-//! the same object always shows the same ETag), and uploads answer `x-amz-server-side-encryption: aws:kms`.
+//! the same object always shows the same ETag; ETags in `If-Match` are turned back), and uploads answer
+//! `x-amz-server-side-encryption: aws:kms`.
 //! moto cannot encrypt with KMS; the ETag is the part of SSE-KMS a deploy tool can get wrong.
 #![allow(dead_code)]
 
@@ -88,6 +89,14 @@ async fn serve(client: TcpStream, upstream: String) {
             return;
         }
         let Ok(body) = read_body(&mut reader, &head, false).await else { return };
+        // The ETags dagship sends back (conditional writes of the lock) are the ones it was shown: turned back
+        // into the server's own, as a real KMS bucket would compare them (reversing is its own inverse).
+        let mut head = head;
+        for (key, value) in &mut head.headers {
+            if key.eq_ignore_ascii_case("if-match") || key.eq_ignore_ascii_case("if-none-match") {
+                *value = disguise(value);
+            }
+        }
         let Ok((mut response, mut response_body)) = forward(&upstream, &head, &body).await else { return };
         let method = head.first_line.split(' ').next().unwrap_or("").to_string();
         for (key, value) in &mut response.headers {

@@ -112,13 +112,10 @@ impl MwaaStep {
         &self.settings.environment_name
     }
 
-    /// Checks made before anything is written (not even the deploy lock): the bucket keeps versions, the
-    /// environment reads this bucket, and it is AVAILABLE (waiting while another update runs). A dry run waits
-    /// for nothing: it reports the status as it is, with the plan.
-    pub async fn preflight(&self, dry_run: bool) -> Result<(), PlatformError> {
-        self.versions().require_versioning().await?;
-        let environment = if dry_run {
-            status::get(&self.mwaa, self.name()).await?
+    /// The environment as it is (a dry run waits for nothing), or once AVAILABLE (waiting while an update runs).
+    async fn environment(&self, dry_run: bool) -> Result<aws_sdk_mwaa::types::Environment, PlatformError> {
+        if dry_run {
+            status::get(&self.mwaa, self.name()).await
         } else {
             status::wait_until_available(
                 &self.mwaa,
@@ -126,8 +123,16 @@ impl MwaaStep {
                 self.settings.wait_timeout(),
                 self.settings.poll_interval(),
             )
-            .await?
-        };
+            .await
+        }
+    }
+
+    /// Checks made before anything is written (not even the deploy lock): the bucket keeps versions, the
+    /// environment reads this bucket, and it is AVAILABLE (waiting while another update runs). A dry run waits
+    /// for nothing: it reports the status as it is, with the plan.
+    pub async fn preflight(&self, dry_run: bool) -> Result<(), PlatformError> {
+        self.versions().require_versioning().await?;
+        let environment = self.environment(dry_run).await?;
         let expected = format!("arn:aws:s3:::{}", self.bucket);
         match environment.source_bucket_arn() {
             Some(arn) if arn != expected => Err(PlatformError::Input(format!(
@@ -144,17 +149,7 @@ impl MwaaStep {
     pub async fn apply(&self, dry_run: bool) -> Result<MwaaReport, PlatformError> {
         // A dry run reports on the environment as it is; a real run needs it AVAILABLE (preflight waited once,
         // but another update may have started since).
-        let environment = if dry_run {
-            status::get(&self.mwaa, self.name()).await?
-        } else {
-            status::wait_until_available(
-                &self.mwaa,
-                self.name(),
-                self.settings.wait_timeout(),
-                self.settings.poll_interval(),
-            )
-            .await?
-        };
+        let environment = self.environment(dry_run).await?;
         let mut artifacts = Vec::new();
         for local in &self.locals {
             let (path, version) = match local.kind {
