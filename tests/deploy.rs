@@ -445,7 +445,7 @@ fn overlapping_prefixes_are_a_config_error() {
 fn sse_kms_etags_are_not_taken_for_md5s() {
     let project = Project::new(Backend::S3, "");
     let files = project.expected().len() as u64;
-    let proxy = common::kms_proxy::KmsProxy::start(project.bucket.endpoint.as_ref().unwrap());
+    let proxy = common::rewrite_proxy::RewritingProxy::kms(project.bucket.endpoint.as_ref().unwrap());
     let deploy = || {
         let mut command = project.command(&["deploy", "--env", "test", "--format", "json"]);
         command.env("AWS_ENDPOINT_URL_S3", &proxy.url);
@@ -478,21 +478,35 @@ fn dbt_build_output_is_never_deployed_wherever_dbt_project_yml_puts_it() {
     assert!(!keys.iter().any(|key| key.contains("build_out") || key.contains("dbt_logs")), "{keys:?}");
 }
 
-/// Every refusal is decided before the lock: observed at the wire (a proxy in front of moto records each request
-/// that could change the bucket), not inferred from a listing afterwards, where a lock created and deleted
-/// leaves no trace.
-#[test]
-fn refused_deploys_send_no_write_request() {
+/// Every refusal is decided before the lock, observed where the writes would happen rather than inferred from a
+/// listing afterwards (where a lock created and deleted leaves no trace): a proxy in front of moto and of the GCS
+/// emulator records each request that could change the bucket; the file:// backend keeps its own journal.
+fn refused_deploys_send_no_write_request(backend: Backend) {
     use common::fault_proxy::{FaultProxy, Flavor};
-    let project = Project::new(Backend::S3, "");
+    let project = Project::new(backend, "");
     project.deploy_json(&[]);
-    let proxy = FaultProxy::start(project.bucket.endpoint.as_ref().unwrap(), Flavor::S3, 0.0, 1, &[]);
+    let journal = project.repo.scratch().join("writes.journal");
+    let proxy = project.bucket.endpoint.as_ref().map(|endpoint| {
+        let flavor = if backend == Backend::S3 { Flavor::S3 } else { Flavor::Gcs };
+        FaultProxy::start(endpoint, flavor, 0.0, 1, &[])
+    });
+    let writes = || match &proxy {
+        Some(proxy) => proxy.writes(),
+        None => std::fs::read_to_string(&journal).unwrap_or_default().lines().map(str::to_string).collect(),
+    };
+    let observed = |command: &mut std::process::Command| {
+        match (&proxy, backend) {
+            (Some(proxy), Backend::S3) => command.env("AWS_ENDPOINT_URL_S3", &proxy.url),
+            (Some(proxy), _) => command.env("STORAGE_EMULATOR_HOST", &proxy.url),
+            (None, _) => command.env("DAGSHIP_FILE_JOURNAL", &journal),
+        };
+    };
     let deploy = |case: &str| {
         let mut command = project.command(&["deploy", "--env", "test"]);
-        command.env("AWS_ENDPOINT_URL_S3", &proxy.url);
+        observed(&mut command);
         let run = common::run_command(&mut command);
         assert_eq!(run.code, 3, "{case}: {}", run.stderr);
-        assert_eq!(proxy.writes(), Vec::<String>::new(), "{case}: write requests reached the bucket");
+        assert_eq!(writes(), Vec::<String>::new(), "{case}: writes reached the bucket");
     };
     let start = project.repo.head();
     let cases: [(&str, &dyn Fn()); 4] = [
@@ -518,8 +532,19 @@ fn refused_deploys_send_no_write_request() {
         make();
         deploy(case);
     }
-    assert!(proxy.requests() > 0, "the deploys did read the bucket through the proxy");
+    // The journal and the proxy do see writes: a deploy that goes through is recorded.
+    project.repo.git(&["reset", "-q", "--hard", &start]);
+    project.repo.write("dags/new.py", "# new\n");
+    project.repo.commit("a new DAG");
+    let mut command = project.command(&["deploy", "--env", "test"]);
+    observed(&mut command);
+    common::run_command(&mut command).assert_code(0);
+    // (GCS names a multipart upload's object in its body, not in the URL.)
+    let recorded = writes();
+    assert!(recorded.iter().any(|write| write.contains("new.py") || write.contains("uploadType")), "{recorded:?}");
 }
+
+on_backends!(refused_deploys_send_no_write_request: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
 
 /// Composer's layout: the environment URL is the bucket itself. Objects outside the mapped prefixes (another
 /// team's folder, a prefix that only starts like `dags`, Composer's own files) must come through every deploy
@@ -554,3 +579,36 @@ fn the_bucket_root_layout_leaves_everything_else_alone(backend: Backend) {
 }
 
 on_backends!(the_bucket_root_layout_leaves_everything_else_alone: s3 => Backend::S3, gcs => Backend::Gcs);
+
+/// Real GCS answers listings in pages; the emulator answers in one. Through a proxy that pages every listing by 7
+/// objects: a first deploy, a re-run (which re-uploads everything past the first page if pages were not
+/// followed) and a deletion of 10 behave exactly as with one page.
+#[test]
+fn gcs_listings_are_followed_across_pages() {
+    let project = Project::new(Backend::Gcs, "deploy:\n  max_delete: 100%\n");
+    for index in 0..40 {
+        project.repo.write(&format!("dags/many/dag_{index:02}.py"), &format!("# dag {index}\n"));
+    }
+    project.repo.commit("40 DAGs");
+    let files = project.expected().len() as u64;
+    let proxy = common::rewrite_proxy::RewritingProxy::gcs_pages(project.bucket.endpoint.as_ref().unwrap(), 7);
+    let deploy = || {
+        let mut command = project.command(&["deploy", "--env", "test", "--format", "json"]);
+        command.env("STORAGE_EMULATOR_HOST", &proxy.url);
+        let run = common::run_command(&mut command);
+        run.assert_code(0);
+        run.json()
+    };
+    assert_eq!(summary(&deploy()).0, files);
+    assert_eq!(project.deployed(), project.expected());
+    project.repo.write("README.md", "# edited\n");
+    project.repo.commit("nothing deployable");
+    assert_eq!(summary(&deploy()), (0, 0, 0, files), "every page was read");
+    for index in 30..40 {
+        project.repo.remove(&format!("dags/many/dag_{index:02}.py"));
+    }
+    project.repo.commit("ten fewer");
+    assert_eq!(summary(&deploy()).2, 10);
+    assert_eq!(project.deployed(), project.expected());
+    assert!(proxy.rewritten() > 3, "listings were paged: {}", proxy.rewritten());
+}

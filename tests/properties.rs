@@ -9,6 +9,8 @@ use dagship::detect::filters::{FilterSet, compile_glob};
 use dagship::detect::{FileChange, Status};
 use proptest::prelude::*;
 
+mod common;
+
 const VALID: &str = "dags_dir: dags
 plugins_dir: plugins
 filters:
@@ -18,7 +20,7 @@ jobs:
   marker: tests
 environments:
   stg: { platform: composer, bucket: \"gs://stg-bucket\", branches: [main] }
-  prod: { platform: mwaa, bucket: \"s3://prod-bucket/airflow\", after: stg }
+  prod: { platform: mwaa, bucket: \"s3://prod-bucket/airflow\", after: stg, mwaa: { environment_name: prod-airflow } }
 deploy:
   max_delete: 10%
   concurrency: 8
@@ -196,4 +198,74 @@ fn filter_matches(paths: Vec<String>, change_types: Vec<Status>, change: &FileCh
     let specs = BTreeMap::from([("f".to_string(), FilterSpec { paths, change_types })]);
     let set = FilterSet::compile(&specs).expect("valid globs compile");
     set.apply(std::slice::from_ref(change))["f"].changed
+}
+
+/// A deployable tree: a base file in each mapped folder (an absent folder is a refused wipe, not a property
+/// failure) and up to 12 generated files, paths relative to the repository.
+fn tree() -> impl Strategy<Value = BTreeMap<String, String>> {
+    proptest::collection::btree_map(
+        "(dags|data|plugins)/[a-c]{1,2}(/[a-c]{1,2}){0,2}\\.(py|sql|csv)",
+        "[a-z ]{0,40}",
+        0..12,
+    )
+    .prop_map(|mut files| {
+        for base in ["dags/base.py", "data/base.csv", "plugins/base.py"] {
+            files.insert(base.to_string(), format!("# {base}\n"));
+        }
+        files
+    })
+}
+
+/// The bucket's objects (dagship's records left out) as repository paths: the prefixes equal the folder names.
+fn deployed(bucket: &common::buckets::Bucket) -> BTreeMap<String, String> {
+    common::buckets::read_tree(&bucket.dir())
+        .into_iter()
+        .filter(|(key, _)| !key.starts_with(".dagship/"))
+        .map(|(key, bytes)| (key, String::from_utf8(bytes).unwrap()))
+        .collect()
+}
+
+fn deploy_and_replan(repo: &common::Repo, bucket: &common::buckets::Bucket, files: &BTreeMap<String, String>) {
+    for folder in ["dags", "data", "plugins"] {
+        if repo.path().join(folder).exists() {
+            repo.remove(folder);
+        }
+    }
+    for (path, content) in files {
+        repo.write(path, content);
+    }
+    repo.commit("a generated tree");
+    common::run_dagship(repo.path(), &["deploy", "--env", "test", "--allow-deletes", "1000"]).assert_code(0);
+    let plan = common::run_dagship(repo.path(), &["plan", "--env", "test", "--format", "json"]);
+    plan.assert_code(0);
+    let summary = &plan.json()["summary"];
+    assert_eq!(
+        (summary["uploads"].as_u64(), summary["replacements"].as_u64(), summary["deletions"].as_u64()),
+        (Some(0), Some(0), Some(0)),
+        "a deployed tree re-planned plans nothing: {summary}"
+    );
+    assert_eq!(&deployed(bucket), files, "the bucket holds exactly the tree");
+}
+
+proptest! {
+    // Each case runs git and dagship several times: a few cases, not 256.
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Any tree deployed and planned again plans nothing, and so does any second tree deployed over it (its
+    /// deletions allowed); each time the bucket holds exactly the tree, read from the directory itself.
+    #[test]
+    fn a_deployed_tree_re_planned_plans_nothing(first in tree(), second in tree()) {
+        let bucket = common::buckets::Bucket::new(common::buckets::Backend::Local);
+        let repo = common::Repo::new();
+        repo.write(
+            "dagship.yml",
+            &format!(
+                "dags_dir: dags\nplugins_dir: plugins\ndata_dir: data\nenvironments:\n  test: {{ platform: local, \
+                 bucket: \"{}\" }}\n",
+                bucket.url
+            ),
+        );
+        deploy_and_replan(&repo, &bucket, &first);
+        deploy_and_replan(&repo, &bucket, &second);
+    }
 }

@@ -43,6 +43,20 @@ impl Respond for Dags {
     }
 }
 
+/// The DAG listing of an Airflow whose scheduler last parsed the files an hour ago (before this deploy): the
+/// DAG is there, but from the old file.
+struct StaleDags;
+
+impl Respond for StaleDags {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let parsed = humantime::format_rfc3339_micros(hour_ago).to_string().replace('Z', "+00:00");
+        let dags =
+            vec![json!({ "dag_id": "good", "fileloc": "/opt/airflow/dags/good.py", "last_parsed_time": parsed })];
+        ResponseTemplate::new(200).set_body_json(json!({ "dags": dags, "total_entries": 1 }))
+    }
+}
+
 struct ImportErrors(Vec<(&'static str, &'static str)>);
 
 impl Respond for ImportErrors {
@@ -269,4 +283,29 @@ fn verification_is_bounded_in_time_and_bytes_against_a_hostile_airflow() {
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("the answer is over 16 MB; not read"), "{}", run.stderr);
     eprintln!("huge body: refused after {took:?}");
+}
+
+/// A DAG Airflow lists from a parse older than the deploy is the old file, not the deployed one: never reported as
+/// verified; after verify.timeout it is a "not parsed" warning.
+#[test]
+fn a_parse_from_before_the_deploy_does_not_verify_the_new_file() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let airflow = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        Mock::given(method("GET")).and(path("/api/v2/dags")).respond_with(StaleDags).mount(&airflow).await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/importErrors"))
+            .respond_with(ImportErrors(Vec::new()))
+            .mount(&airflow)
+            .await;
+    });
+    let setup = Setup::new(&airflow, "");
+    let run = setup.deploy();
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("had not parsed dags/good.py within verify.timeout")
+            && run.stderr.contains("0 file(s) parsed"),
+        "{}",
+        run.stderr
+    );
 }

@@ -229,6 +229,18 @@ fn version_of(metadata: &std::fs::Metadata, md5: &Md5) -> String {
     format!("{nanos}-{}-{md5}", metadata.len())
 }
 
+/// `DAGSHIP_FILE_JOURNAL=<file>`: every write to a `file://` bucket is appended to that file as `PUT key` or
+/// `DELETE key` before it starts, the file backend's own record of what a run wrote (the tests read it to observe
+/// that a refused deploy wrote nothing; on S3 and GCS a proxy sees the requests). Best effort: a journal that
+/// cannot be written never fails the write.
+fn journal(operation: &str, key: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("DAGSHIP_FILE_JOURNAL").filter(|path| !path.is_empty()) else { return };
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(file, "{operation} {}", key.escape_debug());
+    }
+}
+
 /// Runs file-system work off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
@@ -266,18 +278,21 @@ impl Store for LocalStore {
 
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
         check_key(&self.url, &request.key)?;
+        journal("PUT", &request.key);
         let (store, request) = (self.clone(), request.clone());
         blocking(move || store.put_blocking(&request)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         check_key(&self.url, key)?;
+        journal("DELETE", key);
         let (store, key) = (self.clone(), key.to_string());
         blocking(move || store.delete_blocking(&key)).await
     }
 
     async fn delete_if(&self, key: &str, version: &str) -> Result<(), StoreError> {
         check_key(&self.url, key)?;
+        journal("DELETE", key);
         let (store, key, version) = (self.clone(), key.to_string(), version.to_string());
         blocking(move || store.delete_if_blocking(&key, &version)).await
     }

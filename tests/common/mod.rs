@@ -12,9 +12,9 @@ pub mod actions;
 pub mod buckets;
 pub mod dbt;
 pub mod fault_proxy;
-pub mod kms_proxy;
 pub mod mwaa_fake;
 pub mod project;
+pub mod rewrite_proxy;
 
 /// Environment that isolates git from the machine's config and makes commit ids reproducible.
 pub fn isolated_git_env(command: &mut Command) -> &mut Command {
