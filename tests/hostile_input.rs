@@ -283,7 +283,7 @@ fn cases() -> Vec<Case> {
                 std::os::unix::fs::symlink("missing.py", root.join("dags/dangling.py")).unwrap();
             },
             3,
-            &["dags/dangling.py"],
+            &["dags/dangling.py", "a broken symlink"],
         ),
         file_case(
             "symlink loop",
@@ -292,7 +292,7 @@ fn cases() -> Vec<Case> {
                 std::os::unix::fs::symlink("loop_a", root.join("dags/loop_b")).unwrap();
             },
             3,
-            &["dags/loop_"],
+            &["dags/loop_", "a symlink loop"],
         ),
         file_case(
             "a key over S3's 1,024 bytes",
@@ -301,7 +301,7 @@ fn cases() -> Vec<Case> {
                 write(root, &deep, b"x");
             },
             3,
-            &["1024"],
+            &["bytes, over the 1024 GCS and S3 accept", "shorten the file's path"],
         ),
         file_case(
             "a removed data folder over a full bucket prefix (a wipe)",
@@ -309,7 +309,7 @@ fn cases() -> Vec<Case> {
                 std::fs::remove_dir_all(root.join("data")).unwrap();
             },
             3,
-            &["data"],
+            &["the source folder `data` does not exist in the commit", "deploying would delete"],
         ),
     ];
     // A name no bucket stores the same way (a newline in it) is refused by the plan, before anything is written,
