@@ -74,6 +74,22 @@ impl Respond for ImportErrors {
     }
 }
 
+/// An Airflow API fake under `/api/{version}` with this DAG listing and these import errors, on a runtime of its
+/// own (returned with it: the server lives as long as the runtime).
+fn airflow(version: &str, dags: impl Respond + 'static, errors: ImportErrors) -> (tokio::runtime::Runtime, MockServer) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let airflow = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        Mock::given(method("GET")).and(path(format!("/api/{version}/dags"))).respond_with(dags).mount(&airflow).await;
+        Mock::given(method("GET"))
+            .and(path(format!("/api/{version}/importErrors")))
+            .respond_with(errors)
+            .mount(&airflow)
+            .await;
+    });
+    (runtime, airflow)
+}
+
 struct Setup {
     repo: Repo,
     bucket: Bucket,
@@ -111,25 +127,16 @@ impl Setup {
 
 #[test]
 fn import_errors_become_annotations_and_fail_the_step() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let airflow = runtime.block_on(MockServer::start());
     let dag_calls = Arc::new(AtomicUsize::new(0));
-    runtime.block_on(async {
-        Mock::given(method("GET"))
-            .and(path("/api/v2/dags"))
-            .respond_with(Dags { hidden_polls: 2, calls: dag_calls.clone(), files: vec![("good", "good.py")] })
-            .mount(&airflow)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v2/importErrors"))
-            .respond_with(ImportErrors(vec![(
-                "broken.py",
-                "Traceback (most recent call last):\n  File \"/opt/airflow/dags/broken.py\", line 3\n    with DAG('broken'\n \
-                 ^\nSyntaxError: '(' was never closed",
-            )]))
-            .mount(&airflow)
-            .await;
-    });
+    let (runtime, airflow) = airflow(
+        "v2",
+        Dags { hidden_polls: 2, calls: dag_calls.clone(), files: vec![("good", "good.py")] },
+        ImportErrors(vec![(
+            "broken.py",
+            "Traceback (most recent call last):\n  File \"/opt/airflow/dags/broken.py\", line 3\n    with DAG('broken'\n \
+             ^\nSyntaxError: '(' was never closed",
+        )]),
+    );
     let setup = Setup::new(&airflow, "      auth: bearer\n      token_env: AIRFLOW_TOKEN\n");
     setup.repo.write("dags/broken.py", "from airflow import DAG\n\nwith DAG('broken'\n");
     setup.repo.commit("a broken DAG");
@@ -158,21 +165,12 @@ fn import_errors_become_annotations_and_fail_the_step() {
 
 #[test]
 fn airflow_2_is_reached_through_api_v1_and_unchanged_dags_are_not_asked_about() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let airflow = runtime.block_on(MockServer::start());
-    runtime.block_on(async {
-        // No /api/v2 routes: wiremock answers 404 there, as Airflow 2 does.
-        Mock::given(method("GET"))
-            .and(path("/api/v1/dags"))
-            .respond_with(Dags { hidden_polls: 0, calls: Arc::default(), files: vec![("good", "good.py")] })
-            .mount(&airflow)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v1/importErrors"))
-            .respond_with(ImportErrors(Vec::new()))
-            .mount(&airflow)
-            .await;
-    });
+    // No /api/v2 routes: wiremock answers 404 there, as Airflow 2 does.
+    let (runtime, airflow) = airflow(
+        "v1",
+        Dags { hidden_polls: 0, calls: Arc::default(), files: vec![("good", "good.py")] },
+        ImportErrors(Vec::new()),
+    );
     let setup = Setup::new(&airflow, "");
     let run = setup.deploy();
     run.assert_code(0);
@@ -193,20 +191,11 @@ fn airflow_2_is_reached_through_api_v1_and_unchanged_dags_are_not_asked_about() 
 
 #[test]
 fn ci_reports_deployed_true_with_the_failure_when_verify_fails_after_the_write() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let airflow = runtime.block_on(MockServer::start());
-    runtime.block_on(async {
-        Mock::given(method("GET"))
-            .and(path("/api/v2/dags"))
-            .respond_with(Dags { hidden_polls: 0, calls: Arc::default(), files: vec![("good", "good.py")] })
-            .mount(&airflow)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v2/importErrors"))
-            .respond_with(ImportErrors(vec![("broken.py", "SyntaxError: '(' was never closed")]))
-            .mount(&airflow)
-            .await;
-    });
+    let (_runtime, airflow) = airflow(
+        "v2",
+        Dags { hidden_polls: 0, calls: Arc::default(), files: vec![("good", "good.py")] },
+        ImportErrors(vec![("broken.py", "SyntaxError: '(' was never closed")]),
+    );
     let setup = Setup::new(&airflow, "");
     let config = std::fs::read_to_string(setup.repo.path().join("dagship.yml")).unwrap();
     setup.repo.write("dagship.yml", &config.replace("platform: local", "branches: [main]\n    platform: local"));
@@ -289,16 +278,7 @@ fn verification_is_bounded_in_time_and_bytes_against_a_hostile_airflow() {
 /// verified; after verify.timeout it is a "not parsed" warning.
 #[test]
 fn a_parse_from_before_the_deploy_does_not_verify_the_new_file() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let airflow = runtime.block_on(MockServer::start());
-    runtime.block_on(async {
-        Mock::given(method("GET")).and(path("/api/v2/dags")).respond_with(StaleDags).mount(&airflow).await;
-        Mock::given(method("GET"))
-            .and(path("/api/v2/importErrors"))
-            .respond_with(ImportErrors(Vec::new()))
-            .mount(&airflow)
-            .await;
-    });
+    let (_runtime, airflow) = airflow("v2", StaleDags, ImportErrors(Vec::new()));
     let setup = Setup::new(&airflow, "");
     let run = setup.deploy();
     run.assert_code(0);

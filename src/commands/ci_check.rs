@@ -216,7 +216,7 @@ fn plan_step(check: &mut Check) -> Result<()> {
     let plan = &prepared.plan;
     // On MWAA, plugins.zip, requirements and the startup script change through an environment update, not the
     // mirror: a plugins-only pull request must not show an empty plan.
-    let mwaa = plan_mwaa(check.setup.runtime, root, check.setup.config, &environment, &request);
+    let mwaa = plan_mwaa(check.setup.runtime, &request);
     let mwaa_uploads = mwaa.as_ref().map_or(0, |mwaa| {
         mwaa.artifacts.iter().filter(|artifact| artifact.action == ArtifactAction::WouldUpload).count()
     });

@@ -66,7 +66,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
         PlanFormat::Markdown => render_plan_markdown(plan),
     };
     print_stdout(&rendered)?;
-    let mwaa = plan_mwaa(&runtime, source.root(), &config, &args.env, &request);
+    let mwaa = plan_mwaa(&runtime, &request);
     if let (Some(mwaa), PlanFormat::Text) = (&mwaa, args.format) {
         print_stdout(&render_mwaa_text(mwaa))?;
     }
@@ -167,18 +167,14 @@ pub(super) fn deploy_outputs(reports: &[DeployReport]) -> Vec<(String, String)> 
 }
 
 /// What a deploy would do to the MWAA environment, for a plan. Informative only: a plan needs read access to the
-/// bucket already, but may lack MWAA's; any failure is a warning, never the plan's result.
-pub(super) fn plan_mwaa(
-    runtime: &tokio::runtime::Runtime,
-    root: &Path,
-    config: &Config,
-    env: &str,
-    request: &Request<'_>,
-) -> Option<MwaaReport> {
-    let environment = config.environment(env).ok()?;
+/// bucket already, but may lack MWAA's; any failure is a warning, never the plan's result. plugins.zip and the
+/// requirements come from the request's staged commit, as in the deploy itself.
+pub(super) fn plan_mwaa(runtime: &tokio::runtime::Runtime, request: &Request<'_>) -> Option<MwaaReport> {
+    let environment = request.config.environment(request.environment).ok()?;
     environment.mwaa.as_ref()?;
+    let root = request.source?.root();
     let result = runtime.block_on(async {
-        let step = MwaaStep::new(root, config, environment, &request.url()?).await?;
+        let step = MwaaStep::new(root, request.config, environment, &request.url()?).await?;
         match step {
             Some(step) => Ok::<_, DeployError>(Some(step.apply(true).await?)),
             None => Ok(None),

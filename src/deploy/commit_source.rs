@@ -38,13 +38,12 @@ pub struct SourceSpec<'a> {
 /// A commit's deployable files, staged in a temporary folder laid out like the repository.
 pub struct StagedSource {
     pub commit: String,
-    /// Whether `commit` is the work tree's HEAD (a dirty work tree matters only then).
-    pub is_head: bool,
     dir: tempfile::TempDir,
     pub excludes: Arc<Excludes>,
     /// Files left out by the exclude rules, per staged folder.
     pub excluded: BTreeMap<String, usize>,
-    /// Tracked files under the deployed paths whose work-tree state differs from the commit.
+    /// Tracked files under the deployed paths whose work-tree state differs from the commit (only looked at when
+    /// the commit is HEAD: another commit is never the work tree's).
     pub dirty: Vec<String>,
     /// Files under the deployed paths that git does not track: never deployed.
     pub untracked: Vec<String>,
@@ -150,8 +149,7 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
     } else {
         (Vec::new(), Vec::new())
     };
-    let is_head = commit == head;
-    Ok(StagedSource { commit, is_head, dir, excludes, excluded, dirty, untracked })
+    Ok(StagedSource { commit, dir, excludes, excluded, dirty, untracked })
 }
 
 fn git_error(err: crate::git::GitError) -> DeployError {

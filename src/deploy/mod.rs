@@ -235,10 +235,10 @@ fn read_trees(
     mappings
         .iter()
         .map(|mapping| match &mapping.staged {
-            Some(staged) => source::read_tree(staged, "", None),
+            Some(staged) => source::read_tree(staged, ""),
             None => {
                 let folder = commit_source::normalize(&mapping.source);
-                let mut tree = source::read_tree(root, &folder, None)?;
+                let mut tree = source::read_tree(root, &folder)?;
                 tree.excluded = excluded.get(&folder).copied().unwrap_or(0);
                 Ok(tree)
             }

@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::DeployError;
-use super::exclude::Excludes;
 use crate::hash::Md5;
 
 /// One local file to deploy.
@@ -24,9 +23,9 @@ pub struct SourceTree {
     pub excluded: usize,
 }
 
-/// Lists `folder` (relative to `repo_root`) and hashes its files on a few threads. `excludes` applies to
-/// repository folders; staged folders pass `None`.
-pub fn read_tree(repo_root: &Path, folder: &str, excludes: Option<&Excludes>) -> Result<SourceTree, DeployError> {
+/// Lists `folder` (relative to `repo_root`, a staging folder) and hashes its files on a few threads. Excludes
+/// were applied when the folder was staged (`commit_source`); the caller records their count.
+pub fn read_tree(repo_root: &Path, folder: &str) -> Result<SourceTree, DeployError> {
     let canonical_root =
         repo_root.canonicalize().map_err(|err| DeployError::Input(format!("{}: {err}", repo_root.display())))?;
     let start = repo_root.join(folder);
@@ -34,7 +33,6 @@ pub fn read_tree(repo_root: &Path, folder: &str, excludes: Option<&Excludes>) ->
         return Ok(SourceTree::default());
     }
     let mut found: Vec<(String, PathBuf)> = Vec::new();
-    let mut excluded = 0;
     let mut visited = HashSet::new();
     let mut pending = vec![(start, String::new())];
     while let Some((dir, relative_dir)) = pending.pop() {
@@ -50,7 +48,6 @@ pub fn read_tree(repo_root: &Path, folder: &str, excludes: Option<&Excludes>) ->
                 return Err(refuse(&path, "the name is not valid UTF-8; bucket keys must be, rename the file"));
             };
             let relative = if relative_dir.is_empty() { name } else { format!("{relative_dir}/{name}") };
-            let repo_relative = format!("{folder}/{relative}");
             let file_type =
                 entry.file_type().map_err(|err| DeployError::Input(format!("{}: {err}", path.display())))?;
             let resolved = if file_type.is_symlink() {
@@ -64,15 +61,13 @@ pub fn read_tree(repo_root: &Path, folder: &str, excludes: Option<&Excludes>) ->
             };
             if resolved.is_dir() {
                 pending.push((path, relative));
-            } else if excludes.is_some_and(|excludes| excludes.excludes(&repo_relative)) {
-                excluded += 1;
             } else {
                 found.push((relative, resolved));
             }
         }
     }
     let files = hash_all(found)?;
-    Ok(SourceTree { exists: true, files, excluded })
+    Ok(SourceTree { exists: true, files, excluded: 0 })
 }
 
 fn refuse(path: &Path, why: &str) -> DeployError {
