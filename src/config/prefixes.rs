@@ -8,20 +8,28 @@ use super::{Config, KeyPath, Platform};
 /// dagship's own records (lock, marker) under every environment URL.
 const RECORDS_PREFIX: &str = ".dagship/";
 
-/// The prefixes (with `/`) every deploy of `config` uses, with the key that sets each.
-fn prefixes(config: &Config) -> Vec<(String, KeyPath)> {
+/// A prefix (with `/`) a deploy of the config uses, and the key that sets it.
+struct Used {
+    prefix: String,
+    key: KeyPath,
+    /// Mirrored with deletions (`dags/`, `plugins/`, `data/`); otherwise a prefix dagship reads or owns inside them.
+    mirror: bool,
+}
+
+fn prefixes(config: &Config) -> Vec<Used> {
     let root = KeyPath::root();
-    let mut prefixes = vec![("dags/".to_string(), root.key("dags_dir"))];
+    let used = |prefix: String, key: KeyPath, mirror: bool| Used { prefix, key, mirror };
+    let mut prefixes = vec![used("dags/".into(), root.key("dags_dir"), true)];
     if config.plugins_dir.is_some() {
-        prefixes.push(("plugins/".into(), root.key("plugins_dir")));
+        prefixes.push(used("plugins/".into(), root.key("plugins_dir"), true));
     }
     if config.data_dir.is_some() {
-        prefixes.push(("data/".into(), root.key("data_dir")));
+        prefixes.push(used("data/".into(), root.key("data_dir"), true));
     }
     if let Some(dbt) = &config.dbt {
-        prefixes.push((with_slash(&dbt.state_prefix), root.key("dbt").key("state_prefix")));
+        prefixes.push(used(with_slash(&dbt.state_prefix), root.key("dbt").key("state_prefix"), false));
         if let Some(exposures) = &dbt.exposures_prefix {
-            prefixes.push((with_slash(exposures), root.key("dbt").key("exposures_prefix")));
+            prefixes.push(used(with_slash(exposures), root.key("dbt").key("exposures_prefix"), false));
         }
     }
     prefixes
@@ -34,29 +42,30 @@ fn with_slash(prefix: &str) -> String {
 
 pub fn check(config: &Config) -> Result<(), Problem> {
     let prefixes = prefixes(config);
-    let mirrors = 1 + usize::from(config.plugins_dir.is_some()) + usize::from(config.data_dir.is_some());
-    for (index, (prefix, key)) in prefixes.iter().enumerate() {
+    for (index, used) in prefixes.iter().enumerate() {
+        let prefix = &used.prefix;
         if RECORDS_PREFIX.starts_with(prefix.as_str()) || prefix.starts_with(RECORDS_PREFIX) {
             return Err(Problem {
-                key_path: key.clone(),
+                key_path: used.key.clone(),
                 message: format!("`{prefix}` overlaps `{RECORDS_PREFIX}`, where dagship keeps its lock and marker"),
             });
         }
-        for (other_index, (other, other_key)) in prefixes.iter().enumerate() {
-            // A prefix may sit inside a mirror (index < mirrors is a mirror); it may not be or hold one.
-            let clash = other_index != index
-                && other_index < mirrors
-                && (prefix == other || (other.starts_with(prefix.as_str()) && index >= mirrors));
-            let nested_reads = index >= mirrors && other_index >= mirrors && other_index != index && prefix == other;
-            if clash || nested_reads {
-                return Err(Problem {
-                    key_path: key.clone(),
-                    message: format!(
-                        "`{prefix}` overlaps `{other}` (set by `{other_key}`): a deploy would delete or overwrite one \
-                         with the other. Give it its own prefix, e.g. `data/target`"
-                    ),
-                });
-            }
+        // A read prefix may sit inside a mirror; it may not be another prefix, nor hold a mirror. (The mirrors'
+        // own prefixes are fixed and distinct.)
+        let clash = prefixes.iter().enumerate().find(|(other_index, other)| {
+            *other_index != index
+                && !used.mirror
+                && (other.prefix == *prefix || (other.mirror && other.prefix.starts_with(prefix.as_str())))
+        });
+        if let Some((_, other)) = clash {
+            return Err(Problem {
+                key_path: used.key.clone(),
+                message: format!(
+                    "`{prefix}` overlaps `{}` (set by `{}`): a deploy would delete or overwrite one with the other. \
+                     Give it its own prefix, e.g. `data/target`",
+                    other.prefix, other.key
+                ),
+            });
         }
     }
     check_shared_buckets(config)?;
