@@ -1,7 +1,8 @@
 //! Cancellation: GitHub cancels a job with SIGINT, then SIGTERM (about 7.5 s later), then SIGKILL; a person
 //! presses Ctrl-C. Outside a deploy's writes dagship stops at once (exit 130), as without a handler. Inside them
 //! (from taking the lock to releasing it) a signal only asks the deploy to stop: it starts no new write, lets the
-//! writes in flight end (each object store write is atomic), writes no marker, releases its lock and exits 130.
+//! writes in flight end (each object store write is atomic), writes no marker unless every write had finished,
+//! releases its lock and exits 130.
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -35,8 +36,8 @@ pub fn listen() {
                     announce(
                         Level::Warning,
                         &format!(
-                            "{name}: cancelling the deploy: no new write starts, writes in flight finish, no marker \
-                             is written and the lock is released"
+                            "{name}: cancelling the deploy: no new write starts, writes in flight finish, the \
+                             marker is written only if every write had, and the lock is released"
                         ),
                     );
                 }

@@ -17,7 +17,8 @@ pub enum ExitCode {
     /// next write and wrote no marker, and a re-run converges.
     Remote = 4,
     /// Cancelled by SIGINT or SIGTERM (128 + SIGINT, as shells report it). A deploy cancelled during its writes
-    /// stopped before its next write, released its lock and wrote no marker; the next deploy completes it.
+    /// started no write after the signal and released its lock; its marker was written only if every write had
+    /// finished. The next deploy completes it.
     Cancelled = 130,
 }
 

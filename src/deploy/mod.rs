@@ -56,7 +56,12 @@ pub enum DeployError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Platform(#[from] PlatformError),
-    #[error("cancelled: the deploy stopped before its next write; no marker was written, the next deploy completes it")]
+    /// A signal came during the writes. Either the deploy stopped before its next write (no marker) or it had
+    /// already finished them (marker written): the marker names the last complete deploy either way.
+    #[error(
+        "cancelled by a signal during the deploy; the marker names the last deploy whose writes all finished, and \
+         the next deploy completes this one"
+    )]
     Cancelled,
 }
 
@@ -312,6 +317,11 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     drop(writing);
     let locked = result?;
     released?;
+    // A signal after the last check (the marker written, the lock being released) still ends the run as
+    // cancelled, so a run that said it was cancelling never reports success.
+    if crate::cancel::requested() {
+        return Err(DeployError::Cancelled);
+    }
     let took_over = lock.took_over;
     let mut report = report(request, locked.plan, false, locked.up_to_date, commit, locked.steps, took_over);
     report.mwaa = locked.mwaa;
