@@ -12,6 +12,10 @@ pub struct Cli {
     /// The config file; defaults to dagship.yml at the repository root.
     #[arg(long, global = true, value_name = "FILE", env = "DAGSHIP_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Refuse what is otherwise a warning: unknown keys in dagship.yml (each with the closest valid key) and a
+    /// bucket URL ending in `/dags`. `dagship ci` is always strict.
+    #[arg(long, global = true)]
+    pub strict: bool,
     #[command(subcommand)]
     pub command: Command,
 }

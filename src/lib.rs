@@ -19,6 +19,7 @@ pub mod github;
 pub mod hash;
 pub mod matrix;
 pub mod platform;
+pub mod plural;
 pub mod redact;
 pub mod report;
 pub mod store;

@@ -49,7 +49,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Some(path) => path,
         None => config_path(cli, Some(&git)),
     };
-    let config = load_config(&config_file)?.config;
+    let config = load_config(&config_file, true)?.config;
 
     let flow = choose_flow(&context, rule, &config)?;
     let runtime = runtime()?;

@@ -26,7 +26,7 @@ pub(super) fn setup(cli: &Cli) -> Result<(PathBuf, Option<Git>, Config)> {
         Some(git) => git.root().to_path_buf(),
         None => cli.repo.clone(),
     };
-    let config = load_config(&config_path(cli, git.as_ref()))?.config;
+    let config = load_config(&config_path(cli, git.as_ref()), cli.strict)?.config;
     Ok((root, git, config))
 }
 

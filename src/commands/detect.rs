@@ -18,7 +18,7 @@ use crate::report::{DetectReport, render_detect_markdown, render_detect_text};
 
 pub fn run(cli: &Cli, args: &DetectArgs) -> Result<ExitCode> {
     let git = Git::discover(&cli.repo)?;
-    let config = load_config(&config_path(cli, Some(&git)))?.config;
+    let config = load_config(&config_path(cli, Some(&git)), cli.strict)?.config;
     let (report, range) = detect(&git, &config, args)?;
 
     // One buffered writer: the JSON of a 10,000-file change is megabytes, and stdout is line-buffered.

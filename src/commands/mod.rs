@@ -33,18 +33,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The config path: `--config`, else dagship.yml at the repository root.
+/// The config path: `--config`, else dagship.yml (or a spelling `config::find_config` accepts, with a notice) at
+/// the repository root.
 fn config_path(cli: &Cli, git: Option<&Git>) -> PathBuf {
-    match (&cli.config, git) {
-        (Some(path), _) => path.clone(),
-        (None, Some(git)) => git.root().join(config::DEFAULT_FILE_NAME),
-        (None, None) => cli.repo.join(config::DEFAULT_FILE_NAME),
+    let root = match (&cli.config, git) {
+        (Some(path), _) => return path.clone(),
+        (None, Some(git)) => git.root(),
+        (None, None) => cli.repo.as_path(),
+    };
+    let found = config::find_config(root);
+    if let Some(notice) = &found.notice {
+        announce(Level::Notice, notice);
     }
+    found.path
 }
 
-/// Loads the config and prints its warnings once.
-fn load_config(path: &Path) -> Result<Loaded> {
+/// Loads the config and prints its warnings once; `strict` (`dagship ci`, `--strict`) makes them errors.
+fn load_config(path: &Path, strict: bool) -> Result<Loaded> {
     let loaded = config::load(path)?;
+    if strict {
+        return Ok(loaded.strict()?);
+    }
     for warning in &loaded.warnings {
         announce(Level::Warning, &warning.to_string());
     }

@@ -28,4 +28,5 @@ mod properties;
 mod release;
 mod secrets;
 mod store_conformance;
+mod strict_config;
 mod verify;
