@@ -259,3 +259,116 @@ fn known(config: &Config, environment: &str) -> Result<String> {
     config.environment(environment).map_err(|message| Error::Usage(format!("input `environment`: {message}")))?;
     Ok(environment.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::github::event::Inputs;
+    use crate::github::event_rules::rule;
+
+    const CONFIG: &str = "environments:\n  stg: { platform: local, bucket: file://stg, branches: [master] }\n  prod: { \
+                          platform: local, bucket: file://prod, branches: [production], after: stg }\n";
+
+    fn config() -> Config {
+        crate::config::parse_str(CONFIG, Path::new("dagship.yml")).expect("the test config parses").config
+    }
+
+    fn context(event_name: &str, action: Option<&str>, trigger: Trigger, inputs: Inputs) -> RunContext {
+        RunContext {
+            event_name: event_name.into(),
+            repository: "o/r".into(),
+            sha: "0".repeat(40),
+            api_url: "http://127.0.0.1:1".into(),
+            run_url: None,
+            token: None,
+            action: action.map(str::to_string),
+            inputs,
+            trigger,
+        }
+    }
+
+    fn flow_for(context: &RunContext) -> Result<Flow> {
+        let rule = rule(&context.event_name, context.action.as_deref());
+        refuse_by_event(context, rule)?;
+        choose_flow(context, rule, &config())
+    }
+
+    fn push(branch: &str) -> Trigger {
+        Trigger::Push(Push {
+            target: RefTarget::Branch(branch.into()),
+            before: "1".repeat(40),
+            deleted: false,
+            forced: false,
+            default_branch: Some("master".into()),
+        })
+    }
+
+    #[test]
+    fn a_pull_request_gets_the_check_against_its_base_branch() {
+        let trigger =
+            Trigger::PullRequest { number: 7, base_ref: "master".into(), from_fork: false, base_changed: false };
+        let flow = flow_for(&context("pull_request", Some("opened"), trigger, Inputs::default())).unwrap();
+        assert!(matches!(flow, Flow::Check { number: Some(7), ref base_ref } if base_ref == "master"), "{flow:?}");
+    }
+
+    #[test]
+    fn a_pull_request_asking_for_a_deploy_is_refused_before_anything_runs() {
+        let trigger =
+            Trigger::PullRequest { number: 7, base_ref: "master".into(), from_fork: true, base_changed: false };
+        let inputs = Inputs { command: Some(CiCommand::Deploy), ..Inputs::default() };
+        let err = flow_for(&context("pull_request", Some("opened"), trigger, inputs)).unwrap_err();
+        assert!(matches!(err, Error::Refused(ref message) if message.contains("from a fork")), "{err}");
+    }
+
+    #[test]
+    fn a_push_to_a_mapped_branch_deploys_its_chain_with_the_push_range() {
+        let flow = flow_for(&context("push", None, push("production"), Inputs::default())).unwrap();
+        let Flow::Deploy { environments, detect, dry_run } = flow else { panic!("not a deploy: {flow:?}") };
+        assert_eq!(environments, ["stg", "prod"]);
+        assert!(!dry_run);
+        assert!(matches!(detect.since, Since::Range(RangeRequest::Push { .. })), "{detect:?}");
+        assert_eq!(detect.default_branch.as_deref(), Some("master"));
+    }
+
+    #[test]
+    fn a_push_to_an_unmapped_branch_or_of_a_tag_is_skipped() {
+        let flow = flow_for(&context("push", None, push("feature"), Inputs::default())).unwrap();
+        assert!(matches!(flow, Flow::Skip(ref reason) if reason.contains("feature")), "{flow:?}");
+        let tag = Trigger::Push(Push {
+            target: RefTarget::Tag("v1".into()),
+            before: "1".repeat(40),
+            deleted: false,
+            forced: false,
+            default_branch: None,
+        });
+        let flow = flow_for(&context("push", None, tag, Inputs::default())).unwrap();
+        assert!(matches!(flow, Flow::Skip(ref reason) if reason.contains("tag")), "{flow:?}");
+    }
+
+    #[test]
+    fn a_manual_run_deploys_since_the_environments_last_deploy() {
+        let inputs = Inputs { environment: Some("stg".into()), ..Inputs::default() };
+        let trigger = Trigger::Dispatch { branch: Some("master".into()) };
+        let flow = flow_for(&context("workflow_dispatch", None, trigger, inputs)).unwrap();
+        let Flow::Deploy { environments, detect, .. } = flow else { panic!("not a deploy: {flow:?}") };
+        assert_eq!(environments, ["stg"]);
+        assert!(matches!(detect.since, Since::LastDeploy { ref environment, .. } if environment == "stg"));
+    }
+
+    #[test]
+    fn a_manual_run_from_a_branch_the_environment_does_not_deploy_is_refused() {
+        let inputs = Inputs { environment: Some("prod".into()), ..Inputs::default() };
+        let trigger = Trigger::Dispatch { branch: Some("master".into()) };
+        let err = flow_for(&context("workflow_dispatch", None, trigger, inputs)).unwrap_err();
+        assert!(matches!(err, Error::Refused(ref message) if message.contains("allow-any-branch")), "{err}");
+    }
+
+    #[test]
+    fn a_manual_run_without_an_environment_is_a_usage_error() {
+        let trigger = Trigger::Dispatch { branch: Some("feature".into()) };
+        let err = flow_for(&context("workflow_dispatch", None, trigger, Inputs::default())).unwrap_err();
+        assert!(matches!(err, Error::Usage(ref message) if message.contains("needs an environment")), "{err}");
+    }
+}
