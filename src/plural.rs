@@ -1,18 +1,19 @@
-//! "1 file", "2 files": counts in messages with the noun's right form.
+//! "1 file", "2 files": counts in messages with the noun in the form the count takes (every noun dagship
+//! counts takes `s`).
 
-/// `n` and the noun in the form `n` takes: `count(1, "file", "files")` is "1 file".
-pub fn count(n: usize, singular: &str, plural: &str) -> String {
-    format!("{n} {}", if n == 1 { singular } else { plural })
+/// `plural(1, "file")` is "1 file", `plural(2, "file")` is "2 files".
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::plural;
 
     #[test]
     fn one_is_singular_everything_else_plural() {
-        assert_eq!(count(0, "file", "files"), "0 files");
-        assert_eq!(count(1, "file", "files"), "1 file");
-        assert_eq!(count(2, "job", "jobs"), "2 jobs");
+        assert_eq!(plural(0, "file"), "0 files");
+        assert_eq!(plural(1, "file"), "1 file");
+        assert_eq!(plural(2, "job"), "2 jobs");
     }
 }

@@ -42,7 +42,7 @@ fn render_invalid(path: &std::path::Path, position: &Option<Position>, key_path:
 
 fn render_strict(warnings: &[ConfigWarning]) -> String {
     let lines: Vec<String> = warnings.iter().map(ConfigWarning::to_string).collect();
-    let count = crate::plural::count(warnings.len(), "problem", "problems");
+    let count = crate::plural::plural(warnings.len(), "problem");
     format!(
         "{}\n{count} in the config: `dagship ci` and `--strict` refuse what other commands warn about",
         lines.join("\n")

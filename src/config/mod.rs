@@ -2,6 +2,7 @@
 //! (`parse`), and the checks serde cannot express (`validate`).
 mod bucket_name;
 mod dags_check;
+mod duration;
 mod error;
 mod find;
 mod key_path;
