@@ -32,7 +32,7 @@ FLOORS = [
     ("edges", ["github/", "report/"]),
     ("engines", ["detect/", "deploy/", "store/", "dbt/", "dags/", "config/", "platform/", "git.rs", "child/",
                  "cancel.rs"]),
-    ("leaves", ["notice.rs", "error_kind.rs", "exit_code.rs", "output_keys.rs", "hash.rs", "random.rs", "plural.rs", "glob.rs",
+    ("leaves", ["notice.rs", "error_kind.rs", "exit_code.rs", "output_keys.rs", "hash.rs", "random.rs", "plural.rs", "verbose.rs", "glob.rs",
                 "change_status.rs", "redact.rs"]),
 ]
 RANK = {name: rank for rank, (name, _) in enumerate(FLOORS)}

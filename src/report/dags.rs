@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::escape_markdown;
-use crate::plural::plural;
 use crate::dags::{DagFile, DagsReport, FileStatus, Scope, SkipReason};
+use crate::plural::plural;
 
 /// Table rows shown before the rest are counted in one line (failed and slow files are always shown).
 const ROWS_SHOWN: usize = 50;
