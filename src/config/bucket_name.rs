@@ -84,7 +84,7 @@ pub fn dags_folder_hint(platform: Platform, url: &str) -> Option<String> {
     }
     let (_scheme, rest) = url.split_once("://")?;
     let (bucket, prefix) = rest.split_once('/')?;
-    if !prefix.trim_end_matches('/').rsplit('/').next().is_some_and(|last| last == "dags") {
+    if prefix.trim_end_matches('/').rsplit('/').next() != Some("dags") {
         return None;
     }
     let scheme = &url[..url.len() - rest.len()];
