@@ -108,6 +108,12 @@ fn cases() -> Vec<Case> {
         config_case("concurrency is huge", "deploy:\n  concurrency: 1e400\n", &["deploy.concurrency"]),
         config_case("lock_ttl is prose", "deploy:\n  lock_ttl: forever\n", &["deploy.lock_ttl"]),
         config_case("lock_ttl too short for a lease", "deploy:\n  lock_ttl: 100ms\n", &["deploy.lock_ttl", "1s"]),
+        config_case("request_timeout is prose", "deploy:\n  request_timeout: soon\n", &["deploy.request_timeout"]),
+        config_case(
+            "request_timeout of zero",
+            "deploy:\n  request_timeout: 0s\n",
+            &["deploy.request_timeout", "too short for a request"],
+        ),
         config_case(
             "lock_timeout overflows",
             "deploy:\n  lock_timeout: 99999999999999999999y\n",

@@ -105,9 +105,11 @@ impl Request<'_> {
             .map_err(|err| DeployError::Input(format!("environments.{}.bucket: {err}", self.environment)))
     }
 
-    /// Opens the environment's store, with the config's endpoint override when there is one.
+    /// Opens the environment's store, with the config's request timeout and its endpoint override when there is
+    /// one.
     pub async fn open_store(&self) -> Result<Arc<dyn Store>, DeployError> {
         let mut options = self.store_options.clone();
+        options.request_timeout = self.config.deploy.request_timeout();
         if options.endpoint.is_none() {
             options.endpoint = self.environment()?.endpoint.clone();
         }
