@@ -5,6 +5,8 @@ mod error;
 mod gcs;
 mod local;
 mod location;
+#[cfg(test)]
+pub(crate) mod memory;
 mod retry;
 mod s3;
 
