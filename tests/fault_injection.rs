@@ -16,13 +16,13 @@ const SEED: u64 = 0x5eed_da65_41b0;
 
 fn report(name: &str, proxy: &FaultProxy, started: Instant) {
     // The figures the README quotes (run with --nocapture to see them).
-    eprintln!(
+    common::figure(&format!(
         "{name}: {} requests, {} faults injected {:?}, {:.1} s",
         proxy.requests(),
         proxy.total_faults(),
         proxy.counts(),
         started.elapsed().as_secs_f64()
-    );
+    ));
 }
 
 fn converges_through_faults(backend: Backend, flavor: Flavor, files: usize) {
@@ -99,7 +99,7 @@ fn a_fault_storm_beyond_the_retry_budget_fails_clearly_and_a_rerun_converges() {
     run.assert_code(0);
     assert_eq!(project.deployed(), project.expected());
     assert_eq!(run.json()["marker_written"], true);
-    eprintln!("storm: {} faults injected, {} requests", proxy.total_faults(), proxy.requests());
+    common::figure(&format!("storm: {} faults injected, {} requests", proxy.total_faults(), proxy.requests()));
 }
 
 /// Faults aimed at the few requests uniform faults almost never meet (the lock and the marker are about 5 of

@@ -408,6 +408,6 @@ fn every_hostile_input_is_refused_clearly_with_its_exit_code_and_no_remote_write
     assert!(cases.len() >= 40, "the corpus holds at least 40 cases ({})", cases.len());
     let failures: Vec<String> = cases.iter().filter_map(run_case).collect();
     assert!(!Path::new("/tmp/dagship-pwned").exists(), "an injected command ran");
-    eprintln!("hostile inputs: {} tried, {} handled", cases.len(), cases.len() - failures.len());
+    common::figure(&format!("hostile inputs: {} tried, {} handled", cases.len(), cases.len() - failures.len()));
     assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
 }

@@ -28,6 +28,12 @@ fn assert_cut_at_the_timeout(proxy: &FaultProxy, expected: usize) {
         .collect();
     assert_eq!(stalled.len(), expected, "every aimed stall met its request: {stalled:#?}");
     let stalls: Vec<Duration> = log.iter().filter_map(|entry| entry.stalled_for).collect();
+    let (shortest, longest) = (stalls.iter().min().unwrap(), stalls.iter().max().unwrap());
+    common::figure(&format!(
+        "stalls: {} request(s) held silent, given up by dagship after {shortest:.1?} to {longest:.1?} \
+         (request_timeout {TIMEOUT})",
+        stalls.len()
+    ));
     let timeout = humantime::parse_duration(TIMEOUT).unwrap();
     for stall in stalls {
         // The client's clock started before the proxy's (connect, send): a little under the timeout is fine.
