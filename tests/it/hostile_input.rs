@@ -1,6 +1,6 @@
 //! A corpus of hostile input, one table row per case: malformed and adversarial dagship.yml, CLI arguments, file
 //! names, symlinks and bucket URLs. Every case runs the real binary against a fresh repository and a fresh moto S3
-//! bucket behind a recording proxy (tests/common/fault_proxy.rs, no faults), and must end with the documented exit
+//! bucket behind a recording proxy (tests/it/common/fault_proxy.rs, no faults), and must end with the documented exit
 //! code, a message naming what is wrong, no secret or injected workflow command in the output, and zero write
 //! requests (PUT, POST, DELETE) received by the proxy. The cases past the config reach the engine: staging the
 //! commit, planning against the bucket (which they read), its guards and its names.

@@ -1,8 +1,8 @@
-//! Requests that stall past `deploy.request_timeout`: the fault proxy (tests/common/fault_proxy.rs) holds one
+//! Requests that stall past `deploy.request_timeout`: the fault proxy (tests/it/common/fault_proxy.rs) holds one
 //! aimed request silent, before or after the server applied it, until dagship gives up on it. Each stall's length
 //! is measured at the proxy (when the client closed the silent connection), and the bucket and the marker are
 //! read from the emulator itself, never from dagship's report.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
