@@ -1,7 +1,8 @@
 //! The engine's plan, guards, apply and marker against an in-memory store (src/store/memory.rs): the same
 //! functions a deploy runs (`plan_phases`, `safety::refusals`, `up_to_date`, `apply_and_record`), fast enough for
-//! property tests over generated trees, buckets and interleavings of killed deploys. What they leave out, and the
-//! integration tests cover: staging from git, the lock (its own unit tests in lock.rs), the real backends.
+//! property tests over generated trees, buckets and interleavings of killed deploys; and the lock and its lease
+//! when an answer is lost or another deploy takes the lock. What they leave out, and the integration tests cover:
+//! staging from git, waiting for and taking over a stale lock (lock.rs's own tests), the real backends.
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
