@@ -157,22 +157,21 @@ fn watch(root: &Path, version: usize, running: Arc<AtomicBool>, violations: Arc<
     reads
 }
 
-fn spawn_deploy(project: &Project) -> Child {
-    let mut command = project.command(&["deploy", "--env", "test", "--format", "json", "--concurrency", "2"]);
-    command.stdout(Stdio::null()).stderr(Stdio::null());
-    command.spawn().expect("start dagship deploy")
-}
-
 #[test]
 fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     let project = Project::new(Backend::Local, "deploy:\n  lock_ttl: 2s\n  max_delete: 100%\n");
     let root = project.bucket.dir();
     write_version(&project, 0);
-    // The first deploy also measures how long one takes, to spread the kills over it.
+    // Kills are aimed by the writes a deploy has started (the file backend's journal), not by the clock, so where
+    // they land does not depend on the machine's load. The first deploy counts the writes of one.
+    let journal = project.repo.path().parent().unwrap().join(format!("kill-journal-{}", std::process::id()));
     let started = Instant::now();
-    let mut child = spawn_deploy(&project);
-    assert!(child.wait().unwrap().success(), "the first deploy succeeds");
+    let mut first = project.command(&["deploy", "--env", "test", "--concurrency", "2"]);
+    first.env("DAGSHIP_FILE_JOURNAL", &journal);
+    run_command(&mut first).assert_code(0);
     let full = started.elapsed();
+    let first_writes = journal_writes(&journal);
+    assert!(first_writes > FILES_PER_PHASE, "the journal records the first deploy's writes: {first_writes}");
     assert_eq!(project.deployed(), project.expected());
 
     let mut rng = XorShift(0x00c0_ffee_d00d);
@@ -185,14 +184,21 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
             let (root, running, violations) = (root.clone(), running.clone(), violations.clone());
             std::thread::spawn(move || watch(&root, version, running, violations))
         };
-        let mut child = spawn_deploy(&project);
-        // Kills land in the later two thirds of a deploy: the first third is process start, staging the commit
-        // and the plan made before the lock, where a kill leaves nothing behind to repair.
-        let full_ms = full.as_millis() as u64;
-        let delay = Duration::from_millis(full_ms / 3 + rng.below(full_ms * 2 / 3 + 1));
-        std::thread::sleep(delay);
-        child.kill().unwrap(); // SIGKILL
-        let status = child.wait().unwrap();
+        let _ = std::fs::remove_file(&journal);
+        let mut command = project.command(&["deploy", "--env", "test", "--format", "json", "--concurrency", "2"]);
+        command.env("DAGSHIP_FILE_JOURNAL", &journal).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = command.spawn().expect("start dagship deploy");
+        // One kill in five before any write (start-up, staging, the plan made before the lock), where it leaves
+        // nothing to repair; the rest once the lock is held (its create is the first write), after a random number
+        // of writes: a deploy of a new version writes about twice what the first one did (uploads, deletions).
+        let aim = if rng.below(5) == 0 { 0 } else { 2 + rng.below(2 * first_writes as u64) as usize };
+        let status = match wait_for_writes(&journal, aim, &mut child) {
+            Some(finished) => finished, // aimed past the deploy's last write: it finished first
+            None => {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap()
+            }
+        };
         running.store(false, Ordering::SeqCst);
         reads += watcher.join().unwrap();
         if let Some(violation) = phase_violation(&root, version) {
@@ -216,7 +222,11 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
             takeovers += 1;
         }
         let (bucket, source) = (deployed_objects(&root), project.expected());
-        assert!(bucket == source, "kill {version} ({delay:?}): the bucket differs: {}", difference(&bucket, &source));
+        assert!(
+            bucket == source,
+            "kill {version} (after {aim} writes): the bucket differs: {}",
+            difference(&bucket, &source)
+        );
         assert!(!root.join(".dagship/lock.json").exists(), "kill {version}: the lock is released");
         let marker: serde_json::Value =
             serde_json::from_slice(&std::fs::read(root.join(".dagship/last-deploy.json")).unwrap()).unwrap();
@@ -237,6 +247,18 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
 /// How many writes the file backend's journal has recorded (0 before the first).
 fn journal_writes(journal: &Path) -> usize {
     std::fs::read_to_string(journal).map_or(0, |text| text.lines().count())
+}
+
+/// Waits until the deploy has started `aim` writes, or has finished (its exit status): kills and signals are aimed
+/// by a deploy's own progress, not by the clock.
+fn wait_for_writes(journal: &Path, aim: usize, child: &mut Child) -> Option<std::process::ExitStatus> {
+    while journal_writes(journal) < aim {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    None
 }
 
 fn marker_commit(root: &Path) -> Option<String> {
@@ -283,14 +305,8 @@ fn sigint_at_random_points_releases_the_lock_and_writes_no_false_marker() {
         });
         // One signal in four before any write (start-up, planning); the rest after a random number of writes.
         let aim = if rng.below(4) == 0 { 0 } else { 1 + rng.below(2 * first_writes as u64) as usize };
-        let mut finished = None;
-        while journal_writes(&journal) < aim {
-            finished = child.try_wait().unwrap();
-            if finished.is_some() {
-                break; // aimed past the deploy's last write: it finished before the signal
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        // None: the deploy is still running; Some: aimed past its last write, it finished before the signal.
+        let finished = wait_for_writes(&journal, aim, &mut child);
         let signalled = Instant::now();
         if finished.is_none() {
             let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
