@@ -157,21 +157,24 @@ fn watch(root: &Path, version: usize, running: Arc<AtomicBool>, violations: Arc<
     reads
 }
 
+/// A deploy whose file-backend writes are appended to `journal` as they start.
+fn spawn_deploy(project: &Project, journal: &Path) -> Child {
+    let mut command = project.command(&["deploy", "--env", "test", "--format", "json", "--concurrency", "2"]);
+    command.env("DAGSHIP_FILE_JOURNAL", journal).stdout(Stdio::null()).stderr(Stdio::null());
+    command.spawn().expect("start dagship deploy")
+}
+
 #[test]
 fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     let project = Project::new(Backend::Local, "deploy:\n  lock_ttl: 2s\n  max_delete: 100%\n");
     let root = project.bucket.dir();
     write_version(&project, 0);
-    // Kills are aimed by the writes a deploy has started (the file backend's journal), not by the clock, so where
-    // they land does not depend on the machine's load. The first deploy counts the writes of one.
+    // The first deploy also counts the writes one makes, to spread the kills over them (aimed by the file
+    // backend's journal, not by the clock, so the machine's load does not move them out of the writes).
     let journal = project.repo.path().parent().unwrap().join(format!("kill-journal-{}", std::process::id()));
-    let started = Instant::now();
-    let mut first = project.command(&["deploy", "--env", "test", "--concurrency", "2"]);
-    first.env("DAGSHIP_FILE_JOURNAL", &journal);
-    run_command(&mut first).assert_code(0);
-    let full = started.elapsed();
+    let mut child = spawn_deploy(&project, &journal);
+    assert!(child.wait().unwrap().success(), "the first deploy succeeds");
     let first_writes = journal_writes(&journal);
-    assert!(first_writes > FILES_PER_PHASE, "the journal records the first deploy's writes: {first_writes}");
     assert_eq!(project.deployed(), project.expected());
 
     let mut rng = XorShift(0x00c0_ffee_d00d);
@@ -185,19 +188,21 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
             std::thread::spawn(move || watch(&root, version, running, violations))
         };
         let _ = std::fs::remove_file(&journal);
-        let mut command = project.command(&["deploy", "--env", "test", "--format", "json", "--concurrency", "2"]);
-        command.env("DAGSHIP_FILE_JOURNAL", &journal).stdout(Stdio::null()).stderr(Stdio::null());
-        let mut child = command.spawn().expect("start dagship deploy");
-        // One kill in five before any write (start-up, staging, the plan made before the lock), where it leaves
-        // nothing to repair; the rest once the lock is held (its create is the first write), after a random number
-        // of writes: a deploy of a new version writes about twice what the first one did (uploads, deletions).
-        let aim = if rng.below(5) == 0 { 0 } else { 2 + rng.below(2 * first_writes as u64) as usize };
-        let status = match wait_for_writes(&journal, aim, &mut child) {
-            Some(finished) => finished, // aimed past the deploy's last write: it finished first
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap()
-            }
+        let mut child = spawn_deploy(&project, &journal);
+        // Kills land after a random number of started writes (a deploy of a new version writes about twice what
+        // the first did: uploads, then deletions); before the first write a kill leaves nothing to repair.
+        let aim = 1 + rng.below(2 * first_writes as u64) as usize;
+        let mut finished = None;
+        while journal_writes(&journal) < aim && finished.is_none() {
+            finished = child.try_wait().unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if finished.is_none() {
+            child.kill().unwrap(); // SIGKILL
+        }
+        let status = match finished {
+            Some(status) => status,
+            None => child.wait().unwrap(),
         };
         running.store(false, Ordering::SeqCst);
         reads += watcher.join().unwrap();
@@ -224,7 +229,7 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
         let (bucket, source) = (deployed_objects(&root), project.expected());
         assert!(
             bucket == source,
-            "kill {version} (after {aim} writes): the bucket differs: {}",
+            "kill {version} (after write {aim}): the bucket differs: {}",
             difference(&bucket, &source)
         );
         assert!(!root.join(".dagship/lock.json").exists(), "kill {version}: the lock is released");
@@ -235,7 +240,7 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     let violations = violations.lock().unwrap();
     assert!(violations.is_empty(), "phase order broken: {violations:?}");
     common::figure(&format!(
-        "crash recovery: {KILLS} kills (one deploy takes {full:?}), {interrupted} interrupted a deploy, \
+        "crash recovery: {KILLS} kills (the first deploy makes {first_writes} writes), {interrupted} interrupted a deploy, \
          {takeovers} stale locks taken over, {partials} partial files left in .dagship/partial, all {KILLS} converged; the phase watcher read the \
          bucket {reads} times"
     ));
@@ -247,18 +252,6 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
 /// How many writes the file backend's journal has recorded (0 before the first).
 fn journal_writes(journal: &Path) -> usize {
     std::fs::read_to_string(journal).map_or(0, |text| text.lines().count())
-}
-
-/// Waits until the deploy has started `aim` writes, or has finished (its exit status): kills and signals are aimed
-/// by a deploy's own progress, not by the clock.
-fn wait_for_writes(journal: &Path, aim: usize, child: &mut Child) -> Option<std::process::ExitStatus> {
-    while journal_writes(journal) < aim {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    None
 }
 
 fn marker_commit(root: &Path) -> Option<String> {
@@ -305,8 +298,14 @@ fn sigint_at_random_points_releases_the_lock_and_writes_no_false_marker() {
         });
         // One signal in four before any write (start-up, planning); the rest after a random number of writes.
         let aim = if rng.below(4) == 0 { 0 } else { 1 + rng.below(2 * first_writes as u64) as usize };
-        // None: the deploy is still running; Some: aimed past its last write, it finished before the signal.
-        let finished = wait_for_writes(&journal, aim, &mut child);
+        let mut finished = None;
+        while journal_writes(&journal) < aim {
+            finished = child.try_wait().unwrap();
+            if finished.is_some() {
+                break; // aimed past the deploy's last write: it finished before the signal
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
         let signalled = Instant::now();
         if finished.is_none() {
             let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
