@@ -26,6 +26,7 @@ mod hostile_input;
 mod mwaa;
 mod properties;
 mod release;
+mod request_timeouts;
 mod secrets;
 mod store_conformance;
 mod verify;
