@@ -302,6 +302,9 @@ pub struct DeployConfig {
     /// The deploy lock's lease, like "2m": a live deploy renews its lock every quarter of it; a lock that does not
     /// change for this long (watched by the waiting deploy's own clock) belonged to a dead deploy and is taken over.
     pub lock_ttl: String,
+    /// The longest one bucket request may wait for the server to start answering (its upload included), like
+    /// "20s"; a request past it is retried, and the deploy fails with exit 4 once the retries are spent.
+    pub request_timeout: String,
 }
 
 impl Default for DeployConfig {
@@ -313,6 +316,7 @@ impl Default for DeployConfig {
             concurrency: 32,
             lock_timeout: "10m".into(),
             lock_ttl: "2m".into(),
+            request_timeout: humantime::format_duration(crate::store::DEFAULT_REQUEST_TIMEOUT).to_string(),
         }
     }
 }
@@ -324,6 +328,10 @@ impl DeployConfig {
 
     pub fn lock_ttl(&self) -> std::time::Duration {
         duration_or(&self.lock_ttl, 120)
+    }
+
+    pub fn request_timeout(&self) -> std::time::Duration {
+        humantime::parse_duration(&self.request_timeout).unwrap_or(crate::store::DEFAULT_REQUEST_TIMEOUT)
     }
 }
 

@@ -59,7 +59,11 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
     if config.deploy.concurrency == 0 || config.deploy.concurrency > 512 {
         return Err(problem(deploy.key("concurrency"), "expected a number of parallel requests from 1 to 512".into()));
     }
-    for (key, value) in [("lock_timeout", &config.deploy.lock_timeout), ("lock_ttl", &config.deploy.lock_ttl)] {
+    for (key, value) in [
+        ("lock_timeout", &config.deploy.lock_timeout),
+        ("lock_ttl", &config.deploy.lock_ttl),
+        ("request_timeout", &config.deploy.request_timeout),
+    ] {
         if let Err(err) = humantime::parse_duration(value) {
             return Err(problem(
                 deploy.key(key),
@@ -74,6 +78,18 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
             format!(
                 "`{}` is too short for a lease renewed every quarter of it; use at least \"1s\" (default \"2m\")",
                 config.deploy.lock_ttl
+            ),
+        ));
+    }
+    // A zero timeout fails every request; under a second no upload fits.
+    if humantime::parse_duration(&config.deploy.request_timeout)
+        .is_ok_and(|timeout| timeout < std::time::Duration::from_secs(1))
+    {
+        return Err(problem(
+            deploy.key("request_timeout"),
+            format!(
+                "`{}` is too short for a request to the bucket; use at least \"1s\" (default \"20s\")",
+                config.deploy.request_timeout
             ),
         ));
     }

@@ -8,6 +8,8 @@ mod layout;
 mod lease;
 mod lock;
 mod marker;
+#[cfg(test)]
+mod model_tests;
 mod plan;
 mod safety;
 mod source;
@@ -106,9 +108,11 @@ impl Request<'_> {
             .map_err(|err| DeployError::Input(format!("environments.{}.bucket: {err}", self.environment)))
     }
 
-    /// Opens the environment's store, with the config's endpoint override when there is one.
+    /// Opens the environment's store, with the config's request timeout and its endpoint override when there is
+    /// one.
     pub async fn open_store(&self) -> Result<Arc<dyn Store>, DeployError> {
         let mut options = self.store_options.clone();
+        options.request_timeout = self.config.deploy.request_timeout();
         if options.endpoint.is_none() {
             options.endpoint = self.environment()?.endpoint.clone();
         }
@@ -152,14 +156,7 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         protected: &protected,
         marker: marker.as_ref(),
     };
-    let phases: Vec<PhasePlan> = mappings
-        .iter()
-        .zip(&trees)
-        .zip(&listings)
-        .map(|((mapping, tree), remote): ((&Mapping, &SourceTree), &Vec<ObjectMeta>)| {
-            plan::plan_mapping(&plan::MappingState { mapping, tree, remote }, &rules)
-        })
-        .collect();
+    let phases = plan_phases(&mappings, &trees, &listings, &rules);
     let mut refusals = safety::refusals(&phases, request.config.deploy.max_delete, request.allow_deletes);
     refusals.extend(safety::name_refusals(&phases));
     if store.url().scheme != store::Scheme::File {
@@ -182,6 +179,21 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         refusals,
     };
     Ok(Prepared { store, plan, marker })
+}
+
+/// Each mapping's plan, from its local tree and its bucket listing.
+fn plan_phases(
+    mappings: &[Mapping],
+    trees: &[SourceTree],
+    listings: &[Vec<ObjectMeta>],
+    rules: &plan::Rules,
+) -> Vec<PhasePlan> {
+    mappings
+        .iter()
+        .zip(trees)
+        .zip(listings)
+        .map(|((mapping, tree), remote)| plan::plan_mapping(&plan::MappingState { mapping, tree, remote }, rules))
+        .collect()
 }
 
 /// Stages the files `environment` deploys from `revision` (HEAD when `None`): the mirrored folders, and on MWAA
@@ -374,25 +386,43 @@ async fn deploy_locked(
         Some(mwaa) => Some(mwaa.apply(false).await?),
         None => None,
     };
-    let recorded = prepared.marker.as_ref().is_some_and(|marker| marker.commit == commit);
-    if prepared.plan.is_noop() && recorded {
+    if up_to_date(&prepared.plan, prepared.marker.as_ref(), commit) {
         return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa });
     }
-    let applied = apply::apply(store.as_ref(), &prepared.plan, options.concurrency).await?;
+    let steps =
+        apply_and_record(store.as_ref(), &prepared.plan, request.environment, commit, options.concurrency).await?;
+    Ok(Locked { plan: prepared.plan, steps, up_to_date: false, mwaa })
+}
+
+/// Nothing to write: the bucket already matches the plan and the marker names this commit.
+fn up_to_date(plan: &Plan, marker: Option<&Marker>, commit: &str) -> bool {
+    plan.is_noop() && marker.is_some_and(|marker| marker.commit == commit)
+}
+
+/// Applies the plan, then writes the marker naming `commit`, only once every write has finished: the marker always
+/// names a commit whose objects are all in place. The engine's unit tests (model_tests.rs) drive this function.
+async fn apply_and_record(
+    store: &dyn Store,
+    plan: &Plan,
+    environment: &str,
+    commit: &str,
+    concurrency: usize,
+) -> Result<Vec<StepReport>, DeployError> {
+    let applied = apply::apply(store, plan, concurrency).await?;
     // The marker says the bucket holds this commit: never after a cancelled deploy.
     apply::stop_if_cancelled()?;
     let mut objects: std::collections::BTreeMap<String, ObjectRecord> =
-        prepared.plan.phases.iter().flat_map(|phase| phase.unchanged_objects.iter().cloned()).collect();
+        plan.phases.iter().flat_map(|phase| phase.unchanged_objects.iter().cloned()).collect();
     objects.extend(applied.written);
     let marker = Marker {
-        environment: request.environment.to_string(),
+        environment: environment.to_string(),
         commit: commit.to_string(),
         deployed_at: lock::format_time(now_seconds()),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         objects,
     };
-    marker::write(store.as_ref(), &marker).await?;
-    Ok(Locked { plan: prepared.plan, steps: applied.steps, up_to_date: false, mwaa })
+    marker::write(store, &marker).await?;
+    Ok(applied.steps)
 }
 
 fn report(

@@ -2,7 +2,6 @@
 //! GOOGLE_APPLICATION_CREDENTIALS (service account or `external_account` workload identity, as written by
 //! google-github-actions/auth), gcloud's ADC file, or the metadata server. `STORAGE_EMULATOR_HOST` (the variable
 //! Google's own clients read) or the environment's `endpoint` points it at an emulator, without credentials.
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -64,9 +63,11 @@ fn body_cut_short(err: &reqwest::Error) -> bool {
 
 impl GcsStore {
     pub async fn connect(url: StoreUrl, options: &StoreOptions) -> Result<Self, StoreError> {
+        // reqwest's read timeout runs from the request's start to the response head, then per read of the body:
+        // the same bound as the S3 SDK's read timeout.
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
+            .connect_timeout(super::CONNECT_TIMEOUT)
+            .read_timeout(options.request_timeout)
             .build()
             .map_err(|err| StoreError::new(StoreErrorKind::Other, "connect to", url.to_string(), err))?;
         let http = reqwest_middleware::ClientBuilder::new(http).build();

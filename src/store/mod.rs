@@ -6,12 +6,15 @@ mod error;
 mod gcs;
 mod local;
 mod location;
+#[cfg(test)]
+pub(crate) mod memory;
 mod retry;
 mod s3;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -97,8 +100,19 @@ pub struct StoreOptions {
     pub part_size: u64,
     /// The most keys a listing asks for per page.
     pub page_size: u32,
+    /// The longest one request may take from its start (its body upload included) to the server's first
+    /// response byte, on S3 and GCS; an attempt past it is retried like a 503. `deploy.request_timeout`.
+    pub request_timeout: Duration,
     pub retry: RetryPolicy,
 }
+
+/// The default of `deploy.request_timeout`. Under a quarter of the default `lock_ttl`, so a lease renewal that
+/// stalls is given up and retried before the lease's write window (half the TTL) closes; long enough for a 16 MiB
+/// upload (the multipart threshold, and the largest single request) at 1 MiB/s.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long opening a connection may take; a stalled request is bounded by the request timeout instead.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for StoreOptions {
     fn default() -> Self {
@@ -107,6 +121,7 @@ impl Default for StoreOptions {
             multipart_threshold: 16 * 1024 * 1024,
             part_size: 8 * 1024 * 1024,
             page_size: 1000,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::default(),
         }
     }

@@ -24,10 +24,11 @@ const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"
 
 /// An S3 client from aws-config's default chain, without the SDK's own retries (`store::Retrying` retries
 /// every backend alike). `endpoint` overrides the service endpoint; with it, or with an endpoint variable set,
-/// buckets are addressed by path.
-pub(crate) async fn client(endpoint: Option<&str>) -> Client {
+/// buckets are addressed by path. `request_timeout` is the SDK's read timeout: from a request's start to the first
+/// byte of its answer (see [`super::StoreOptions::request_timeout`]).
+pub(crate) async fn client(endpoint: Option<&str>, request_timeout: Duration) -> Client {
     let timeouts =
-        TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).read_timeout(Duration::from_secs(60)).build();
+        TimeoutConfig::builder().connect_timeout(super::CONNECT_TIMEOUT).read_timeout(request_timeout).build();
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts)
@@ -67,7 +68,7 @@ pub struct S3Store {
 
 impl S3Store {
     pub async fn connect(url: StoreUrl, options: &StoreOptions) -> Result<Self, StoreError> {
-        let client = client(options.endpoint.as_deref()).await;
+        let client = client(options.endpoint.as_deref(), options.request_timeout).await;
         Ok(S3Store {
             url,
             client,

@@ -121,9 +121,9 @@ fn parallel_deploys_to_one_environment_serialize_and_the_last_one_wins() {
         serde_json::from_slice(&project.bucket.objects()[".dagship/last-deploy.json"]).unwrap();
     assert_eq!(marker["commit"], clones[last].head(), "the marker names the last deploy");
     assert!(!project.bucket.keys().contains(&".dagship/lock.json".to_string()), "the lock is released");
-    eprintln!(
+    common::figure(&format!(
         "concurrency: {DEPLOYS} parallel deploys, {waited} waited for the lock, write blocks in order {blocks:?}"
-    );
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -367,11 +367,11 @@ fn racing_takers(backend: Backend) {
             .iter()
             .filter(|request| request.key == LOCK && request.method != "GET" && request.status == 412)
             .count();
-        eprintln!(
+        common::figure(&format!(
             "{backend:?}: {TAKERS} racers on a stale lock: 1 took it over, {conditional_takeovers} lock writes \
              refused by their precondition (creates while held, losing takeovers), {checked} writes all inside \
              their deploy's lock period"
-        );
+        ));
     }
 }
 
@@ -456,7 +456,9 @@ fn outlives_its_ttl(backend: Backend) {
     assert!(!waiter.stderr.contains("taking over"), "{}", waiter.stderr);
     assert_eq!(project.deployed(), expected_with_plugins(&project, &other), "the waiter deployed after the first");
     let Some(proxy) = proxy else {
-        eprintln!("{backend:?}: a deploy held its 3s lock for {held:?}; the waiter did not take it over");
+        common::figure(&format!(
+            "{backend:?}: a deploy held its 3s lock for {held:?}; the waiter did not take it over"
+        ));
         return;
     };
 
@@ -475,9 +477,9 @@ fn outlives_its_ttl(backend: Backend) {
         _ => None,
     });
     assert_eq!(periods(&requests).len(), 2, "two lock periods, one per deploy");
-    eprintln!(
+    common::figure(&format!(
         "{backend:?}: a deploy held its 3s lock for {held:?} with {renewals} lock writes; the waiter did not take it over; {checked} writes inside lock periods"
-    );
+    ));
 }
 
 #[test]
@@ -520,9 +522,9 @@ fn stolen_lock_stops_the_deploy(backend: Backend) {
     let files = project.expected().keys().filter(|key| key.starts_with("dags/slow/")).count();
     assert!(uploaded < files, "the deploy stopped part-way ({uploaded} of {files})");
     let Some(proxy) = proxy else {
-        eprintln!(
+        common::figure(&format!(
             "{backend:?}: lock stolen; the deploy stopped after {uploaded} of {files} uploads, exit 4, no marker"
-        );
+        ));
         return;
     };
 
@@ -559,10 +561,10 @@ fn stolen_lock_stops_the_deploy(backend: Backend) {
         .filter(|request| request.received > stolen_at && request.received <= noticed)
         .count();
     assert!(commit_in(&String::from_utf8_lossy(&objects[LOCK])).as_deref() != Some(head.as_str()));
-    eprintln!(
+    common::figure(&format!(
         "{backend:?}: lock stolen after {uploaded} uploads; {in_between} write(s) were sent before the next renewal \
          noticed (renewal every 0.75 s), none after; exit 4, no marker"
-    );
+    ));
 }
 
 #[test]

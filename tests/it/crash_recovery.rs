@@ -239,11 +239,11 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     }
     let violations = violations.lock().unwrap();
     assert!(violations.is_empty(), "phase order broken: {violations:?}");
-    eprintln!(
+    common::figure(&format!(
         "crash recovery: {KILLS} kills (the first deploy makes {first_writes} writes), {interrupted} interrupted a deploy, \
          {takeovers} stale locks taken over, {partials} partial files left in .dagship/partial, all {KILLS} converged; the phase watcher read the \
          bucket {reads} times"
-    );
+    ));
     assert!(reads >= KILLS, "the watcher read the bucket during the deploys");
     assert!(interrupted >= KILLS / 2, "most kills land inside a deploy: {interrupted} of {KILLS}");
     assert!(takeovers >= KILLS / 4, "kills leave locks that are taken over: {takeovers} of {KILLS}");
@@ -341,6 +341,6 @@ fn sigint_at_random_points_releases_the_lock_and_writes_no_false_marker() {
         assert!(deployed_objects(&root) == project.expected(), "signal {version}: the next deploy converges");
         assert_eq!(marker_commit(&root).as_deref(), Some(project.repo.head().as_str()));
     }
-    eprintln!("cancellation: {SIGNALS} SIGINTs, {cancelled_inside} landed inside a deploy's writes");
+    common::figure(&format!("cancellation: {SIGNALS} SIGINTs, {cancelled_inside} landed inside a deploy's writes"));
     assert!(cancelled_inside >= 2, "the signals exercise a cancellation mid-deploy: {cancelled_inside}");
 }

@@ -1,7 +1,9 @@
 //! A corpus of hostile input, one table row per case: malformed and adversarial dagship.yml, CLI arguments, file
 //! names, symlinks and bucket URLs. Every case runs the real binary against a fresh repository and a fresh moto S3
-//! bucket, and must end with the documented exit code, a message naming what is wrong, no secret or injected
-//! workflow command in the output, and zero objects written to the bucket (the emulator's listing is empty).
+//! bucket behind a recording proxy (tests/it/common/fault_proxy.rs, no faults), and must end with the documented exit
+//! code, a message naming what is wrong, no secret or injected workflow command in the output, and zero write
+//! requests (PUT, POST, DELETE) received by the proxy. The cases past the config reach the engine: staging the
+//! commit, planning against the bucket (which they read), its guards and its names.
 //! Event payloads are covered by the `dagship ci` tests. Adding a case is adding a row to `cases()`.
 use crate::common;
 
@@ -9,6 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use common::buckets::{Backend, Bucket};
+use common::fault_proxy::{FaultProxy, Flavor};
 use common::{Repo, Run, dagship_command, run_command};
 
 /// One hostile input.
@@ -108,6 +111,12 @@ fn cases() -> Vec<Case> {
         config_case("concurrency is huge", "deploy:\n  concurrency: 1e400\n", &["deploy.concurrency"]),
         config_case("lock_ttl is prose", "deploy:\n  lock_ttl: forever\n", &["deploy.lock_ttl"]),
         config_case("lock_ttl too short for a lease", "deploy:\n  lock_ttl: 100ms\n", &["deploy.lock_ttl", "1s"]),
+        config_case("request_timeout is prose", "deploy:\n  request_timeout: soon\n", &["deploy.request_timeout"]),
+        config_case(
+            "request_timeout of zero",
+            "deploy:\n  request_timeout: 0s\n",
+            &["deploy.request_timeout", "too short for a request"],
+        ),
         config_case(
             "lock_timeout overflows",
             "deploy:\n  lock_timeout: 99999999999999999999y\n",
@@ -311,7 +320,76 @@ fn cases() -> Vec<Case> {
             3,
             &["the source folder `data` does not exist in the commit", "deploying would delete"],
         ),
+        // The engine's refusals: staging the commit, the plan's names and guards. Each reads the bucket first.
+        file_case(
+            "an escape sequence in a file name",
+            |root| write(root, "dags/x\u{1b}[31mred.py", b"x"),
+            3,
+            &["dags/x\\u{1b}[31mred.py", "control character", "rename the file"],
+        ),
+        file_case(
+            "a tab in a folder name",
+            |root| write(root, "dags/a\tb/x.py", b"x"),
+            3,
+            &["dags/a\\tb/x.py", "control character"],
+        ),
+        file_case(
+            "a symlink into .git",
+            |root| {
+                std::os::unix::fs::symlink("../.git/config", root.join("dags/config")).unwrap();
+            },
+            3,
+            &["dags/config", ".git"],
+        ),
+        file_case(
+            "a data folder holding only excluded caches over a full bucket prefix",
+            |root| {
+                std::fs::remove_file(root.join("data/existing.csv")).unwrap();
+                write(root, "data/__pycache__/x.cpython-312.pyc", b"x");
+            },
+            3,
+            &["the source folder `data` holds only excluded files (1)", "deploying would delete 1 object(s)"],
+        ),
     ];
+    // More deletions than `max_delete` allows (0 here): refused naming the mapping and the flag that overrides it.
+    cases.push(Case {
+        name: "a data file renamed past max_delete",
+        config: Some(format!("{VALID}deploy:\n  max_delete: 0\n")),
+        setup: |root| {
+            std::fs::remove_file(root.join("data/existing.csv")).unwrap();
+            write(root, "data/renamed.csv", b"id\n1\n");
+        },
+        args: args(&["deploy", "--env", "test"]),
+        code: 3,
+        stderr_has: vec![
+            "the data mapping (`data` -> `data/`) deletes 1 object(s), over `deploy.max_delete`",
+            "--allow-deletes 1",
+        ],
+        never_printed: vec![],
+    });
+    // A commit whose tree and work tree differ: the commit is what deploys, so the edit is refused by name.
+    cases.push(Case {
+        name: "an uncommitted edit to a deployed file",
+        config: None,
+        setup: |root| {
+            // Committed by run_case; edited afterwards through this marker file (see run_case).
+            write(root, ".edit-after-commit", b"dags/daily.py");
+        },
+        args: args(&["deploy", "--env", "test"]),
+        code: 3,
+        stderr_has: vec!["dags/daily.py", "--allow-dirty"],
+        never_printed: vec![],
+    });
+    // A missing exclude file: found when the commit is staged, an input error naming the key.
+    cases.push(Case {
+        name: "exclude_from names a missing file",
+        config: Some(format!("{VALID}deploy:\n  exclude_from: dags/.deployignore\n")),
+        setup: no_setup,
+        args: args(&["deploy", "--env", "test"]),
+        code: 2,
+        stderr_has: vec!["dags/.deployignore", "deploy.exclude_from"],
+        never_printed: vec![],
+    });
     // A name no bucket stores the same way (a newline in it) is refused by the plan, before anything is written,
     // named escaped, never starting a workflow command.
     cases.push(Case {
@@ -368,10 +446,17 @@ fn run_case(case: &Case) -> Option<String> {
     (case.setup)(repo.path());
     repo.git(&["add", "-A", "--", "dagship.yml"]);
     repo.commit("hostile");
+    if let Ok(edited) = std::fs::read_to_string(repo.path().join(".edit-after-commit")) {
+        repo.write(&edited, "x = 'not committed'\n");
+    }
+    // Every request the case sends goes through the proxy, which records the writes among them.
+    let proxy = FaultProxy::start(bucket.endpoint.as_ref().unwrap(), Flavor::S3, 0.0, 1, &[]);
     let mut command = dagship_command(repo.path());
     command.args(&case.args).env("GITHUB_ACTIONS", "true");
     bucket.configure(&mut command);
+    command.env("AWS_ENDPOINT_URL_S3", &proxy.url);
     let run: Run = run_command(&mut command);
+    REACHED_THE_BUCKET.fetch_add(usize::from(proxy.requests() > 0), std::sync::atomic::Ordering::SeqCst);
     let mut problems = Vec::new();
     if run.code != case.code {
         problems.push(format!("exit code {} (expected {})", run.code, case.code));
@@ -389,12 +474,15 @@ fn run_case(case: &Case) -> Option<String> {
     if run.stderr.lines().chain(run.stdout.lines()).any(|line| line.trim_start().starts_with("::error::forged")) {
         problems.push("an injected workflow command reached the output".into());
     }
-    let written: Vec<String> = bucket.keys().into_iter().filter(|key| key != "data/existing.csv").collect();
+    let written = proxy.writes();
     if !written.is_empty() {
-        problems.push(format!("wrote to the bucket: {written:?}"));
+        problems.push(format!("sent write requests: {written:?}"));
     }
     (!problems.is_empty()).then(|| format!("{}: {}\nstderr:\n{}", case.name, problems.join("; "), run.stderr))
 }
+
+/// Cases whose run sent at least one request to the bucket (a read): they got past the config to the engine.
+static REACHED_THE_BUCKET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 #[test]
 fn every_hostile_input_is_refused_clearly_with_its_exit_code_and_no_remote_write() {
@@ -402,6 +490,29 @@ fn every_hostile_input_is_refused_clearly_with_its_exit_code_and_no_remote_write
     assert!(cases.len() >= 40, "the corpus holds at least 40 cases ({})", cases.len());
     let failures: Vec<String> = cases.iter().filter_map(run_case).collect();
     assert!(!Path::new("/tmp/dagship-pwned").exists(), "an injected command ran");
-    eprintln!("hostile inputs: {} tried, {} handled", cases.len(), cases.len() - failures.len());
+    let reached = REACHED_THE_BUCKET.load(std::sync::atomic::Ordering::SeqCst);
+    common::figure(&format!(
+        "hostile inputs: {} tried, {} handled, {reached} of them read the bucket (got past the config), 0 write \
+         requests",
+        cases.len(),
+        cases.len() - failures.len()
+    ));
     assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+}
+
+/// The control for the check above: a valid deploy through the same proxy is seen writing, so "0 write requests"
+/// can fail.
+#[test]
+fn the_recording_proxy_sees_a_valid_deploy_write() {
+    let case = Case {
+        name: "a valid deploy",
+        config: None,
+        setup: no_setup,
+        args: args(&["deploy", "--env", "test"]),
+        code: 0,
+        stderr_has: vec![],
+        never_printed: vec![],
+    };
+    let failure = run_case(&case).expect("the valid deploy's writes are recorded");
+    assert!(failure.contains("sent write requests") && failure.contains("dags/daily.py"), "{failure}");
 }

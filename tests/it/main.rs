@@ -28,6 +28,7 @@ mod hostile_input;
 mod mwaa;
 mod properties;
 mod release;
+mod request_timeouts;
 mod secrets;
 mod store_conformance;
 mod strict_config;

@@ -166,7 +166,12 @@ fn no_secret_reaches_any_output_on_success_or_failure() {
 
     let borrowed: Vec<(&str, String)> = texts.iter().map(|(name, text)| (name.as_str(), text.clone())).collect();
     let found = leaks(&borrowed);
-    eprintln!("secrets: {} outputs of {} runs checked for {} secrets", texts.len(), runs.len() + 1, SECRETS.len());
+    common::figure(&format!(
+        "secrets: {} outputs of {} runs checked for {} secrets",
+        texts.len(),
+        runs.len() + 1,
+        SECRETS.len()
+    ));
     assert!(found.is_empty(), "secrets leaked: {found:?}");
 }
 
@@ -325,6 +330,6 @@ fn a_hostile_pull_request_cannot_read_the_token_forge_outputs_or_leak_secrets() 
             }
         }
     }
-    eprintln!("hostile pull request: {} texts scanned for {} seeded secrets", texts.len(), seeded.len());
+    common::figure(&format!("hostile pull request: {} texts scanned for {} seeded secrets", texts.len(), seeded.len()));
     assert!(found.is_empty(), "secrets leaked: {found:?}\n{texts:#?}");
 }

@@ -262,7 +262,7 @@ fn verification_is_bounded_in_time_and_bytes_against_a_hostile_airflow() {
     assert!(run.stderr.contains("Airflow API /dags: "), "{}", run.stderr);
     assert!(run.stderr.contains("stopped (verify.timeout bounds the whole check)"), "{}", run.stderr);
     let pages = runtime.block_on(endless.received_requests()).unwrap().len();
-    eprintln!("endless pages: stopped after {took:?} and {pages} requests");
+    common::figure(&format!("endless pages: stopped after {took:?} and {pages} requests"));
 
     let setup = Setup::new(&huge, "");
     let mut command = dagship_command(setup.repo.path());
@@ -271,7 +271,7 @@ fn verification_is_bounded_in_time_and_bytes_against_a_hostile_airflow() {
     let common::Watched { run, took, .. } = run_watched(&mut command, std::time::Duration::from_secs(60));
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("the answer is over 16 MB; not read"), "{}", run.stderr);
-    eprintln!("huge body: refused after {took:?}");
+    common::figure(&format!("huge body: refused after {took:?}"));
 }
 
 /// A DAG Airflow lists from a parse older than the deploy is the old file, not the deployed one: never reported as

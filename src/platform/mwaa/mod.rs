@@ -97,7 +97,7 @@ impl MwaaStep {
         let locals = artifacts::collect(root, config, settings, &url.prefix)?;
         Ok(Some(MwaaStep {
             mwaa: mwaa_client(None).await,
-            s3: s3_client(environment.endpoint.as_deref()).await,
+            s3: s3_client(environment.endpoint.as_deref(), config.deploy.request_timeout()).await,
             settings: settings.clone(),
             bucket: url.bucket.clone(),
             locals,

@@ -1,7 +1,8 @@
 //! A fault-injecting HTTP/1.1 proxy on 127.0.0.1, put between dagship and a storage emulator. Each request is
 //! read whole from the client, then (at a configurable rate, from a seeded xorshift sequence) answered with a
 //! 503 or 429 (S3 XML or GCS JSON body), dropped with a TCP reset before or after the server saw it, delayed, or
-//! forwarded with its response body cut short (Content-Length promises more than is sent). Everything else is
+//! forwarded with its response body cut short (Content-Length promises more than is sent). Rules aimed at one
+//! request can also stall it past the client's timeout, before or after the server saw it. Everything else is
 //! forwarded unchanged, one upstream connection per request. Counters say how many faults of each kind were
 //! injected, so a test can assert that every kind really happened.
 //!
@@ -39,10 +40,31 @@ pub enum Fault {
     Delay,
     /// Forwarded; the response's Content-Length promises more bytes than are sent before the close.
     Truncate,
+    /// Never forwarded and never answered: the connection stays open, silent, until the client gives up on it.
+    StallBefore,
+    /// Forwarded (the server applies the write), then the answer is withheld until the client gives up.
+    StallAfter,
 }
 
+/// The kinds uniform faults pick from. Stalls are only aimed by rules: each costs the client a whole timeout.
 pub const ALL_FAULTS: [Fault; 6] =
     [Fault::Unavailable, Fault::TooMany, Fault::ResetBefore, Fault::ResetAfter, Fault::Delay, Fault::Truncate];
+
+/// Every kind, in the order of the counters.
+const EVERY_KIND: [Fault; 8] = [
+    Fault::Unavailable,
+    Fault::TooMany,
+    Fault::ResetBefore,
+    Fault::ResetAfter,
+    Fault::Delay,
+    Fault::Truncate,
+    Fault::StallBefore,
+    Fault::StallAfter,
+];
+
+/// The longest a stalled connection is held when the client never gives up (it has no timeout): the test then
+/// fails on the time its run took, instead of hanging.
+const STALL_CAP: Duration = Duration::from_secs(180);
 
 /// Which error bodies to send: the emulator's API decides what a client can parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +102,7 @@ struct Shared {
     kinds: Mutex<Vec<Fault>>,
     rng: Mutex<XorShift>,
     requests: AtomicU64,
-    counts: [AtomicU64; 6],
+    counts: [AtomicU64; 8],
     /// `METHOD target` of every request that can change the bucket (anything but GET and HEAD), in arrival order.
     writes: Mutex<Vec<String>>,
     rules: Mutex<Vec<Rule>>,
@@ -128,6 +150,8 @@ pub struct Logged {
     pub received: Duration,
     pub forwarded: Duration,
     pub answered: Duration,
+    /// For a stalled request: how long the client waited on the silent connection before it closed it.
+    pub stalled_for: Option<Duration>,
 }
 
 impl Logged {
@@ -137,16 +161,25 @@ impl Logged {
 }
 
 impl Shared {
-    /// The fault a rule aims at this request, if any.
-    fn targeted(&self, method: &str, target: &str) -> Option<Fault> {
+    /// The fault a rule aims at this request, if any (the first rule added wins). Every matching rule counts the
+    /// request, so two rules on one target count the same requests. A GCS multipart upload names its object in
+    /// the body's metadata part, not in the target: its body is matched too.
+    fn targeted(&self, method: &str, target: &str, body: &[u8]) -> Option<Fault> {
+        let named_in_body = target.contains("uploadType=multipart");
+        let matches = |rule: &Rule| {
+            rule.method == method
+                && (target.contains(&rule.target)
+                    || (named_in_body && body.windows(rule.target.len()).any(|part| part == rule.target.as_bytes())))
+        };
         let mut rules = self.rules.lock().unwrap();
-        for rule in rules.iter_mut().filter(|rule| rule.method == method && target.contains(&rule.target)) {
+        let mut fault = None;
+        for rule in rules.iter_mut().filter(|rule| matches(rule)) {
             rule.seen += 1;
-            if rule.seen == rule.nth || (rule.nth_and_after && rule.seen > rule.nth) {
-                return Some(rule.fault);
+            if fault.is_none() && (rule.seen == rule.nth || (rule.nth_and_after && rule.seen > rule.nth)) {
+                fault = Some(rule.fault);
             }
         }
-        None
+        fault
     }
 
     /// The fault for the next request, if any.
@@ -165,7 +198,7 @@ impl Shared {
     }
 
     fn count(&self, fault: Fault) {
-        let index = ALL_FAULTS.iter().position(|kind| *kind == fault).unwrap();
+        let index = EVERY_KIND.iter().position(|kind| *kind == fault).unwrap();
         self.counts[index].fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -258,9 +291,15 @@ impl FaultProxy {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
-    /// Faults injected so far, by kind (every kind listed, zeros included).
+    /// Faults of the uniform kinds injected so far (every kind of [`ALL_FAULTS`] listed, zeros included).
     pub fn counts(&self) -> BTreeMap<Fault, u64> {
-        ALL_FAULTS.iter().zip(&self.shared.counts).map(|(kind, count)| (*kind, count.load(Ordering::SeqCst))).collect()
+        ALL_FAULTS.iter().map(|kind| (*kind, self.count_of(*kind))).collect()
+    }
+
+    /// How many faults of `kind` were injected so far.
+    pub fn count_of(&self, kind: Fault) -> u64 {
+        let index = EVERY_KIND.iter().position(|every| *every == kind).unwrap();
+        self.shared.counts[index].load(Ordering::SeqCst)
     }
 
     /// Aims a fault at particular requests (the lock, the marker, a multipart part, a delete).
@@ -275,7 +314,7 @@ impl FaultProxy {
     }
 
     pub fn total_faults(&self) -> u64 {
-        self.counts().values().sum()
+        EVERY_KIND.iter().map(|kind| self.count_of(*kind)).sum()
     }
 
     /// Every request answered so far, in the order the answers came back.
@@ -410,7 +449,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
         if method != "GET" && method != "HEAD" {
             shared.writes.lock().unwrap().push(format!("{method} {target}"));
         }
-        let fault = shared.targeted(&method, &target).or_else(|| shared.decide(&method, number));
+        let fault = shared.targeted(&method, &target, &body).or_else(|| shared.decide(&method, number));
         if let Some(fault) = fault {
             shared.count(fault);
         }
@@ -432,6 +471,21 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
                 reset(client.into_inner());
                 return;
             }
+            Some(Fault::StallBefore) => {
+                let stalled_for = wait_for_close(client.get_mut()).await;
+                let at = shared.started.elapsed();
+                shared.log.lock().unwrap().push(Logged {
+                    method,
+                    target,
+                    status: 0,
+                    body: Vec::new(),
+                    received,
+                    forwarded: at,
+                    answered: at,
+                    stalled_for: Some(stalled_for),
+                });
+                return;
+            }
             Some(Fault::Delay) => {
                 let pause = 50 + shared.rng.lock().unwrap().next() % 400;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
@@ -450,18 +504,30 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
             None => forward(&shared.upstream, &head, &body).await,
         };
         drop(turn);
+        // A withheld answer: the server applied the request, the client waits on silence until it gives up.
+        let stalled_for = match (fault, &answer) {
+            (Some(Fault::StallAfter), Ok(_)) => Some(wait_for_close(client.get_mut()).await),
+            _ => None,
+        };
         let logged = Logged {
             method: method.clone(),
             target: head.first_line.split(' ').nth(1).unwrap_or("").to_string(),
-            status: answer.as_ref().map_or(0, |(response, _)| {
-                response.first_line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
-            }),
+            status: match (&answer, stalled_for) {
+                (Ok((response, _)), None) => {
+                    response.first_line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+                }
+                _ => 0,
+            },
             body: if body.len() <= 64 * 1024 { body.clone() } else { Vec::new() },
             received,
             forwarded,
             answered: shared.started.elapsed(),
+            stalled_for,
         };
         shared.log.lock().unwrap().push(logged);
+        if stalled_for.is_some() {
+            return;
+        }
         let Ok((response_head, response_body)) = answer else {
             // The emulator itself failed: the client sees a reset, as it would from a load balancer.
             reset(client.into_inner());
@@ -500,6 +566,19 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
             }
         }
     }
+}
+
+/// Holds a connection silent until the client closes it (it gave up on its request), at most [`STALL_CAP`];
+/// returns how long that took.
+async fn wait_for_close(client: &mut TcpStream) -> Duration {
+    let started = Instant::now();
+    let mut buffer = [0u8; 4096];
+    let closed = async {
+        // Anything more the client sends is ignored: it is waiting for an answer that never comes.
+        while matches!(client.read(&mut buffer).await, Ok(read) if read > 0) {}
+    };
+    let _ = tokio::time::timeout(STALL_CAP, closed).await;
+    started.elapsed()
 }
 
 /// A write with a precondition: S3 `If-Match`/`If-None-Match`, GCS `ifGenerationMatch`.

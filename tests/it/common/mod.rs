@@ -330,3 +330,9 @@ pub fn run_watched(command: &mut Command, limit: std::time::Duration) -> Watched
     };
     Watched { run, took: started.elapsed(), peak_kib }
 }
+
+/// A figure the README's Reliability table quotes, printed as `figure: ...` so that scripts/reliability.sh collects
+/// every figure from one run of the tests (`--nocapture`).
+pub fn figure(text: &str) {
+    eprintln!("figure: {text}");
+}

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use super::buckets::{Backend, Bucket, read_tree};
+use super::fault_proxy::FaultProxy;
 use super::{Repo, Run, dagship_command, run_command};
 
 /// A repository with DAGs, plugins and data, deploying to one bucket as environment `test`.
@@ -57,6 +58,34 @@ impl Project {
         let run = self.run(&args);
         run.assert_code(0);
         run.json()
+    }
+
+    /// `count` generated DAG files (0.1-2 KB each, different per file and per `version`) under
+    /// `dags/generated/NN/dag_NNNN.py`, committed.
+    pub fn add_files(&self, count: usize, version: &str) {
+        for index in 0..count {
+            let body = format!("# dag {index} {version}\n{}", "x = 1\n".repeat(20 + index % 300));
+            self.repo.write(&format!("dags/generated/{:02}/dag_{index:04}.py", index % 50), &body);
+        }
+        self.repo.commit(&format!("{count} files, {version}"));
+    }
+
+    /// `deploy --env test --format json` with the S3 or GCS endpoint pointed at `proxy`.
+    pub fn deploy_through(&self, proxy: &FaultProxy, extra: &[&str]) -> Run {
+        let mut command = self.command(&["deploy", "--env", "test", "--format", "json"]);
+        command.args(extra);
+        match self.bucket.backend {
+            Backend::S3 => command.env("AWS_ENDPOINT_URL_S3", &proxy.url),
+            Backend::Gcs => command.env("STORAGE_EMULATOR_HOST", &proxy.url),
+            Backend::Local => panic!("the local backend has no network to fault"),
+        };
+        run_command(&mut command)
+    }
+
+    /// The commit the deploy marker names, read from the bucket itself (not from dagship's report).
+    pub fn marker_commit(&self) -> Option<String> {
+        let bytes = self.bucket.objects().get(".dagship/last-deploy.json").cloned()?;
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["commit"].as_str().map(str::to_string)
     }
 
     /// The deployed objects, without dagship's own `.dagship/` records.
