@@ -4,7 +4,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "dagship", version, about = "CI/CD for Airflow + dbt repositories")]
+#[command(
+    name = "dagship",
+    version,
+    about = "CI/CD for Airflow + dbt repositories",
+    after_long_help = crate::cli_help::after_long_help()
+)]
 pub struct Cli {
     /// The repository to work on (any folder inside it).
     #[arg(long, short = 'C', global = true, default_value = ".", value_name = "DIR")]
@@ -12,6 +17,13 @@ pub struct Cli {
     /// The config file; defaults to dagship.yml at the repository root.
     #[arg(long, global = true, value_name = "FILE", env = "DAGSHIP_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Refuse what is otherwise a warning: unknown keys in dagship.yml (each with the closest valid key) and a
+    /// bucket URL ending in `/dags`. `dagship ci` is always strict.
+    #[arg(long, global = true)]
+    pub strict: bool,
+    /// Print errors' raw detail too (an SDK's whole credential chain) under their one-line message.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -38,6 +50,12 @@ pub enum Command {
     /// The GitHub Action: read the workflow run (event, payload, INPUT_* variables) and run its flow: a pull
     /// request check (detect, DAG check, dbt compile, deploy plan, PR comment), a push deploy, or a manual deploy.
     Ci,
+    /// Print a shell completion script: `dagship completions bash > ~/.local/share/bash-completion/completions/dagship`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +79,7 @@ pub struct DagsCheckArgs {
     /// The Python interpreter with Airflow (default: `dags_check.python`, else python3).
     #[arg(long, value_name = "PATH")]
     pub python: Option<String>,
+    /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
@@ -86,6 +105,7 @@ pub struct DbtCompileArgs {
     /// Compile only; skip the configured `dbt.checks`.
     #[arg(long)]
     pub skip_checks: bool,
+    /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
@@ -122,6 +142,7 @@ pub struct PlanArgs {
     /// Plan HEAD's tree even though tracked files under the deployed folders differ in the work tree.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// How to print the plan: text, json, or markdown (a pull request comment).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }
@@ -154,6 +175,7 @@ pub struct DeployArgs {
     /// Where the dbt artifacts published to the state prefix come from (when dagship.yml has `dbt`).
     #[arg(long, value_enum, default_value_t = DbtArtifacts::Build)]
     pub dbt_artifacts: DbtArtifacts,
+    /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
@@ -173,6 +195,7 @@ pub struct UnlockArgs {
 pub enum ConfigCommand {
     /// Validate dagship.yml and print the resolved configuration.
     Check {
+        /// How to print the resolved configuration.
         #[arg(long, value_enum, default_value_t = ConfigFormat::Yaml)]
         format: ConfigFormat,
     },
@@ -241,6 +264,7 @@ pub struct DetectArgs {
     /// when the environment has no marker or its commit is not in the history.
     #[arg(long, value_name = "ENV", conflicts_with_all = ["base", "event", "all"])]
     pub since_deploy: Option<String>,
+    /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }

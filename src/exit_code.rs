@@ -24,6 +24,30 @@ pub enum ExitCode {
     Cancelled = 130,
 }
 
+impl ExitCode {
+    /// Every code, in order: `--help`'s exit-code table is built from this list and `meaning`.
+    pub const ALL: [ExitCode; 6] = [
+        ExitCode::Ok,
+        ExitCode::ChecksFailed,
+        ExitCode::Usage,
+        ExitCode::Refused,
+        ExitCode::Remote,
+        ExitCode::Cancelled,
+    ];
+
+    /// The code's meaning in a few words, for `--help` (the doc comments above say the rest).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Ok => "everything went as asked",
+            ExitCode::ChecksFailed => "a check failed (dbt, DAG import, tests)",
+            ExitCode::Usage => "bad usage or input: flags, config file, revisions, not a git repository",
+            ExitCode::Refused => "a safety check refused the operation; nothing remote was written",
+            ExitCode::Remote => "a remote failure: network, credentials, bucket, git fetch, GitHub API",
+            ExitCode::Cancelled => "cancelled by SIGINT or SIGTERM",
+        }
+    }
+}
+
 impl From<ExitCode> for StdExitCode {
     fn from(code: ExitCode) -> Self {
         StdExitCode::from(code as u8)

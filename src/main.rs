@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     // Before any thread starts: it may set GOOGLE_APPLICATION_CREDENTIALS (see the function).
     dagship::github::container::map_runner_paths_into_workspace();
     let cli = dagship::cli::Cli::parse();
+    dagship::verbose::set(cli.verbose);
     match dagship::commands::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {

@@ -18,22 +18,23 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// A workspace that needs a git repository (detect, ci): not being in one is the error.
-    pub fn open_repository(repo: &Path, config_file: Option<&Path>) -> Result<Workspace> {
+    /// A workspace that needs a git repository (detect, ci): not being in one is the error. `strict` (`dagship
+    /// ci`, `--strict`) makes the config's warnings errors.
+    pub fn open_repository(repo: &Path, config_file: Option<&Path>, strict: bool) -> Result<Workspace> {
         let git = Git::discover(repo)?;
-        Self::load(git.root().to_path_buf(), Some(git), config_file)
+        Self::load(git.root().to_path_buf(), Some(git), config_file, strict)
     }
 
     /// A workspace that works outside git too (plan, deploy of a folder, dbt, dags, config check).
-    pub fn open(repo: &Path, config_file: Option<&Path>) -> Result<Workspace> {
+    pub fn open(repo: &Path, config_file: Option<&Path>, strict: bool) -> Result<Workspace> {
         let git = Git::discover(repo).ok();
         let root = git.as_ref().map_or_else(|| repo.to_path_buf(), |git| git.root().to_path_buf());
-        Self::load(root, git, config_file)
+        Self::load(root, git, config_file, strict)
     }
 
-    fn load(root: PathBuf, git: Option<Git>, config_file: Option<&Path>) -> Result<Workspace> {
+    fn load(root: PathBuf, git: Option<Git>, config_file: Option<&Path>, strict: bool) -> Result<Workspace> {
         let config_file = config_path(&root, config_file);
-        let config = load_config(&config_file)?.config;
+        let config = load_config(&config_file, strict)?.config;
         Ok(Workspace { root, git, config, config_file })
     }
 
@@ -50,14 +51,25 @@ impl Workspace {
     }
 }
 
-/// The config path: `--config` (or the action's `config` input), else dagship.yml at the repository root.
+/// The config path: `--config` (or the action's `config` input), else dagship.yml (or a spelling
+/// `config::find_config` accepts, with a notice) at the repository root.
 pub fn config_path(root: &Path, config_file: Option<&Path>) -> PathBuf {
-    config_file.map_or_else(|| root.join(config::DEFAULT_FILE_NAME), Path::to_path_buf)
+    if let Some(path) = config_file {
+        return path.to_path_buf();
+    }
+    let found = config::find_config(root);
+    if let Some(notice) = &found.notice {
+        announce(Level::Notice, notice);
+    }
+    found.path
 }
 
-/// Loads the config and prints its warnings once.
-pub fn load_config(path: &Path) -> Result<config::Loaded> {
+/// Loads the config and prints its warnings once; `strict` (`dagship ci`, `--strict`) makes them errors.
+pub fn load_config(path: &Path, strict: bool) -> Result<config::Loaded> {
     let loaded = config::load(path)?;
+    if strict {
+        return Ok(loaded.strict()?);
+    }
     for warning in &loaded.warnings {
         announce(Level::Warning, &warning.to_string());
     }

@@ -9,12 +9,13 @@ pub fn run(cli: &Cli, format: ConfigFormat) -> Result<ExitCode> {
     // A config can be checked outside a repository (e.g. while writing it); the repo only locates the default.
     let root = Git::discover(&cli.repo).map_or_else(|_| cli.repo.clone(), |git| git.root().to_path_buf());
     let path = config_path(&root, cli.config.as_deref());
-    let loaded = load_config(&path)?;
+    let loaded = load_config(&path, cli.strict)?;
     let rendered = match format {
         ConfigFormat::Yaml => yaml_serde::to_string(&loaded.config).expect("a config always serializes"),
         ConfigFormat::Json => serde_json::to_string_pretty(&loaded.config).expect("a config always serializes"),
     };
     println!("{}", rendered.trim_end());
-    eprintln!("{}: valid ({} warnings)", path.display(), loaded.warnings.len());
+    let warnings = crate::plural::plural(loaded.warnings.len(), "warning");
+    eprintln!("{}: valid ({warnings})", path.display());
     Ok(ExitCode::Ok)
 }

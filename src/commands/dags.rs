@@ -14,7 +14,7 @@ use crate::report::{outputs, render_dags_markdown, render_dags_text};
 use crate::workspace::Workspace;
 
 pub fn check(cli: &Cli, args: &DagsCheckArgs) -> Result<ExitCode> {
-    let workspace = Workspace::open(&cli.repo, cli.config.as_deref())?;
+    let workspace = Workspace::open(&cli.repo, cli.config.as_deref(), cli.strict)?;
     let only = match (&args.files, &args.base) {
         (Some(files), _) => Some(files.clone()),
         (None, Some(base)) if args.changed_only => Some(changed_files(workspace.git("--changed-only")?, base)?),

@@ -9,7 +9,7 @@ use crate::report::{outputs, render_compile_markdown, render_compile_text};
 use crate::workspace::Workspace;
 
 pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
-    let workspace = Workspace::open(&cli.repo, cli.config.as_deref())?;
+    let workspace = Workspace::open(&cli.repo, cli.config.as_deref(), cli.strict)?;
     let request = CompileRequest {
         environment: environment_for(&workspace, args.env.as_deref(), args.base_ref.as_deref())?,
         full: args.full,

@@ -25,7 +25,7 @@ fn dbt_artifacts(flag: DbtArtifacts) -> Option<ArtifactsMode> {
 }
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
-    let workspace = Workspace::open(&cli.repo, cli.config.as_deref())?;
+    let workspace = Workspace::open(&cli.repo, cli.config.as_deref(), cli.strict)?;
     let request = PlanRequest {
         environment: args.env.clone(),
         allow_deletes: args.allow_deletes,
@@ -60,7 +60,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
 }
 
 pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
-    let workspace = Workspace::open(&cli.repo, cli.config.as_deref())?;
+    let workspace = Workspace::open(&cli.repo, cli.config.as_deref(), cli.strict)?;
     let environments = match (&args.env, &args.branch) {
         (Some(env), _) => vec![env.clone()],
         (None, Some(branch)) => stage::chain(&workspace, branch)?,
@@ -101,7 +101,7 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
 }
 
 pub fn unlock(cli: &Cli, args: &UnlockArgs) -> Result<ExitCode> {
-    let workspace = Workspace::open(&cli.repo, cli.config.as_deref())?;
+    let workspace = Workspace::open(&cli.repo, cli.config.as_deref(), cli.strict)?;
     match stage::unlock(&workspace, &args.env, args.force)? {
         Some(holder) => println!("removed the lock of environment `{}` held by {}", args.env, holder.describe()),
         None => println!("environment `{}` has no deploy lock", args.env),

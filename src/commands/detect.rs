@@ -9,7 +9,7 @@ use crate::report::{outputs, render_detect_markdown, render_detect_text};
 use crate::workspace::Workspace;
 
 pub fn run(cli: &Cli, args: &DetectArgs) -> Result<ExitCode> {
-    let workspace = Workspace::open_repository(&cli.repo, cli.config.as_deref())?;
+    let workspace = Workspace::open_repository(&cli.repo, cli.config.as_deref(), cli.strict)?;
     let (report, range) = detect(&workspace, &request(args)?)?;
     let edges = Edges::from_env();
     match args.format {

@@ -2,6 +2,7 @@
 //! step summary, step outputs). Adapters never import each other; what two of them share lives in `flow/`,
 //! `report/` or `github/edges.rs` (docs/architecture.md).
 mod ci;
+mod completions;
 mod config_check;
 mod dags;
 mod dbt;
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
         Command::Dags(DagsCommand::Check(args)) => dags::check(&cli, args),
         Command::Ci => ci::run(&cli),
+        Command::Completions { shell } => completions::run(*shell),
     }
 }

@@ -24,6 +24,9 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// Warnings (unknown keys, a `/dags` bucket URL) refused under `dagship ci` and `--strict`, one per line.
+    #[error("{}", render_strict(warnings))]
+    Strict { warnings: Vec<ConfigWarning> },
     /// A problem with one value: its place, its key path, what is wrong and what would be right.
     #[error("{}", render_invalid(path, position, key_path, message))]
     Invalid { path: PathBuf, position: Option<Position>, key_path: KeyPath, message: String },
@@ -35,6 +38,15 @@ fn render_invalid(path: &std::path::Path, position: &Option<Position>, key_path:
         None => path.display().to_string(),
     };
     format!("{place}: {key_path}: {message}")
+}
+
+fn render_strict(warnings: &[ConfigWarning]) -> String {
+    let lines: Vec<String> = warnings.iter().map(ConfigWarning::to_string).collect();
+    let count = crate::plural::plural(warnings.len(), "problem");
+    format!(
+        "{}\n{count} in the config: `dagship ci` and `--strict` refuse what other commands warn about",
+        lines.join("\n")
+    )
 }
 
 /// Something in the config that dagship ignores: worth fixing, not worth failing for.

@@ -27,6 +27,11 @@ impl KeyPath {
         KeyPath(segments)
     }
 
+    /// The path of the map or list holding this one's last segment (the root's parent is the root).
+    pub fn parent(&self) -> Self {
+        KeyPath(self.0[..self.0.len().saturating_sub(1)].to_vec())
+    }
+
     pub fn from_serde_ignored(path: &serde_ignored::Path) -> Self {
         use serde_ignored::Path;
         let mut segments = Vec::new();

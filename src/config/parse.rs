@@ -1,9 +1,11 @@
 //! Reading dagship.yml: YAML -> typed `Config`, collecting unknown keys as warnings, then validating.
 use std::path::Path;
 
+use super::bucket_name::dags_folder_hint;
 use super::error::Position;
 use super::locate::locate;
-use super::{Config, ConfigError, ConfigWarning, KeyPath, Loaded, validate};
+use super::suggest::{closest, valid_keys_at};
+use super::{Config, ConfigError, ConfigWarning, KeyPath, Loaded, Segment, validate};
 
 /// Largest config file dagship reads; a real one is a few KB, so anything bigger is a mistake or an attack.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -64,12 +66,12 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
             });
         }
     };
-    let warnings = unknown_keys
+    let mut warnings: Vec<ConfigWarning> = unknown_keys
         .into_iter()
         .map(|key_path| ConfigWarning {
             path: path.to_path_buf(),
             position: locate(text, &key_path),
-            message: "unknown key, ignored (check its spelling against the README's config reference)".into(),
+            message: unknown_key_message(&key_path),
             key_path,
         })
         .collect();
@@ -79,7 +81,24 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
         key_path: problem.key_path,
         message: problem.message,
     })?;
+    for (name, environment) in &config.environments {
+        if let Some(hint) = dags_folder_hint(environment.platform, &environment.bucket) {
+            let key_path = KeyPath::root().key("environments").key(name.as_str()).key("bucket");
+            let position = locate(text, &key_path);
+            warnings.push(ConfigWarning { path: path.to_path_buf(), position, key_path, message: hint });
+        }
+    }
     Ok(Loaded { config, warnings })
+}
+
+/// "unknown key", with the closest valid key at that place or, when none is close, the keys valid there.
+fn unknown_key_message(key_path: &KeyPath) -> String {
+    let Some(Segment::Key(typed)) = key_path.0.last() else { return "unknown key".into() };
+    let Some(valid) = valid_keys_at::<Config>(&key_path.parent()) else { return "unknown key".into() };
+    match closest(typed, valid) {
+        Some(suggestion) => format!("unknown key; did you mean `{suggestion}`?"),
+        None => format!("unknown key; valid keys here: {}", valid.join(", ")),
+    }
 }
 
 /// serde_yaml's messages carry "at line L column C"; we print the position ourselves, so drop it.

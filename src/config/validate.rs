@@ -263,16 +263,8 @@ fn check_bucket_url(url: &str, platform: Platform, at: KeyPath) -> Result<(), Pr
         return Err(problem(at, format!("`{}` is not a valid bucket URL: expected {expected}", url.escape_debug())));
     };
     let bucket = rest.split('/').next().unwrap_or_default();
-    let bucket_name_ok =
-        bucket.len() <= 222 && bucket.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if scheme != "file://" && !bucket_name_ok {
-        return Err(problem(
-            at,
-            format!(
-                "`{}` is not a valid bucket name: use letters, digits, `-`, `_` and `.` (at most 222)",
-                bucket.escape_debug()
-            ),
-        ));
+    if let Some(message) = super::bucket_name::bucket_name_problem(platform, bucket) {
+        return Err(problem(at, message));
     }
     let bad_char = rest.chars().find(|c| c.is_control() || matches!(c, '\\' | '?' | '#' | '*' | '"' | '`' | '$'));
     if rest.is_empty() || bad_char.is_some() || rest.split('/').any(|part| part == "..") {

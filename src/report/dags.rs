@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::escape_markdown;
 use crate::dags::{DagFile, DagsReport, FileStatus, Scope, SkipReason};
+use crate::plural::plural;
 
 /// Table rows shown before the rest are counted in one line (failed and slow files are always shown).
 const ROWS_SHOWN: usize = 50;
@@ -13,8 +14,13 @@ const TRACEBACKS_SHOWN: usize = 20;
 fn headline(report: &DagsReport) -> String {
     let summary = &report.summary;
     let mut line = format!(
-        "{} files, {} DAGs ({} tasks), {} import errors, {} duplicate DAG ids, {} slow",
-        summary.files, summary.dags, summary.tasks, summary.import_errors, summary.duplicates, summary.slow
+        "{}, {} ({}), {}, {}, {} slow",
+        plural(summary.files, "file"),
+        plural(summary.dags, "DAG"),
+        plural(summary.tasks, "task"),
+        plural(summary.import_errors, "import error"),
+        plural(summary.duplicates, "duplicate DAG id"),
+        summary.slow
     );
     if report.scope == Scope::Changed {
         line.push_str(" (changed files only)");

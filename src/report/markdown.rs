@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::detect::report::DetectReport;
+use crate::plural::plural;
 
 /// How many file names the summary lists per filter before it says "and N more".
 const FILES_SHOWN: usize = 20;
@@ -64,7 +65,7 @@ pub fn render_detect_markdown(report: &DetectReport, range_description: &str) ->
     if report.jobs.is_empty() {
         let _ = writeln!(out, "No job with tests is touched: the test matrix is empty.");
     } else {
-        let _ = writeln!(out, "**Test matrix** ({} jobs):\n", report.jobs.len());
+        let _ = writeln!(out, "**Test matrix** ({}):\n", plural(report.jobs.len(), "job"));
         for job in &report.jobs {
             let _ = writeln!(out, "- {}", escape_markdown(job));
         }

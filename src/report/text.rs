@@ -5,6 +5,7 @@ use std::fmt::Write;
 use crate::detect::FileChange;
 use crate::detect::report::DetectReport;
 use crate::notice::escape_controls;
+use crate::plural::plural;
 
 pub fn render_detect_text(report: &DetectReport, range_description: &str) -> String {
     let mut out = String::new();
@@ -41,8 +42,4 @@ fn describe_change(change: &FileChange) -> String {
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
-}
-
-fn plural(count: usize, noun: &str) -> String {
-    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }

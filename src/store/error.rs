@@ -17,6 +17,8 @@ pub enum StoreErrorKind {
     Transient,
     /// Credentials missing or refused.
     Denied,
+    /// The client found no credentials at all: the message names the sources tried and the fix.
+    NoCredentials,
     /// The bucket does not exist.
     NoBucket,
     /// The server stored different bytes than we sent.
@@ -35,6 +37,8 @@ pub struct StoreError {
     /// The URL of the object or prefix.
     pub target: String,
     pub message: String,
+    /// The raw error behind a rewritten message (an SDK's credential chain), shown with `--verbose`.
+    pub detail: Option<String>,
 }
 
 impl StoreError {
@@ -44,7 +48,18 @@ impl StoreError {
         target: impl Into<String>,
         message: impl fmt::Display,
     ) -> Self {
-        StoreError { kind, operation, target: target.into(), message: message.to_string() }
+        StoreError { kind, operation, target: target.into(), message: message.to_string(), detail: None }
+    }
+
+    /// The client found no credentials: `message` says which sources and the fix, `raw` is the SDK's own text.
+    pub fn no_credentials(
+        operation: &'static str,
+        target: impl Into<String>,
+        message: String,
+        raw: impl fmt::Display,
+    ) -> Self {
+        let detail = Some(raw.to_string());
+        StoreError { kind: StoreErrorKind::NoCredentials, operation, target: target.into(), message, detail }
     }
 
     pub fn is_transient(&self) -> bool {
@@ -73,7 +88,11 @@ impl StoreError {
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}{}", self.operation, self.target, self.message, self.hint())
+        write!(f, "{} {}: {}{}", self.operation, self.target, self.message, self.hint())?;
+        match &self.detail {
+            Some(detail) if crate::verbose::is_on() => write!(f, "\n  raw error: {detail}"),
+            _ => Ok(()),
+        }
     }
 }
 

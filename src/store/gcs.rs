@@ -15,6 +15,7 @@ use gcloud_storage::http::objects::list::ListObjectsRequest;
 use gcloud_storage::http::objects::upload::{UploadObjectRequest, UploadType};
 use gcloud_storage::http::resumable_upload_client::{ChunkSize, UploadStatus};
 
+use super::credentials_hint::{Ambient, google_no_credentials};
 use super::{
     Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreOptions, StoreUrl, Versioned,
     check_key,
@@ -84,10 +85,10 @@ impl GcsStore {
                 }
                 .anonymous()
             }
-            None => ClientConfig { http: Some(http), ..Default::default() }
-                .with_auth()
-                .await
-                .map_err(|err| StoreError::new(StoreErrorKind::Denied, "authenticate for", url.to_string(), err))?,
+            None => ClientConfig { http: Some(http), ..Default::default() }.with_auth().await.map_err(|err| {
+                let message = google_no_credentials(&Ambient::process());
+                StoreError::no_credentials("authenticate for", url.to_string(), message, err)
+            })?,
         };
         Ok(GcsStore {
             url,

@@ -89,13 +89,15 @@ impl S3Store {
     {
         let status = err.raw_response().map(HttpStatus::status);
         let code = err.code().map(str::to_string);
+        let raw = DisplayErrorContext(&err).to_string();
+        // The chain's own text is a paragraph per provider; say which sources were tried and the fix instead.
+        if matches!(err, SdkError::DispatchFailure(_)) && raw.contains("no credentials found in chain") {
+            let message = super::credentials_hint::aws_no_credentials(&super::credentials_hint::Ambient::process());
+            return StoreError::no_credentials(operation, self.url.join(key), message, raw);
+        }
         let kind = match (&err, status, code.as_deref()) {
             (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_), _, _) => {
-                if DisplayErrorContext(&err).to_string().contains("credentials") {
-                    StoreErrorKind::Denied
-                } else {
-                    StoreErrorKind::Transient
-                }
+                if raw.contains("credentials") { StoreErrorKind::Denied } else { StoreErrorKind::Transient }
             }
             (_, _, Some("NoSuchBucket")) => StoreErrorKind::NoBucket,
             (_, Some(412), _) => StoreErrorKind::AlreadyExists,
@@ -107,7 +109,7 @@ impl S3Store {
         };
         let message = match (status, code) {
             (Some(status), Some(code)) => format!("HTTP {status} {code}: {}", err.message().unwrap_or_default()),
-            _ => DisplayErrorContext(&err).to_string(),
+            _ => raw,
         };
         StoreError::new(kind, operation, self.url.join(key), message)
     }

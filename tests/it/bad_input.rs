@@ -53,7 +53,7 @@ fn wrong_type_names_the_key_path() {
 #[test]
 fn unknown_environment_in_after() {
     assert_config_error(
-        "environments:\n  prod:\n    platform: composer\n    bucket: gs://p\n    after: staging\n",
+        "environments:\n  prod:\n    platform: composer\n    bucket: gs://prod-dags\n    after: staging\n",
         &["dagship.yml:5:5", "environments.prod.after", "unknown environment `staging`", "known environments: prod"],
     );
 }
@@ -139,23 +139,23 @@ fn yaml_bomb_is_refused_quickly() {
 #[test]
 fn platform_settings_are_checked_where_they_apply() {
     assert_config_error(
-        "environments:\n  prod:\n    platform: composer\n    bucket: gs://b\n    mwaa: { environment_name: x }\n",
+        "environments:\n  prod:\n    platform: composer\n    bucket: gs://prod-dags\n    mwaa: { environment_name: x }\n",
         &["environments.prod.mwaa", "`mwaa` settings need `platform: mwaa`"],
     );
     assert_config_error(
-        "environments:\n  prod:\n    platform: mwaa\n    bucket: s3://b\n    mwaa: { environment_name: \"1 bad\" }\n",
+        "environments:\n  prod:\n    platform: mwaa\n    bucket: s3://prod-dags\n    mwaa: { environment_name: \"1 bad\" }\n",
         &["environments.prod.mwaa.environment_name", "is not an MWAA environment name"],
     );
     assert_config_error(
-        "environments:\n  prod:\n    platform: mwaa\n    bucket: s3://b\n    mwaa: { environment_name: x, keys: { plugins: dags/plugins.zip } }\n",
+        "environments:\n  prod:\n    platform: mwaa\n    bucket: s3://prod-dags\n    mwaa: { environment_name: x, keys: { plugins: dags/plugins.zip } }\n",
         &["environments.prod.mwaa.keys.plugins", "inside `dags/`"],
     );
     assert_config_error(
-        "environments:\n  prod:\n    platform: composer\n    bucket: gs://b\n    verify: { airflow_url: \"https://x\", auth: bearer }\n",
+        "environments:\n  prod:\n    platform: composer\n    bucket: gs://prod-dags\n    verify: { airflow_url: \"https://x\", auth: bearer }\n",
         &["environments.prod.verify.token_env", "`auth: bearer` needs `token_env`"],
     );
     assert_config_error(
-        "environments:\n  prod:\n    platform: composer\n    bucket: gs://b\n    verify: { airflow_url: \"https://x\", timeout: soon }\n",
+        "environments:\n  prod:\n    platform: composer\n    bucket: gs://prod-dags\n    verify: { airflow_url: \"https://x\", timeout: soon }\n",
         &["environments.prod.verify.timeout", "expected a duration"],
     );
 }

@@ -31,7 +31,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     refuse_by_event(&context, rule)?;
 
     let config_file = context.inputs.config.clone().or_else(|| cli.config.clone());
-    let workspace = Workspace::open_repository(&cli.repo, config_file.as_deref())?;
+    let workspace = Workspace::open_repository(&cli.repo, config_file.as_deref(), true)?;
 
     let flow = choose_flow(&context, rule, &workspace.config)?;
     let runtime = runtime()?;
