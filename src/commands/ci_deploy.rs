@@ -1,7 +1,8 @@
 //! The deploy flow of `dagship ci` (a push to a mapped branch, a manual run): detect for the outputs, then each
 //! environment in chain order through the same `deploy_one` as `dagship deploy`, each wrapped in a GitHub
 //! Deployment whose statuses go in_progress, then success or failure. The first failure stops the chain.
-use super::deploy::{announce_chain_stop, append_deploy_summary, deploy_one, render_deploy_text};
+use super::deploy::{Target, announce_chain_stop, append_deploy_summary, deploy_one, render_deploy_text};
+use crate::deploy::OlderCommit;
 use super::detect::detect;
 use super::{env_path, print_stdout};
 use crate::cli::{DbtArtifacts, DeployArgs, DetectArgs, OutputFormat};
@@ -73,10 +74,13 @@ fn deploy_all(
             concurrency: None,
             lock_timeout: None,
             dbt_artifacts: DbtArtifacts::Build,
+            overwrite_drift: false,
             format: OutputFormat::Text,
         };
         let deployment = github.and_then(|github| start_deployment(plan.runtime, github, context, environment));
-        let result = deploy_one(plan.runtime, root, plan.config, environment, &args);
+        // An older commit goes back only through `rollback`, which the ledger records as one.
+        let target = Target::head(OlderCommit::Refuse);
+        let result = deploy_one(plan.runtime, root, plan.config, environment, &args, &target);
         if let (Some(github), Some(id)) = (github, deployment) {
             let (state, description) = match &result {
                 Ok(report) if report.up_to_date => (DeploymentState::Success, "up to date: nothing written".into()),

@@ -8,7 +8,7 @@ use super::{config_path, env_path, load_config, print_stdout, runtime, write_ste
 use crate::cli::{Cli, DbtArtifacts, DeployArgs, OutputFormat, PlanArgs, PlanFormat, UnlockArgs};
 use crate::config::Config;
 use crate::dbt::{self, ArtifactsMode, Settings};
-use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, Request};
+use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, OlderCommit, Request, ledger};
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::git::Git;
@@ -46,6 +46,23 @@ pub(super) fn request<'a>(
         dbt_state: None,
         source: None,
         allow_dirty: false,
+        overwrite_drift: false,
+    }
+}
+
+/// What `deploy_one` deploys: HEAD, or (a rollback) an earlier ledger record's commit.
+pub(super) struct Target {
+    /// The commit to stage; HEAD when `None`.
+    pub revision: Option<String>,
+    pub kind: ledger::Kind,
+    pub rollback_to: Option<String>,
+    pub older: OlderCommit,
+}
+
+impl Target {
+    /// HEAD, as a plain deploy.
+    pub fn head(older: OlderCommit) -> Target {
+        Target { revision: None, kind: ledger::Kind::Deploy, rollback_to: None, older }
     }
 }
 
@@ -58,6 +75,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
     request.dbt_state = staged.as_ref().map(|staged| staged.path());
     request.source = Some(&source);
     request.allow_dirty = args.allow_dirty;
+    request.overwrite_drift = args.overwrite_drift;
     let prepared = runtime.block_on(deploy::prepare(&request))?;
     let plan = &prepared.plan;
     let rendered = match args.format {
@@ -107,7 +125,7 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let runtime = runtime()?;
     let mut reports = Vec::new();
     for (position, env) in environments.iter().enumerate() {
-        match deploy_one(&runtime, &root, &config, env, args) {
+        match deploy_one(&runtime, &root, &config, env, args, &Target::head(OlderCommit::Warn)) {
             Ok(report) => reports.push(report),
             Err(err) => {
                 announce_chain_stop(env, &environments[position + 1..]);
@@ -193,16 +211,18 @@ pub(super) fn deploy_one(
     config: &Config,
     env: &str,
     args: &DeployArgs,
+    target: &Target,
 ) -> Result<DeployReport> {
     // From here on SIGINT and SIGTERM end the run with exit 130, and stop a deploy's writes gracefully.
     runtime.block_on(async { crate::cancel::listen() });
     // The commit's files are staged first: everything deployed, MWAA's plugins.zip included, comes from them.
-    let source = deploy::stage_source(root, config, env, None)?;
+    let source = deploy::stage_source(root, config, env, target.revision.as_deref())?;
     let staged = stage_dbt(runtime, root, config, env, args.dbt_artifacts, args.dry_run)?;
     let mut request = request(root, config, env, args.allow_deletes);
     request.dbt_state = staged.as_ref().map(|staged| staged.path());
     request.source = Some(&source);
     request.allow_dirty = args.allow_dirty;
+    request.overwrite_drift = args.overwrite_drift;
     let environment = config.environment(env).map_err(Error::Usage)?;
     let mwaa = runtime
         .block_on(MwaaStep::new(source.root(), config, environment, &request.url()?))
@@ -218,6 +238,9 @@ pub(super) fn deploy_one(
         },
         holder: holder(&source.commit),
         mwaa,
+        kind: target.kind,
+        rollback_to: target.rollback_to.clone(),
+        older: target.older,
     };
     let started = std::time::SystemTime::now();
     let report = match runtime.block_on(deploy::deploy(&request, options)) {

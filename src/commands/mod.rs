@@ -7,6 +7,7 @@ mod dags;
 mod dbt;
 mod deploy;
 mod detect;
+mod history;
 mod verify;
 
 use std::io::Write;
@@ -27,6 +28,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => deploy::plan(&cli, args),
         Command::Deploy(args) => deploy::deploy(&cli, args),
         Command::Unlock(args) => deploy::unlock(&cli, args),
+        Command::History(args) => history::history(&cli, args),
+        Command::Rollback(args) => history::rollback(&cli, args),
+        Command::Drift(args) => history::drift(&cli, args),
+        Command::Status(args) => history::status(&cli, args),
         Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
         Command::Dags(DagsCommand::Check(args)) => dags::check(&cli, args),
         Command::Ci => ci::run(&cli),

@@ -2,10 +2,12 @@
 //! phases, record a marker. `plan` never writes; `deploy` writes only when every safety check passes.
 mod apply;
 mod commit_source;
+mod drift;
 mod exclude;
 mod guard;
 mod layout;
 mod lease;
+pub mod ledger;
 mod lock;
 mod marker;
 mod plan;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use apply::{StepReport, human_bytes};
+pub use drift::{Drift, DriftKind, Drifted, kind_name as drift_kind_name};
 pub use exclude::PLATFORM_MANAGED;
 pub use layout::{Mapping, Phase, dbt_state_prefix, mappings};
 pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
@@ -91,6 +94,8 @@ pub struct Request<'a> {
     pub source: Option<&'a StagedSource>,
     /// Deploy although tracked files under the deployed folders differ in the work tree (the commit is deployed).
     pub allow_dirty: bool,
+    /// Replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
+    pub overwrite_drift: bool,
 }
 
 impl Request<'_> {
@@ -141,7 +146,12 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         tokio::task::spawn_blocking(move || read_trees(&root, &mappings, &excluded))
     };
     let listings = futures::future::try_join_all(mappings.iter().map(|mapping| store.list(&mapping.prefix)));
-    let (marker, listings) = futures::future::try_join(marker::read(store.as_ref()), listings).await?;
+    let (marker, listings, last_record) = futures::future::try_join3(
+        marker::read(store.as_ref()),
+        listings,
+        ledger::last_deployed(store.as_ref()),
+    )
+    .await?;
     let trees =
         trees.await.map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
 
@@ -167,6 +177,22 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
     if !request.allow_dirty {
         refusals.extend(safety::dirty_refusal(&source.dirty, &source.commit));
     }
+    let baseline = match (&last_record, &marker) {
+        (Some(record), _) => {
+            Some(drift::Baseline { since: record.id.clone(), commit: record.commit.clone(), objects: &record.objects })
+        }
+        (None, Some(marker)) => {
+            Some(drift::Baseline { since: "marker".into(), commit: marker.commit.clone(), objects: &marker.objects })
+        }
+        (None, None) => None,
+    };
+    let drift =
+        baseline.map(|baseline| drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases));
+    if let Some(drift) = &drift
+        && !request.overwrite_drift
+    {
+        refusals.extend(drift::refusal(drift, &phases, request.environment));
+    }
     let plan = Plan {
         environment: request.environment.to_string(),
         bucket: store.url().to_string(),
@@ -179,6 +205,7 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         uncommitted: source.dirty.clone(),
         untracked: source.untracked.len(),
         refusals,
+        drift,
     };
     Ok(Prepared { store, plan, marker })
 }
@@ -260,6 +287,23 @@ pub struct DeployOptions {
     pub holder: Holder,
     /// The MWAA environment's files and update, when the environment has `mwaa` settings.
     pub mwaa: Option<Arc<MwaaStep>>,
+    /// A deploy or a rollback (recorded in the ledger).
+    pub kind: ledger::Kind,
+    /// For a rollback: the ledger record it restores.
+    pub rollback_to: Option<String>,
+    /// What to do when the commit is an ancestor of the deployed one.
+    pub older: OlderCommit,
+}
+
+/// Deploying an ancestor of the deployed commit puts older code in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OlderCommit {
+    /// Warn (a laptop's `dagship deploy`).
+    Warn,
+    /// Refuse (`dagship ci`: an older commit goes back only through `rollback`).
+    Refuse,
+    /// Expected (`dagship rollback`): a notice only.
+    Rollback,
 }
 
 #[derive(Debug, Serialize)]
@@ -269,6 +313,9 @@ pub struct DeployReport {
     pub dry_run: bool,
     /// Nothing to write: the bucket already matched and the marker named this commit.
     pub up_to_date: bool,
+    /// The ledger record this deploy wrote (none for dry runs and up-to-date runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_id: Option<String>,
     pub commit: String,
     pub plan: Plan,
     pub steps: Vec<StepReport>,
@@ -303,7 +350,10 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
         report.mwaa = mwaa;
         return Ok(report);
     }
-    warn_if_older(request.repo_root, prepared.marker.as_ref(), &commit);
+    if let Some(refusal) = check_older(request.repo_root, prepared.marker.as_ref(), &commit, options.older) {
+        return Err(DeployError::Refused(vec![refusal]));
+    }
+    let started = std::time::Instant::now();
 
     // Plan under the lock, so the plan is made against the bucket no other deploy is changing.
     // Every write under the lock goes through the guard, which stops the deploy once its lease lapses.
@@ -312,7 +362,11 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let lease = lease::Lease::start(store.clone(), &lock, request.environment, options.lock.ttl);
     let guarded: Arc<dyn Store> = Arc::new(guard::GuardedStore::new(store.clone(), lease.clone()));
     let writing = crate::cancel::Writing::start();
-    let result = deploy_locked(request, guarded, &options, &commit).await.map_err(|err| lease.explain(err));
+    let result = deploy_locked(request, guarded.clone(), &options, &commit, started).await;
+    if let Err(err) = &result {
+        record_stop(guarded.as_ref(), request, &options, prepared.marker.as_ref(), err, started).await;
+    }
+    let result = result.map_err(|err| lease.explain(err));
     let released = lease.release().await;
     drop(writing);
     let locked = result?;
@@ -325,24 +379,90 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let took_over = lock.took_over;
     let mut report = report(request, locked.plan, false, locked.up_to_date, commit, locked.steps, took_over);
     report.mwaa = locked.mwaa;
+    report.ledger_id = locked.ledger_id;
     Ok(report)
 }
 
-/// Deploying a commit that the deployed one descends from puts older code in place: allowed (it is how a revert
-/// by redeploy works), but never silently.
-fn warn_if_older(repo_root: &Path, marker: Option<&Marker>, commit: &str) {
-    let Some(deployed) = marker.map(|marker| marker.commit.as_str()).filter(|deployed| *deployed != commit) else {
-        return;
+/// Records a deploy that stopped under the lock (refused against the bucket as it was under the lock, or failed
+/// part-way), best effort: the error itself is what the run reports. Nothing is written after a signal or once
+/// the lock is lost (the guard refuses it anyway).
+async fn record_stop(
+    store: &dyn Store,
+    request: &Request<'_>,
+    options: &DeployOptions,
+    marker: Option<&Marker>,
+    err: &DeployError,
+    started: std::time::Instant,
+) {
+    let outcome = match err {
+        DeployError::Refused(_) => ledger::Outcome::Refused,
+        DeployError::Store(_) | DeployError::Platform(_) => ledger::Outcome::Failed,
+        _ => return,
     };
-    let Ok(git) = crate::git::Git::discover(repo_root) else { return };
-    if git.is_ancestor(commit, deployed).unwrap_or(false) {
-        announce(
-            Level::Warning,
-            &format!(
-                "deploying commit {commit}, an ancestor of the deployed commit {deployed}: this rolls the \
-                 environment back to older code"
-            ),
-        );
+    let reasons = match err {
+        DeployError::Refused(reasons) => reasons.clone(),
+        other => vec![other.to_string()],
+    };
+    let record = new_record(request, options, marker, outcome, Summary::default(), started, reasons, Default::default());
+    if let Err(write_err) = ledger::append(store, &record).await {
+        announce(Level::Warning, &format!("could not record the stopped deploy in the history: {write_err}"));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_record(
+    request: &Request<'_>,
+    options: &DeployOptions,
+    marker: Option<&Marker>,
+    outcome: ledger::Outcome,
+    summary: Summary,
+    started: std::time::Instant,
+    reasons: Vec<String>,
+    objects: std::collections::BTreeMap<String, ObjectRecord>,
+) -> ledger::Record {
+    let now = std::time::SystemTime::now();
+    ledger::Record {
+        id: ledger::new_id(now),
+        kind: options.kind,
+        outcome,
+        environment: request.environment.to_string(),
+        time: humantime::format_rfc3339_seconds(now).to_string(),
+        commit: options.holder.commit.clone(),
+        previous_commit: marker.map(|marker| marker.commit.clone()),
+        rollback_to: options.rollback_to.clone(),
+        actor: options.holder.actor.clone(),
+        run_url: options.holder.run_url.clone(),
+        summary,
+        duration_seconds: ledger::format_seconds(started.elapsed()),
+        reasons,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        objects,
+    }
+}
+
+/// Deploying a commit that the deployed one descends from puts older code in place: a laptop deploy warns, `ci`
+/// refuses (an older commit goes back through `dagship rollback`, which the ledger records as one), a rollback
+/// says so. Returns the refusal, if any.
+fn check_older(repo_root: &Path, marker: Option<&Marker>, commit: &str, policy: OlderCommit) -> Option<String> {
+    let deployed = marker.map(|marker| marker.commit.as_str()).filter(|deployed| *deployed != commit)?;
+    let git = crate::git::Git::discover(repo_root).ok()?;
+    if !git.is_ancestor(commit, deployed).unwrap_or(false) {
+        return None;
+    }
+    let what = format!("commit {commit} is an ancestor of the deployed commit {deployed}");
+    match policy {
+        OlderCommit::Warn => {
+            announce(Level::Warning, &format!("deploying {what}: this rolls the environment back to older code"));
+            None
+        }
+        OlderCommit::Rollback => {
+            announce(Level::Notice, &format!("rolling back: {what}"));
+            None
+        }
+        OlderCommit::Refuse => Some(format!(
+            "{what}: a CI deploy does not put older code in place silently. Use `dagship rollback` (or the action's \
+             `rollback-to` input) to go back on purpose"
+        )),
     }
 }
 
@@ -353,6 +473,7 @@ struct Locked {
     /// The bucket already matched and the marker named this commit: nothing was written.
     up_to_date: bool,
     mwaa: Option<MwaaReport>,
+    ledger_id: Option<String>,
 }
 
 /// Plans, checks, runs the platform step, applies and writes the marker.
@@ -361,6 +482,7 @@ async fn deploy_locked(
     store: Arc<dyn Store>,
     options: &DeployOptions,
     commit: &str,
+    started: std::time::Instant,
 ) -> Result<Locked, DeployError> {
     let prepared = prepare_with(request, store.clone()).await?;
     if !prepared.plan.refusals.is_empty() {
@@ -373,9 +495,14 @@ async fn deploy_locked(
         Some(mwaa) => Some(mwaa.apply(false).await?),
         None => None,
     };
-    let recorded = prepared.marker.as_ref().is_some_and(|marker| marker.commit == commit);
+    // Up to date only when the marker names this commit *and* its ledger record: a deploy whose record (or
+    // marker) a crash kept from being written is recorded now. A rollback is always recorded.
+    let recorded = prepared
+        .marker
+        .as_ref()
+        .is_some_and(|marker| marker.commit == commit && marker.ledger_id.is_some() && options.kind == ledger::Kind::Deploy);
     if prepared.plan.is_noop() && recorded {
-        return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa });
+        return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa, ledger_id: None });
     }
     let applied = apply::apply(store.as_ref(), &prepared.plan, options.concurrency).await?;
     // The marker says the bucket holds this commit: never after a cancelled deploy.
@@ -383,15 +510,30 @@ async fn deploy_locked(
     let mut objects: std::collections::BTreeMap<String, ObjectRecord> =
         prepared.plan.phases.iter().flat_map(|phase| phase.unchanged_objects.iter().cloned()).collect();
     objects.extend(applied.written);
+    // The ledger record first (its commit point), then the marker that points at it.
+    let summary = prepared.plan.summary.clone();
+    let record = new_record(
+        request,
+        options,
+        prepared.marker.as_ref(),
+        ledger::Outcome::Deployed,
+        summary,
+        started,
+        Vec::new(),
+        objects.clone(),
+    );
+    apply::stop_if_cancelled()?;
+    ledger::append(store.as_ref(), &record).await?;
     let marker = Marker {
         environment: request.environment.to_string(),
         commit: commit.to_string(),
         deployed_at: lock::format_time(now_seconds()),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         objects,
+        ledger_id: Some(record.id.clone()),
     };
     marker::write(store.as_ref(), &marker).await?;
-    Ok(Locked { plan: prepared.plan, steps: applied.steps, up_to_date: false, mwaa })
+    Ok(Locked { plan: prepared.plan, steps: applied.steps, up_to_date: false, mwaa, ledger_id: Some(record.id) })
 }
 
 fn report(
@@ -415,6 +557,7 @@ fn report(
         // The marker is written by every deploy that is neither a dry run nor already up to date.
         marker_written: !dry_run && !up_to_date,
         mwaa: None,
+        ledger_id: None,
     }
 }
 
@@ -429,4 +572,28 @@ pub async fn last_deploy(request: &Request<'_>) -> Result<Option<Marker>, Deploy
 pub async fn unlock(request: &Request<'_>, force: bool) -> Result<Option<Holder>, DeployError> {
     let store = request.open_store().await?;
     lock::unlock(store.as_ref(), request.environment, request.config.deploy.lock_ttl(), force).await
+}
+
+/// The environment's newest `limit` ledger records, newest first.
+pub async fn history(request: &Request<'_>, limit: usize) -> Result<Vec<ledger::Record>, DeployError> {
+    let store = request.open_store().await?;
+    Ok(ledger::newest(store.as_ref(), limit).await?)
+}
+
+/// The current deployed record and the one a rollback to `to` restores (see [`ledger::rollback_target`]).
+pub async fn rollback_target(
+    request: &Request<'_>,
+    to: Option<&str>,
+) -> Result<(ledger::Record, ledger::Record), DeployError> {
+    let store = request.open_store().await?;
+    ledger::rollback_target(store.as_ref(), to).await.map_err(|err| match err {
+        ledger::RollbackError::Store(err) => DeployError::Store(err),
+        other => DeployError::Input(other.to_string()),
+    })
+}
+
+/// Who holds the environment's deploy lock, if anyone.
+pub async fn lock_holder(request: &Request<'_>) -> Result<Option<Holder>, DeployError> {
+    let store = request.open_store().await?;
+    Ok(store.get(LOCK_KEY).await?.map(|bytes| lock::LockRecord::parse(&bytes).holder))
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::drift::Drift;
 use super::exclude::{Excludes, Protected};
 use super::layout::{Mapping, Phase, owned_by_deeper};
 use super::marker::Marker;
@@ -63,7 +64,7 @@ pub struct ObjectRecord {
     pub version: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub uploads: usize,
     pub replacements: usize,
@@ -90,6 +91,9 @@ pub struct Plan {
     pub untracked: usize,
     /// Why a deploy of this plan would be refused; empty when it is safe.
     pub refusals: Vec<String>,
+    /// Objects changed in the bucket outside dagship since the last deploy (src/deploy/drift.rs).
+    #[serde(skip_serializing_if = "Drift::none_or_empty")]
+    pub drift: Option<Drift>,
 }
 
 #[derive(Debug, Clone, Serialize)]

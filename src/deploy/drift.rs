@@ -1,0 +1,137 @@
+//! Drift: objects under the mapped prefixes that changed, appeared or disappeared since the last deploy wrote
+//! them (someone edited the bucket by hand, or a tool other than dagship wrote there). The baseline is the
+//! ledger's newest deployed record, else the marker (environments deployed before the ledger existed).
+//!
+//! An object counts as unchanged when its version is the one recorded, or (rewritten with the same bytes) its
+//! MD5 and size are. Objects the mirror leaves alone (excluded, protected, unnameable) are not drift. A deploy that
+//! would overwrite or delete a drifted object under the DAGs or plugins prefix is refused unless
+//! `--overwrite-drift`; under data and the dbt state (which Airflow tasks and dbt write) drift is only reported.
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::layout::{Mapping, Phase, owned_by_deeper};
+use super::plan::{ObjectRecord, PhasePlan};
+use crate::store::ObjectMeta;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    Changed,
+    Added,
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drifted {
+    pub key: String,
+    pub kind: DriftKind,
+    pub phase: Phase,
+}
+
+/// What changed in the bucket since the baseline deploy.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Drift {
+    /// The ledger record compared with (`marker` when the environment has no ledger yet).
+    pub since: String,
+    pub since_commit: String,
+    pub objects: Vec<Drifted>,
+}
+
+impl Drift {
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// For `skip_serializing_if`: a plan shows drift only when there is some.
+    pub fn none_or_empty(drift: &Option<Drift>) -> bool {
+        drift.as_ref().is_none_or(Drift::is_empty)
+    }
+}
+
+/// The baseline: what the last complete deploy left under the mappings.
+pub struct Baseline<'a> {
+    pub since: String,
+    pub commit: String,
+    pub objects: &'a BTreeMap<String, ObjectRecord>,
+}
+
+/// Compares each mapping's listing with the baseline.
+pub fn compute(
+    baseline: &Baseline,
+    mappings: &[Mapping],
+    owned_prefixes: &[String],
+    listings: &[Vec<ObjectMeta>],
+    phases: &[PhasePlan],
+) -> Drift {
+    let mut objects = Vec::new();
+    for ((mapping, listing), phase) in mappings.iter().zip(listings).zip(phases) {
+        let mine = |key: &str| key.starts_with(&mapping.prefix) && !owned_by_deeper(owned_prefixes, mapping, key);
+        let left_alone: BTreeSet<&str> = phase.kept.iter().chain(&phase.ignored).map(String::as_str).collect();
+        let listed: BTreeMap<&str, &ObjectMeta> =
+            listing.iter().filter(|object| mine(&object.key)).map(|object| (object.key.as_str(), object)).collect();
+        let drifted = |key: &str, kind| Drifted { key: key.to_string(), kind, phase: mapping.phase };
+        for (key, object) in &listed {
+            if left_alone.contains(key) {
+                continue;
+            }
+            match baseline.objects.get(*key) {
+                None => objects.push(drifted(key, DriftKind::Added)),
+                Some(record) if !same(object, record) => objects.push(drifted(key, DriftKind::Changed)),
+                Some(_) => {}
+            }
+        }
+        for key in baseline.objects.keys().filter(|key| mine(key)) {
+            if !listed.contains_key(key.as_str()) {
+                objects.push(drifted(key, DriftKind::Removed));
+            }
+        }
+    }
+    objects.sort_by(|a, b| a.key.cmp(&b.key));
+    Drift { since: baseline.since.clone(), since_commit: baseline.commit.clone(), objects }
+}
+
+fn same(object: &ObjectMeta, record: &ObjectRecord) -> bool {
+    object.version == record.version || (object.md5 == Some(record.md5) && object.size == record.size)
+}
+
+/// Drifted DAGs and plugins this plan would overwrite or delete: a hand edit lost without anyone deciding so.
+pub fn refusal(drift: &Drift, phases: &[PhasePlan], environment: &str) -> Option<String> {
+    let touched: BTreeSet<&str> = phases
+        .iter()
+        .filter(|phase| matches!(phase.phase, Phase::Dags | Phase::Plugins))
+        .flat_map(|phase| phase.replacements.iter().chain(&phase.deletions))
+        .map(|change| change.key.as_str())
+        .collect();
+    let lost: Vec<&Drifted> = drift
+        .objects
+        .iter()
+        .filter(|object| object.kind != DriftKind::Removed && touched.contains(object.key.as_str()))
+        .collect();
+    if lost.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 10;
+    let mut listed: Vec<String> =
+        lost.iter().take(SHOWN).map(|object| format!("`{}` ({})", object.key, kind_name(object.kind))).collect();
+    if lost.len() > SHOWN {
+        listed.push(format!("and {} more", lost.len() - SHOWN));
+    }
+    Some(format!(
+        "{} object(s) under the DAGs or plugins prefix were changed in the bucket outside dagship since deploy {} \
+         (commit {}), and this deploy would overwrite or delete them: {}. See them with `dagship drift --env \
+         {environment}`; put the edits into the repository, or pass --overwrite-drift to replace them",
+        lost.len(),
+        drift.since,
+        &drift.since_commit[..drift.since_commit.len().min(12)],
+        listed.join(", ")
+    ))
+}
+
+pub fn kind_name(kind: DriftKind) -> &'static str {
+    match kind {
+        DriftKind::Changed => "changed",
+        DriftKind::Added => "added",
+        DriftKind::Removed => "removed",
+    }
+}
