@@ -316,3 +316,41 @@ fn history_renders_text_and_markdown() {
     assert_eq!(json[0]["object_count"], project.expected().len());
     assert!(json[0].get("objects").is_none(), "the JSON listing leaves the object sets out");
 }
+
+/// In Actions, deploying an ancestor of the deployed commit is refused (exit 3, nothing written): older code goes
+/// back only through a rollback, which a manual run asks for with the `rollback_to` input and the ledger records
+/// with the run's URL.
+#[test]
+fn ci_refuses_an_older_commit_and_rolls_back_through_the_input() {
+    use common::actions::{dispatch, run_ci};
+    let project = Project::new(Backend::Local, CONFIG);
+    let config = std::fs::read_to_string(project.repo.path().join("dagship.yml")).unwrap();
+    project.repo.write("dagship.yml", &config.replace("test: { platform:", "test: { branches: [main], platform:"));
+    let a = project.repo.commit("A");
+    project.deploy_json(&[]);
+    let at_a = project.deployed();
+    project.repo.write("dags/daily.py", "# B\n");
+    let b = project.repo.commit("B");
+    project.deploy_json(&[]);
+    let at_b = project.deployed();
+    let api = "http://127.0.0.1:9";
+
+    project.repo.git(&["checkout", "-q", &a]);
+    let payload = dispatch("refs/heads/main", serde_json::json!({"environment": "test"}));
+    let refused = run_ci(project.command(&[]), "workflow_dispatch", &payload, api, &a);
+    refused.run.assert_code(3);
+    assert!(refused.run.stderr.contains("ancestor") && refused.run.stderr.contains("rollback"), "{}", refused.run.stderr);
+    assert_eq!(project.deployed(), at_b, "nothing written");
+
+    project.repo.git(&["checkout", "-q", "main"]);
+    let payload = dispatch("refs/heads/main", serde_json::json!({"environment": "test", "rollback_to": "previous"}));
+    let rolled = run_ci(project.command(&[]), "workflow_dispatch", &payload, api, &b);
+    rolled.run.assert_code(0);
+    assert_eq!(rolled.output("mode"), "rollback");
+    assert_eq!(rolled.output("deployed"), "true");
+    assert_eq!(project.deployed(), at_a);
+    let newest = &history(&project)[0];
+    assert_eq!(newest["kind"], "rollback");
+    assert_eq!(newest["commit"], a.as_str());
+    assert!(newest["run_url"].as_str().unwrap().ends_with("/actions/runs/4242"), "{newest}");
+}

@@ -31,6 +31,12 @@ enum Flow {
         dry_run: bool,
     },
     Detect(DetectArgs),
+    /// A manual run with the `rollback-to` input: `dagship rollback` for one environment.
+    Rollback {
+        environment: String,
+        to: Option<String>,
+        dry_run: bool,
+    },
     Skip(String),
 }
 
@@ -57,6 +63,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Flow::Check { .. } => "check",
         Flow::Deploy { .. } => "deploy",
         Flow::Detect(_) => "detect",
+        Flow::Rollback { .. } => "rollback",
         Flow::Skip(_) => "skip",
     };
     eprintln!("dagship ci: {} event, mode {mode}", context.event_name);
@@ -91,6 +98,25 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 ci_check::post_comment(&runtime, github, number, &label, &outputs, &context);
             }
             result
+        }
+        Flow::Rollback { environment, to, dry_run } => {
+            let args = crate::cli::RollbackArgs {
+                env: environment,
+                to,
+                dry_run,
+                allow_deletes: context.inputs.allow_deletes,
+                overwrite_drift: false,
+                lock_timeout: None,
+                format: crate::cli::OutputFormat::Text,
+            };
+            let report = super::history::rollback_one(&runtime, git.root(), Some(&git), &config, &args)?;
+            super::print_stdout(&super::deploy::render_deploy_text(&report))?;
+            if let Some(file) = super::env_path("GITHUB_STEP_SUMMARY") {
+                super::deploy::append_deploy_summary(&file, &report)?;
+            }
+            let outputs = super::deploy::deploy_outputs(std::slice::from_ref(&report));
+            write_step_outputs(&with_mode(outputs, mode))?;
+            Ok(ExitCode::Ok)
         }
         Flow::Deploy { environments, detect, dry_run } => {
             let github = if dry_run { None } else { github_api(&context, &runtime) };
@@ -196,6 +222,19 @@ fn choose_flow(context: &RunContext, rule: &Rule, config: &Config) -> Result<Flo
         }
         (Trigger::Push(push), _) => push_flow(push, command, context, config)?,
         (Trigger::Dispatch { .. }, CiCommand::Detect) => Flow::Detect(manual_detect(inputs, None)),
+        (Trigger::Dispatch { branch }, _) if inputs.rollback_to.is_some() => {
+            let Some(environment) = &inputs.environment else {
+                return Err(Error::Usage(
+                    "the `rollback-to` input needs the environment to roll back: set the `environment` input".into(),
+                ));
+            };
+            let to = inputs.rollback_to.clone().filter(|to| to != "previous");
+            Flow::Rollback {
+                environment: gated(config, environment, branch.as_deref(), context)?,
+                to,
+                dry_run: inputs.dry_run.unwrap_or(false),
+            }
+        }
         (Trigger::Dispatch { branch }, _) => {
             let environments = match (&inputs.environment, branch) {
                 (Some(environment), _) => vec![gated(config, environment, branch.as_deref(), context)?],
