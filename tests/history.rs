@@ -354,3 +354,33 @@ fn ci_refuses_an_older_commit_and_rolls_back_through_the_input() {
     assert_eq!(newest["commit"], a.as_str());
     assert!(newest["run_url"].as_str().unwrap().ends_with("/actions/runs/4242"), "{newest}");
 }
+
+/// A deploy that stops part-way (here its deletions fail after every upload landed) leaves objects no record
+/// names. They are dagship's, not hand edits: `drift` does not report them and rolling back over them is not
+/// refused. The failure is in the history; once the rollback is recorded, the unfinished deploy's intent is gone.
+#[test]
+fn what_a_failed_deploy_wrote_is_not_drift_and_a_rollback_after_it_goes_through() {
+    let project = Project::new(Backend::S3, CONFIG);
+    project.deploy_json(&[]);
+    let at_a = project.deployed();
+    let a_id = history(&project)[0]["id"].as_str().unwrap().to_string();
+    project.repo.write("dags/daily.py", "# B\n");
+    project.repo.remove("dags/sql/report.sql");
+    project.repo.commit("B");
+
+    let proxy = FaultProxy::start(project.bucket.endpoint.as_ref().unwrap(), Flavor::S3, 0.0, 1, &[]);
+    proxy.add_rule(Rule::from_then_on("DELETE", "dags/sql/report.sql", 1, Fault::Unavailable));
+    let mut command = project.command(&["deploy", "--env", "test"]);
+    command.env("AWS_ENDPOINT_URL_S3", &proxy.url);
+    run_command(&mut command).assert_code(4);
+    assert_eq!(project.bucket.objects()["dags/daily.py"], b"# B\n", "B's upload landed");
+    assert!(project.bucket.keys().iter().any(|key| key.starts_with(".dagship/intents/")), "the intent stays");
+    let records = history(&project);
+    assert_eq!(records[0]["outcome"], "failed", "{records:#?}");
+
+    project.run(&["drift", "--env", "test"]).assert_code(0);
+    project.run(&["rollback", "--env", "test", "--to", &a_id]).assert_code(0);
+    assert_eq!(project.deployed(), at_a);
+    assert!(!project.bucket.keys().iter().any(|key| key.starts_with(".dagship/intents/")), "intents cleared");
+    assert_eq!(history(&project)[0]["kind"], "rollback");
+}

@@ -3,7 +3,8 @@
 //! ledger's newest deployed record, else the marker (environments deployed before the ledger existed).
 //!
 //! An object counts as unchanged when its version is the one recorded, or (rewritten with the same bytes) its
-//! MD5 and size are. Objects the mirror leaves alone (excluded, protected, unnameable) are not drift. A deploy that
+//! MD5 and size are. What a deploy that stopped part-way wrote or deleted (its intent, src/deploy/ledger.rs, is
+//! still there) is not drift either: rolling back after a failed deploy must not be refused as a hand edit. Objects the mirror leaves alone (excluded, protected, unnameable) are not drift. A deploy that
 //! would overwrite or delete a drifted object under the DAGs or plugins prefix is refused unless
 //! `--overwrite-drift`; under data and the dbt state (which Airflow tasks and dbt write) drift is only reported.
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::layout::{Mapping, Phase, owned_by_deeper};
+use super::ledger::Intent;
 use super::plan::{ObjectRecord, PhasePlan};
 use crate::store::ObjectMeta;
 
@@ -63,7 +65,9 @@ pub fn compute(
     owned_prefixes: &[String],
     listings: &[Vec<ObjectMeta>],
     phases: &[PhasePlan],
+    unfinished: &[Intent],
 ) -> Drift {
+    let explained = |key: &str, md5| unfinished.iter().any(|intent| intent.explains(key, md5));
     let mut objects = Vec::new();
     for ((mapping, listing), phase) in mappings.iter().zip(listings).zip(phases) {
         let mine = |key: &str| key.starts_with(&mapping.prefix) && !owned_by_deeper(owned_prefixes, mapping, key);
@@ -72,7 +76,8 @@ pub fn compute(
             listing.iter().filter(|object| mine(&object.key)).map(|object| (object.key.as_str(), object)).collect();
         let drifted = |key: &str, kind| Drifted { key: key.to_string(), kind, phase: mapping.phase };
         for (key, object) in &listed {
-            if left_alone.contains(key) {
+            // What a deploy that stopped part-way wrote is dagship's, not a hand edit.
+            if left_alone.contains(key) || object.md5.is_some_and(|md5| explained(key, Some(md5))) {
                 continue;
             }
             match baseline.objects.get(*key) {
@@ -82,7 +87,7 @@ pub fn compute(
             }
         }
         for key in baseline.objects.keys().filter(|key| mine(key)) {
-            if !listed.contains_key(key.as_str()) {
+            if !listed.contains_key(key.as_str()) && !explained(key, None) {
                 objects.push(drifted(key, DriftKind::Removed));
             }
         }

@@ -217,3 +217,52 @@ pub enum RollbackError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Where a deploy says, before its first object write, what it is about to leave under its mappings. Deleted
+/// once its record and marker are written, so an intent that is still there belongs to a deploy that stopped
+/// part-way: the objects it wrote are dagship's, not drift (src/deploy/drift.rs), until the next deploy finishes
+/// and clears it.
+pub const INTENT_PREFIX: &str = ".dagship/intents/";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Intent {
+    /// The id its record will have.
+    pub id: String,
+    pub commit: String,
+    /// The mapping prefixes the deploy mirrors: a key under them that it does not list, it deletes.
+    pub prefixes: Vec<String>,
+    /// Key -> content MD5 of every object the deploy leaves under `prefixes`.
+    pub objects: BTreeMap<String, crate::hash::Md5>,
+}
+
+impl Intent {
+    /// Whether this unfinished deploy would have left the object with this content (None: deleted it) there.
+    pub fn explains(&self, key: &str, md5: Option<crate::hash::Md5>) -> bool {
+        self.prefixes.iter().any(|prefix| key.starts_with(prefix.as_str()))
+            && match md5 {
+                Some(md5) => self.objects.get(key) == Some(&md5),
+                None => !self.objects.contains_key(key),
+            }
+    }
+}
+
+pub async fn write_intent(store: &dyn Store, intent: &Intent) -> Result<(), StoreError> {
+    let bytes = Bytes::from(serde_json::to_vec(intent).expect("intents serialize"));
+    let key = format!("{INTENT_PREFIX}{}{SUFFIX}", intent.id);
+    store.put(&PutRequest::bytes(&key, bytes, PutMode::Overwrite)).await.map(|_| ())
+}
+
+/// The intents of deploys that stopped part-way (normally none), with their keys.
+pub async fn intents(store: &dyn Store) -> Result<Vec<(String, Intent)>, StoreError> {
+    let keys: Vec<String> = store.list(INTENT_PREFIX).await?.into_iter().map(|object| object.key).collect();
+    let mut intents = Vec::new();
+    for key in keys {
+        // One that does not parse explains nothing; the next deploy removes it.
+        if let Some(bytes) = store.get(&key).await?
+            && let Ok(intent) = serde_json::from_slice(&bytes)
+        {
+            intents.push((key, intent));
+        }
+    }
+    Ok(intents)
+}

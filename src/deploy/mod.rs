@@ -125,6 +125,8 @@ pub struct Prepared {
     pub store: Arc<dyn Store>,
     pub plan: Plan,
     pub marker: Option<Marker>,
+    /// The keys of intents left by deploys that stopped part-way (cleared once this deploy is recorded).
+    pub intents: Vec<String>,
 }
 
 /// Reads the local folders and the bucket side by side and plans the deploy. Writes nothing.
@@ -146,10 +148,11 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         tokio::task::spawn_blocking(move || read_trees(&root, &mappings, &excluded))
     };
     let listings = futures::future::try_join_all(mappings.iter().map(|mapping| store.list(&mapping.prefix)));
-    let (marker, listings, last_record) = futures::future::try_join3(
+    let (marker, listings, last_record, intents) = futures::future::try_join4(
         marker::read(store.as_ref()),
         listings,
         ledger::last_deployed(store.as_ref()),
+        ledger::intents(store.as_ref()),
     )
     .await?;
     let trees =
@@ -186,8 +189,9 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         }
         (None, None) => None,
     };
-    let drift =
-        baseline.map(|baseline| drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases));
+    let unfinished: Vec<ledger::Intent> = intents.iter().map(|(_, intent)| intent.clone()).collect();
+    let drift = baseline
+        .map(|baseline| drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, &unfinished));
     if let Some(drift) = &drift
         && !request.overwrite_drift
     {
@@ -207,7 +211,8 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         refusals,
         drift,
     };
-    Ok(Prepared { store, plan, marker })
+    let intents = intents.into_iter().map(|(key, _)| key).collect();
+    Ok(Prepared { store, plan, marker, intents })
 }
 
 /// Stages the files `environment` deploys from `revision` (HEAD when `None`): the mirrored folders, and on MWAA
@@ -383,6 +388,23 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     Ok(report)
 }
 
+/// What the deploy leaves under its mappings, said before its first object write.
+fn intent(id: &str, commit: &str, plan: &Plan) -> ledger::Intent {
+    let mut objects = std::collections::BTreeMap::new();
+    for phase in &plan.phases {
+        objects.extend(phase.unchanged_objects.iter().map(|(key, record)| (key.clone(), record.md5)));
+        objects.extend(
+            phase.uploads.iter().chain(&phase.replacements).filter_map(|change| Some((change.key.clone(), change.md5?))),
+        );
+    }
+    ledger::Intent {
+        id: id.to_string(),
+        commit: commit.to_string(),
+        prefixes: plan.phases.iter().map(|phase| phase.prefix.clone()).collect(),
+        objects,
+    }
+}
+
 /// Records a deploy that stopped under the lock (refused against the bucket as it was under the lock, or failed
 /// part-way), best effort: the error itself is what the run reports. Nothing is written after a signal or once
 /// the lock is lost (the guard refuses it anyway).
@@ -504,6 +526,11 @@ async fn deploy_locked(
     if prepared.plan.is_noop() && recorded {
         return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa, ledger_id: None });
     }
+    let id = ledger::new_id(std::time::SystemTime::now());
+    if !prepared.plan.is_noop() {
+        apply::stop_if_cancelled()?;
+        ledger::write_intent(store.as_ref(), &intent(&id, commit, &prepared.plan)).await?;
+    }
     let applied = apply::apply(store.as_ref(), &prepared.plan, options.concurrency).await?;
     // The marker says the bucket holds this commit: never after a cancelled deploy.
     apply::stop_if_cancelled()?;
@@ -512,7 +539,7 @@ async fn deploy_locked(
     objects.extend(applied.written);
     // The ledger record first (its commit point), then the marker that points at it.
     let summary = prepared.plan.summary.clone();
-    let record = new_record(
+    let mut record = new_record(
         request,
         options,
         prepared.marker.as_ref(),
@@ -522,6 +549,7 @@ async fn deploy_locked(
         Vec::new(),
         objects.clone(),
     );
+    record.id = id;
     apply::stop_if_cancelled()?;
     ledger::append(store.as_ref(), &record).await?;
     let marker = Marker {
@@ -533,6 +561,11 @@ async fn deploy_locked(
         ledger_id: Some(record.id.clone()),
     };
     marker::write(store.as_ref(), &marker).await?;
+    // This deploy's intent, and those of deploys that stopped part-way (this one completed them).
+    let own = format!("{}{}.json", ledger::INTENT_PREFIX, record.id);
+    for key in prepared.intents.iter().chain(std::iter::once(&own).filter(|_| !prepared.plan.is_noop())) {
+        store.delete(key).await?;
+    }
     Ok(Locked { plan: prepared.plan, steps: applied.steps, up_to_date: false, mwaa, ledger_id: Some(record.id) })
 }
 
