@@ -42,8 +42,9 @@ fn stored_records(project: &Project) -> BTreeMap<String, serde_json::Value> {
         .into_iter()
         .filter(|(key, _)| key.starts_with(".dagship/history/"))
         .map(|(key, bytes)| {
-            let record = serde_json::from_slice(&bytes)
-                .unwrap_or_else(|err| panic!("{key} is not a whole record ({err}): {}", String::from_utf8_lossy(&bytes)));
+            let record = serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+                panic!("{key} is not a whole record ({err}): {}", String::from_utf8_lossy(&bytes))
+            });
             (key, record)
         })
         .collect()
@@ -339,7 +340,11 @@ fn ci_refuses_an_older_commit_and_rolls_back_through_the_input() {
     let payload = dispatch("refs/heads/main", serde_json::json!({"environment": "test"}));
     let refused = run_ci(project.command(&[]), "workflow_dispatch", &payload, api, &a);
     refused.run.assert_code(3);
-    assert!(refused.run.stderr.contains("ancestor") && refused.run.stderr.contains("rollback"), "{}", refused.run.stderr);
+    assert!(
+        refused.run.stderr.contains("ancestor") && refused.run.stderr.contains("rollback"),
+        "{}",
+        refused.run.stderr
+    );
     assert_eq!(project.deployed(), at_b, "nothing written");
 
     project.repo.git(&["checkout", "-q", "main"]);

@@ -2,12 +2,12 @@
 //! environment in chain order through the same `deploy_one` as `dagship deploy`, each wrapped in a GitHub
 //! Deployment whose statuses go in_progress, then success or failure. The first failure stops the chain.
 use super::deploy::{Target, announce_chain_stop, append_deploy_summary, deploy_one, render_deploy_text};
-use crate::deploy::OlderCommit;
 use super::detect::detect;
 use super::{env_path, print_stdout};
 use crate::cli::{DbtArtifacts, DeployArgs, DetectArgs, OutputFormat};
 use crate::config::Config;
 use crate::deploy::DeployReport;
+use crate::deploy::OlderCommit;
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
 use crate::git::Git;

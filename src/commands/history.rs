@@ -2,7 +2,7 @@
 //! (src/deploy/drift.rs) read back, and a rollback run through the same `deploy_one` as a deploy.
 use std::collections::BTreeMap;
 
-use super::deploy::{Target, append_deploy_summary, deploy_outputs, deploy_one, render_deploy_text, request, setup};
+use super::deploy::{Target, append_deploy_summary, deploy_one, deploy_outputs, render_deploy_text, request, setup};
 use super::{env_path, print_stdout, runtime, write_step_outputs};
 use crate::cli::{
     Cli, DbtArtifacts, DeployArgs, DriftArgs, HistoryArgs, OutputFormat, PlanFormat, RollbackArgs, StatusArgs,
@@ -64,7 +64,8 @@ pub(super) fn rollback_one(
     args: &RollbackArgs,
 ) -> Result<DeployReport> {
     let env = args.env.as_str();
-    let (current, target) = runtime.block_on(deploy::rollback_target(&request(root, config, env, None), args.to.as_deref()))?;
+    let (current, target) =
+        runtime.block_on(deploy::rollback_target(&request(root, config, env, None), args.to.as_deref()))?;
     let in_repository = git.and_then(|git| git.resolve_commit(&target.commit).ok().flatten()).is_some();
     if !in_repository {
         return Err(DeployError::Input(format!(
@@ -128,12 +129,8 @@ fn warn_if_not_restored(report: &DeployReport, target: &ledger::Record) {
         }
     }
     let in_plan = |key: &str| report.plan.phases.iter().any(|phase| key.starts_with(&phase.prefix));
-    let recorded: BTreeMap<&str, Md5> = target
-        .objects
-        .iter()
-        .filter(|(key, _)| in_plan(key))
-        .map(|(key, record)| (key.as_str(), record.md5))
-        .collect();
+    let recorded: BTreeMap<&str, Md5> =
+        target.objects.iter().filter(|(key, _)| in_plan(key)).map(|(key, record)| (key.as_str(), record.md5)).collect();
     let differing: Vec<&str> = planned
         .keys()
         .chain(recorded.keys())

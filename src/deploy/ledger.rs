@@ -114,9 +114,7 @@ pub async fn ids(store: &dyn Store) -> Result<Vec<String>, StoreError> {
         .list(HISTORY_PREFIX)
         .await?
         .into_iter()
-        .filter_map(|object| {
-            object.key.strip_prefix(HISTORY_PREFIX)?.strip_suffix(SUFFIX).map(str::to_string)
-        })
+        .filter_map(|object| object.key.strip_prefix(HISTORY_PREFIX)?.strip_suffix(SUFFIX).map(str::to_string))
         .filter(|id| !id.contains('/'))
         .collect();
     ids.sort();

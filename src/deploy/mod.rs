@@ -190,8 +190,8 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         (None, None) => None,
     };
     let unfinished: Vec<ledger::Intent> = intents.iter().map(|(_, intent)| intent.clone()).collect();
-    let drift = baseline
-        .map(|baseline| drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, &unfinished));
+    let drift =
+        baseline.map(|baseline| drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, &unfinished));
     if let Some(drift) = &drift
         && !request.overwrite_drift
     {
@@ -394,7 +394,11 @@ fn intent(id: &str, commit: &str, plan: &Plan) -> ledger::Intent {
     for phase in &plan.phases {
         objects.extend(phase.unchanged_objects.iter().map(|(key, record)| (key.clone(), record.md5)));
         objects.extend(
-            phase.uploads.iter().chain(&phase.replacements).filter_map(|change| Some((change.key.clone(), change.md5?))),
+            phase
+                .uploads
+                .iter()
+                .chain(&phase.replacements)
+                .filter_map(|change| Some((change.key.clone(), change.md5?))),
         );
     }
     ledger::Intent {
@@ -425,7 +429,8 @@ async fn record_stop(
         DeployError::Refused(reasons) => reasons.clone(),
         other => vec![other.to_string()],
     };
-    let record = new_record(request, options, marker, outcome, Summary::default(), started, reasons, Default::default());
+    let record =
+        new_record(request, options, marker, outcome, Summary::default(), started, reasons, Default::default());
     if let Err(write_err) = ledger::append(store, &record).await {
         announce(Level::Warning, &format!("could not record the stopped deploy in the history: {write_err}"));
     }
@@ -519,10 +524,9 @@ async fn deploy_locked(
     };
     // Up to date only when the marker names this commit *and* its ledger record: a deploy whose record (or
     // marker) a crash kept from being written is recorded now. A rollback is always recorded.
-    let recorded = prepared
-        .marker
-        .as_ref()
-        .is_some_and(|marker| marker.commit == commit && marker.ledger_id.is_some() && options.kind == ledger::Kind::Deploy);
+    let recorded = prepared.marker.as_ref().is_some_and(|marker| {
+        marker.commit == commit && marker.ledger_id.is_some() && options.kind == ledger::Kind::Deploy
+    });
     if prepared.plan.is_noop() && recorded {
         return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa, ledger_id: None });
     }
