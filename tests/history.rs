@@ -389,3 +389,52 @@ fn what_a_failed_deploy_wrote_is_not_drift_and_a_rollback_after_it_goes_through(
     assert!(!project.bucket.keys().iter().any(|key| key.starts_with(".dagship/intents/")), "intents cleared");
     assert_eq!(history(&project)[0]["kind"], "rollback");
 }
+
+/// A rollback through a proxy that fails 10% of requests (503, 429, resets before and after the server applied
+/// the request, delays, cut bodies) converges when rerun: the bucket is A's tree, every ledger record is whole,
+/// and the newest deployed one is the rollback's.
+#[test]
+fn a_rollback_through_injected_faults_converges() {
+    let project = Project::new(Backend::S3, CONFIG);
+    for index in 0..40 {
+        project.repo.write(&format!("dags/many/dag_{index:02}.py"), &format!("# dag {index}\n"));
+    }
+    project.repo.commit("A");
+    project.deploy_json(&[]);
+    let at_a = project.deployed();
+    let a_id = history(&project)[0]["id"].as_str().unwrap().to_string();
+    for index in 0..40 {
+        project.repo.write(&format!("dags/many/dag_{index:02}.py"), &format!("# dag {index}, B\n"));
+    }
+    project.repo.remove("dags/sql");
+    project.repo.commit("B");
+    project.deploy_json(&[]);
+
+    let proxy = FaultProxy::start(
+        project.bucket.endpoint.as_ref().unwrap(),
+        Flavor::S3,
+        0.10,
+        0x1234_5678,
+        &common::fault_proxy::ALL_FAULTS,
+    );
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut command = project.command(&["rollback", "--env", "test", "--to", &a_id, "--lock-timeout", "60s"]);
+        command.env("AWS_ENDPOINT_URL_S3", &proxy.url);
+        let run = run_command(&mut command);
+        if run.code == 0 {
+            break;
+        }
+        assert_eq!(run.code, 4, "only remote failures: {}", run.stderr);
+        assert!(attempts < 10, "no convergence in 10 attempts: {}", run.stderr);
+    }
+    assert!(proxy.total_faults() > 0, "faults were injected");
+    assert_eq!(project.deployed(), at_a, "after {attempts} attempt(s)");
+    let records = stored_records(&project);
+    let newest_deployed = records.values().rev().find(|record| record["outcome"] == "deployed").unwrap();
+    assert_eq!(newest_deployed["kind"], "rollback");
+    assert_record_matches_bucket(newest_deployed, &project.deployed());
+    project.run(&["drift", "--env", "test"]).assert_code(0);
+    eprintln!("rollback through 10% faults: {attempts} attempt(s), {:?}", proxy.counts());
+}
