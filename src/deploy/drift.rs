@@ -140,3 +140,108 @@ pub fn kind_name(kind: DriftKind) -> &'static str {
         DriftKind::Removed => "removed",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Md5;
+
+    fn mapping() -> Mapping {
+        Mapping { phase: Phase::Dags, source: "dags".into(), prefix: "dags/".into(), staged: None }
+    }
+
+    fn phase(kept: &[&str]) -> PhasePlan {
+        PhasePlan {
+            phase: Phase::Dags,
+            source: "dags".into(),
+            prefix: "dags/".into(),
+            uploads: vec![],
+            replacements: vec![],
+            deletions: vec![],
+            unchanged: 0,
+            kept: kept.iter().map(|key| key.to_string()).collect(),
+            protected_skipped: vec![],
+            excluded: 0,
+            ignored: vec![],
+            source_exists: true,
+            source_files: 1,
+            remote_objects: 0,
+            unchanged_objects: vec![],
+        }
+    }
+
+    fn listed(key: &str, content: &str, version: &str) -> ObjectMeta {
+        ObjectMeta {
+            key: key.into(),
+            size: content.len() as u64,
+            md5: Some(Md5::of_bytes(content.as_bytes())),
+            version: version.into(),
+        }
+    }
+
+    fn recorded(content: &str, version: &str) -> ObjectRecord {
+        ObjectRecord { md5: Md5::of_bytes(content.as_bytes()), size: content.len() as u64, version: version.into() }
+    }
+
+    fn kinds(drift: &Drift) -> Vec<(&str, DriftKind)> {
+        drift.objects.iter().map(|object| (object.key.as_str(), object.kind)).collect()
+    }
+
+    /// Same version or same bytes is no drift; other bytes, a new key and a missing key are; what the mirror
+    /// leaves alone (kept) and what an unfinished deploy wrote or deleted are not.
+    #[test]
+    fn drift_is_content_changed_outside_dagship() {
+        let objects: BTreeMap<String, ObjectRecord> = [
+            ("dags/same.py", recorded("a", "v1")),
+            ("dags/rewritten.py", recorded("b", "v1")),
+            ("dags/edited.py", recorded("c", "v1")),
+            ("dags/gone.py", recorded("d", "v1")),
+            ("dags/unfinished_gone.py", recorded("e", "v1")),
+            ("data/elsewhere.csv", recorded("f", "v1")),
+        ]
+        .into_iter()
+        .map(|(key, record)| (key.to_string(), record))
+        .collect();
+        let baseline = Baseline { since: "id".into(), commit: "c0ffee".into(), objects: &objects };
+        let listing = vec![
+            listed("dags/same.py", "a", "v1"),
+            listed("dags/rewritten.py", "b", "v2"),
+            listed("dags/edited.py", "C", "v2"),
+            listed("dags/new.py", "n", "v1"),
+            listed("dags/excluded.py", "x", "v1"),
+            listed("dags/unfinished.py", "u", "v1"),
+        ];
+        let unfinished = Intent {
+            id: "next".into(),
+            commit: "beef".into(),
+            prefixes: vec!["dags/".into()],
+            // It keeps the others as recorded, writes `unfinished.py` and deletes `unfinished_gone.py`.
+            objects: [("same", "a"), ("rewritten", "b"), ("edited", "c"), ("gone", "d"), ("unfinished", "u")]
+                .into_iter()
+                .map(|(name, content)| (format!("dags/{name}.py"), Md5::of_bytes(content.as_bytes())))
+                .collect(),
+        };
+        let compute = |intents: &[Intent]| {
+            compute(
+                &baseline,
+                &[mapping()],
+                &[],
+                std::slice::from_ref(&listing),
+                &[phase(&["dags/excluded.py"])],
+                intents,
+            )
+        };
+        assert_eq!(
+            kinds(&compute(std::slice::from_ref(&unfinished))),
+            [
+                ("dags/edited.py", DriftKind::Changed),
+                ("dags/gone.py", DriftKind::Removed),
+                ("dags/new.py", DriftKind::Added)
+            ]
+        );
+        let drift = compute(&[]);
+        let without_intent = kinds(&drift);
+        assert!(without_intent.contains(&("dags/unfinished.py", DriftKind::Added)), "{without_intent:?}");
+        assert!(without_intent.contains(&("dags/unfinished_gone.py", DriftKind::Removed)), "{without_intent:?}");
+    }
+}
