@@ -22,6 +22,7 @@ mod detect_output;
 mod detect_ranges;
 mod examples;
 mod fault_injection;
+mod history;
 mod hostile_input;
 mod mwaa;
 mod properties;

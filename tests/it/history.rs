@@ -1,7 +1,7 @@
 //! The deploy ledger, `history`, `rollback`, drift and `status`, against real git repositories and the three
 //! backends (file://, S3 on moto, GCS on the emulator). Bucket contents are read from the server, never through
 //! dagship's store; writes are counted where they happen (a recording proxy, the file:// journal).
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
