@@ -210,6 +210,7 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         untracked: source.untracked.len(),
         refusals,
         drift,
+        older_than_deployed: older_than(request.repo_root, marker.as_ref(), &source.commit),
     };
     let intents = intents.into_iter().map(|(key, _)| key).collect();
     Ok(Prepared { store, plan, marker, intents })
@@ -355,7 +356,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
         report.mwaa = mwaa;
         return Ok(report);
     }
-    if let Some(refusal) = check_older(request.repo_root, prepared.marker.as_ref(), &commit, options.older) {
+    if let Some(refusal) = check_older(&prepared.plan, options.older) {
         return Err(DeployError::Refused(vec![refusal]));
     }
     let started = std::time::Instant::now();
@@ -386,6 +387,13 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     report.mwaa = locked.mwaa;
     report.ledger_id = locked.ledger_id;
     Ok(report)
+}
+
+/// The deployed commit, when `commit` is an ancestor of it (and not it).
+fn older_than(repo_root: &Path, marker: Option<&Marker>, commit: &str) -> Option<String> {
+    let deployed = marker.map(|marker| marker.commit.as_str()).filter(|deployed| *deployed != commit)?;
+    let git = crate::git::Git::discover(repo_root).ok()?;
+    git.is_ancestor(commit, deployed).unwrap_or(false).then(|| deployed.to_string())
 }
 
 /// What the deploy leaves under its mappings, said before its first object write.
@@ -470,13 +478,9 @@ fn new_record(
 /// Deploying a commit that the deployed one descends from puts older code in place: a laptop deploy warns, `ci`
 /// refuses (an older commit goes back through `dagship rollback`, which the ledger records as one), a rollback
 /// says so. Returns the refusal, if any.
-fn check_older(repo_root: &Path, marker: Option<&Marker>, commit: &str, policy: OlderCommit) -> Option<String> {
-    let deployed = marker.map(|marker| marker.commit.as_str()).filter(|deployed| *deployed != commit)?;
-    let git = crate::git::Git::discover(repo_root).ok()?;
-    if !git.is_ancestor(commit, deployed).unwrap_or(false) {
-        return None;
-    }
-    let what = format!("commit {commit} is an ancestor of the deployed commit {deployed}");
+fn check_older(plan: &Plan, policy: OlderCommit) -> Option<String> {
+    let deployed = plan.older_than_deployed.as_deref()?;
+    let what = format!("commit {} is an ancestor of the deployed commit {deployed}", plan.commit);
     match policy {
         OlderCommit::Warn => {
             announce(Level::Warning, &format!("deploying {what}: this rolls the environment back to older code"));

@@ -91,6 +91,9 @@ pub struct Plan {
     pub untracked: usize,
     /// Why a deploy of this plan would be refused; empty when it is safe.
     pub refusals: Vec<String>,
+    /// The deployed commit, when this plan's commit is an ancestor of it: deploying it puts older code back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub older_than_deployed: Option<String>,
     /// Objects changed in the bucket outside dagship since the last deploy (src/deploy/drift.rs).
     #[serde(skip_serializing_if = "Drift::none_or_empty")]
     pub drift: Option<Drift>,

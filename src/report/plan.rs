@@ -51,6 +51,13 @@ pub fn render_plan_text(plan: &Plan) -> String {
             }
         }
     }
+    if let Some(deployed) = &plan.older_than_deployed {
+        let _ = writeln!(
+            text,
+            "warning: commit {} is an ancestor of the deployed commit {deployed}: this puts older code back",
+            plan.commit
+        );
+    }
     if let Some(drift) = plan.drift.as_ref().filter(|drift| !drift.is_empty()) {
         let _ = writeln!(
             text,
@@ -98,6 +105,14 @@ pub fn render_plan_markdown(plan: &Plan) -> String {
             let _ = writeln!(md, "- ... and {} more", deletions.len() - LIST_LIMIT);
         }
         let _ = writeln!(md, "\n</details>");
+    }
+    if let Some(deployed) = &plan.older_than_deployed {
+        let _ = writeln!(
+            md,
+            "\n> [!WARNING]\n> Commit {} is an ancestor of the deployed commit {}: this puts older code back",
+            code_span(&plan.commit),
+            code_span(deployed)
+        );
     }
     if let Some(drift) = plan.drift.as_ref().filter(|drift| !drift.is_empty()) {
         let _ = writeln!(

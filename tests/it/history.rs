@@ -318,7 +318,8 @@ fn history_renders_text_and_markdown() {
     assert!(json[0].get("objects").is_none(), "the JSON listing leaves the object sets out");
 }
 
-/// In Actions, deploying an ancestor of the deployed commit is refused (exit 3, nothing written): older code goes
+/// The plan (and so the PR comment) warns when its commit is an ancestor of the deployed one. In Actions,
+/// deploying such a commit is refused (exit 3, nothing written): older code goes
 /// back only through a rollback, which a manual run asks for with the `rollback_to` input and the ledger records
 /// with the run's URL.
 #[test]
@@ -337,6 +338,11 @@ fn ci_refuses_an_older_commit_and_rolls_back_through_the_input() {
     let api = "http://127.0.0.1:9";
 
     project.repo.git(&["checkout", "-q", &a]);
+    let plan = project.run(&["plan", "--env", "test", "--format", "json"]);
+    plan.assert_code(0);
+    assert_eq!(plan.json()["older_than_deployed"], b.as_str(), "the plan names the rollback it would be");
+    let markdown = project.run(&["plan", "--env", "test", "--format", "markdown"]).stdout;
+    assert!(markdown.contains("is an ancestor of the deployed commit"), "{markdown}");
     let payload = dispatch("refs/heads/main", serde_json::json!({"environment": "test"}));
     let refused = run_ci(project.command(&[]), "workflow_dispatch", &payload, api, &a);
     refused.run.assert_code(3);
