@@ -444,3 +444,71 @@ fn a_rollback_through_injected_faults_converges() {
     project.run(&["drift", "--env", "test"]).assert_code(0);
     eprintln!("rollback through 10% faults: {attempts} attempt(s), {:?}", proxy.counts());
 }
+
+/// SIGKILL at seeded random points of rollbacks (B -> A) once they hold the lock, 5 times: rerunning the rollback converges to A's tree
+/// (taking over the dead one's lock), every ledger record stays whole, and no record names the killed run unless
+/// all its writes had finished.
+#[test]
+fn a_killed_rollback_converges_when_rerun() {
+    const KILLS: u64 = 5;
+    let project = Project::new(Backend::Local, "deploy:\n  lock_ttl: 2s\n  max_delete: 100%\n");
+    let version = |tag: &str| {
+        for index in 0..150 {
+            let filler = "# padding\n".repeat(40 + index);
+            project.repo.write(&format!("dags/many/dag_{index:03}.py"), &format!("# {tag} {index}\n{filler}"));
+        }
+        project.repo.commit(tag)
+    };
+    version("A");
+    project.deploy_json(&[]);
+    let at_a = project.deployed();
+    let a_id = history(&project)[0]["id"].as_str().unwrap().to_string();
+    version("B");
+    let deployed = project.deploy_json(&[]);
+    let writes_ms =
+        deployed["steps"].as_array().unwrap().iter().map(|step| step["seconds"].as_f64().unwrap()).sum::<f64>();
+    let writes_ms = (writes_ms * 1000.0) as u64;
+    let at_b = project.deployed();
+
+    let mut seed: u64 = 0x0dd_ba11;
+    let mut interrupted = 0;
+    for kill in 0..KILLS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut command = project.command(&["rollback", "--env", "test", "--to", &a_id]);
+        command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let mut child = command.spawn().unwrap();
+        // Killed at a random point after it took the lock (so inside its writes, or just after them).
+        let lock = project.bucket.dir().join(".dagship/lock.json");
+        let waiting = std::time::Instant::now();
+        while !lock.exists() && child.try_wait().unwrap().is_none() {
+            assert!(waiting.elapsed() < std::time::Duration::from_secs(30), "the rollback never took the lock");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "kill {kill}: the rollback failed on its own: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(seed % (writes_ms + 1)));
+        let _ = child.kill();
+        child.wait().unwrap();
+        if project.bucket.dir().join(".dagship/lock.json").exists() {
+            interrupted += 1;
+        }
+        stored_records(&project); // every record parses: none is partial
+
+        let rerun = project.run(&["rollback", "--env", "test", "--to", &a_id, "--lock-timeout", "30s"]);
+        rerun.assert_code(0);
+        assert_eq!(project.deployed(), at_a, "kill {kill}: the rerun converges to A");
+        let records = stored_records(&project);
+        let newest = records.values().last().unwrap();
+        assert_eq!((newest["kind"].as_str(), newest["outcome"].as_str()), (Some("rollback"), Some("deployed")));
+        assert_record_matches_bucket(newest, &project.deployed());
+        assert_eq!(marker(&project)["ledger_id"], newest["id"]);
+
+        project.deploy_json(&[]);
+        assert_eq!(project.deployed(), at_b, "kill {kill}: back to B for the next kill");
+    }
+    eprintln!("killed rollbacks: {interrupted} of {KILLS} kills left a lock (landed inside the locked writes)");
+    assert!(interrupted >= 1, "the kills exercise a rollback killed while holding its lock");
+}
