@@ -481,11 +481,9 @@ fn a_killed_rollback_converges_when_rerun() {
         let mut child = command.spawn().unwrap();
         // Killed at a random point after it took the lock (so inside its writes, or just after them).
         let lock = project.bucket.dir().join(".dagship/lock.json");
-        let waiting = std::time::Instant::now();
-        while !lock.exists() && child.try_wait().unwrap().is_none() {
-            assert!(waiting.elapsed() < std::time::Duration::from_secs(30), "the rollback never took the lock");
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+        common::wait_until("the rollback to take the lock", std::time::Duration::from_secs(30), || {
+            lock.exists() || child.try_wait().unwrap().is_some()
+        });
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success(), "kill {kill}: the rollback failed on its own: {status}");
         }
