@@ -10,7 +10,9 @@ mod lease;
 pub mod ledger;
 mod lock;
 mod marker;
+mod older;
 mod plan;
+mod record;
 mod safety;
 mod source;
 
@@ -30,7 +32,6 @@ pub use safety::delete_limit;
 
 use crate::config::{Config, Environment};
 use crate::exit_code::ExitCode;
-use crate::github::workflow::{Level, announce};
 use crate::platform::PlatformError;
 use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::store::{self, ObjectMeta, Store, StoreError, StoreOptions, StoreUrl};
@@ -210,7 +211,7 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         untracked: source.untracked.len(),
         refusals,
         drift,
-        older_than_deployed: older_than(request.repo_root, marker.as_ref(), &source.commit),
+        older_than_deployed: older::older_than(request.repo_root, marker.as_ref(), &source.commit),
     };
     let intents = intents.into_iter().map(|(key, _)| key).collect();
     Ok(Prepared { store, plan, marker, intents })
@@ -356,7 +357,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
         report.mwaa = mwaa;
         return Ok(report);
     }
-    if let Some(refusal) = check_older(&prepared.plan, options.older) {
+    if let Some(refusal) = older::check_older(&prepared.plan, options.older) {
         return Err(DeployError::Refused(vec![refusal]));
     }
     let started = std::time::Instant::now();
@@ -370,7 +371,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let writing = crate::cancel::Writing::start();
     let result = deploy_locked(request, guarded.clone(), &options, &commit, started).await;
     if let Err(err) = &result {
-        record_stop(guarded.as_ref(), request, &options, prepared.marker.as_ref(), err, started).await;
+        record::record_stop(guarded.as_ref(), request, &options, prepared.marker.as_ref(), err, started).await;
     }
     let result = result.map_err(|err| lease.explain(err));
     let released = lease.release().await;
@@ -387,114 +388,6 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     report.mwaa = locked.mwaa;
     report.ledger_id = locked.ledger_id;
     Ok(report)
-}
-
-/// The deployed commit, when `commit` is an ancestor of it (and not it).
-fn older_than(repo_root: &Path, marker: Option<&Marker>, commit: &str) -> Option<String> {
-    let deployed = marker.map(|marker| marker.commit.as_str()).filter(|deployed| *deployed != commit)?;
-    let git = crate::git::Git::discover(repo_root).ok()?;
-    git.is_ancestor(commit, deployed).unwrap_or(false).then(|| deployed.to_string())
-}
-
-/// What the deploy leaves under its mappings, said before its first object write.
-fn intent(id: &str, commit: &str, plan: &Plan) -> ledger::Intent {
-    let mut objects = std::collections::BTreeMap::new();
-    for phase in &plan.phases {
-        objects.extend(phase.unchanged_objects.iter().map(|(key, record)| (key.clone(), record.md5)));
-        objects.extend(
-            phase
-                .uploads
-                .iter()
-                .chain(&phase.replacements)
-                .filter_map(|change| Some((change.key.clone(), change.md5?))),
-        );
-    }
-    ledger::Intent {
-        id: id.to_string(),
-        commit: commit.to_string(),
-        prefixes: plan.phases.iter().map(|phase| phase.prefix.clone()).collect(),
-        objects,
-    }
-}
-
-/// Records a deploy that stopped under the lock (refused against the bucket as it was under the lock, or failed
-/// part-way), best effort: the error itself is what the run reports. Nothing is written after a signal or once
-/// the lock is lost (the guard refuses it anyway).
-async fn record_stop(
-    store: &dyn Store,
-    request: &Request<'_>,
-    options: &DeployOptions,
-    marker: Option<&Marker>,
-    err: &DeployError,
-    started: std::time::Instant,
-) {
-    let outcome = match err {
-        DeployError::Refused(_) => ledger::Outcome::Refused,
-        DeployError::Store(_) | DeployError::Platform(_) => ledger::Outcome::Failed,
-        _ => return,
-    };
-    let reasons = match err {
-        DeployError::Refused(reasons) => reasons.clone(),
-        other => vec![other.to_string()],
-    };
-    let record =
-        new_record(request, options, marker, outcome, Summary::default(), started, reasons, Default::default());
-    if let Err(write_err) = ledger::append(store, &record).await {
-        announce(Level::Warning, &format!("could not record the stopped deploy in the history: {write_err}"));
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn new_record(
-    request: &Request<'_>,
-    options: &DeployOptions,
-    marker: Option<&Marker>,
-    outcome: ledger::Outcome,
-    summary: Summary,
-    started: std::time::Instant,
-    reasons: Vec<String>,
-    objects: std::collections::BTreeMap<String, ObjectRecord>,
-) -> ledger::Record {
-    let now = std::time::SystemTime::now();
-    ledger::Record {
-        id: ledger::new_id(now),
-        kind: options.kind,
-        outcome,
-        environment: request.environment.to_string(),
-        time: humantime::format_rfc3339_seconds(now).to_string(),
-        commit: options.holder.commit.clone(),
-        previous_commit: marker.map(|marker| marker.commit.clone()),
-        rollback_to: options.rollback_to.clone(),
-        actor: options.holder.actor.clone(),
-        run_url: options.holder.run_url.clone(),
-        summary,
-        duration_seconds: ledger::format_seconds(started.elapsed()),
-        reasons,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        objects,
-    }
-}
-
-/// Deploying a commit that the deployed one descends from puts older code in place: a laptop deploy warns, `ci`
-/// refuses (an older commit goes back through `dagship rollback`, which the ledger records as one), a rollback
-/// says so. Returns the refusal, if any.
-fn check_older(plan: &Plan, policy: OlderCommit) -> Option<String> {
-    let deployed = plan.older_than_deployed.as_deref()?;
-    let what = format!("commit {} is an ancestor of the deployed commit {deployed}", plan.commit);
-    match policy {
-        OlderCommit::Warn => {
-            announce(Level::Warning, &format!("deploying {what}: this rolls the environment back to older code"));
-            None
-        }
-        OlderCommit::Rollback => {
-            announce(Level::Notice, &format!("rolling back: {what}"));
-            None
-        }
-        OlderCommit::Refuse => Some(format!(
-            "{what}: a CI deploy does not put older code in place silently. Use `dagship rollback` (or the action's \
-             `rollback-to` input) to go back on purpose"
-        )),
-    }
 }
 
 /// What a deploy did under the lock.
@@ -537,7 +430,7 @@ async fn deploy_locked(
     let id = ledger::new_id(std::time::SystemTime::now());
     if !prepared.plan.is_noop() {
         apply::stop_if_cancelled()?;
-        ledger::write_intent(store.as_ref(), &intent(&id, commit, &prepared.plan)).await?;
+        ledger::write_intent(store.as_ref(), &record::intent(&id, commit, &prepared.plan)).await?;
     }
     let applied = apply::apply(store.as_ref(), &prepared.plan, options.concurrency).await?;
     // The marker says the bucket holds this commit: never after a cancelled deploy.
@@ -547,7 +440,7 @@ async fn deploy_locked(
     objects.extend(applied.written);
     // The ledger record first (its commit point), then the marker that points at it.
     let summary = prepared.plan.summary.clone();
-    let mut record = new_record(
+    let mut record = record::new_record(
         request,
         options,
         prepared.marker.as_ref(),
