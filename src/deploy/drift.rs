@@ -9,47 +9,11 @@
 //! `--overwrite-drift`; under data and the dbt state (which Airflow tasks and dbt write) drift is only reported.
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
+pub use super::drifted::{Drift, DriftKind, Drifted, kind_name};
 use super::layout::{Mapping, Phase, owned_by_deeper};
-use super::ledger::Intent;
-use super::plan::{ObjectRecord, PhasePlan};
+use super::marker::ObjectRecord;
+use super::plan::PhasePlan;
 use crate::store::ObjectMeta;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DriftKind {
-    Changed,
-    Added,
-    Removed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Drifted {
-    pub key: String,
-    pub kind: DriftKind,
-    pub phase: Phase,
-}
-
-/// What changed in the bucket since the baseline deploy.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Drift {
-    /// The ledger record compared with (`marker` when the environment has no ledger yet).
-    pub since: String,
-    pub since_commit: String,
-    pub objects: Vec<Drifted>,
-}
-
-impl Drift {
-    pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
-    }
-
-    /// For `skip_serializing_if`: a plan shows drift only when there is some.
-    pub fn none_or_empty(drift: &Option<Drift>) -> bool {
-        drift.as_ref().is_none_or(Drift::is_empty)
-    }
-}
 
 /// The baseline: what the last complete deploy left under the mappings.
 pub struct Baseline<'a> {
@@ -65,9 +29,8 @@ pub fn compute(
     owned_prefixes: &[String],
     listings: &[Vec<ObjectMeta>],
     phases: &[PhasePlan],
-    unfinished: &[Intent],
+    explained: impl Fn(&str, Option<crate::hash::Md5>) -> bool,
 ) -> Drift {
-    let explained = |key: &str, md5| unfinished.iter().any(|intent| intent.explains(key, md5));
     let mut objects = Vec::new();
     for ((mapping, listing), phase) in mappings.iter().zip(listings).zip(phases) {
         let mine = |key: &str| key.starts_with(&mapping.prefix) && !owned_by_deeper(owned_prefixes, mapping, key);
@@ -133,17 +96,10 @@ pub fn refusal(drift: &Drift, phases: &[PhasePlan], environment: &str) -> Option
     ))
 }
 
-pub fn kind_name(kind: DriftKind) -> &'static str {
-    match kind {
-        DriftKind::Changed => "changed",
-        DriftKind::Added => "added",
-        DriftKind::Removed => "removed",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::ledger::Intent;
     use crate::hash::Md5;
 
     fn mapping() -> Mapping {
@@ -222,13 +178,14 @@ mod tests {
                 .collect(),
         };
         let compute = |intents: &[Intent]| {
+            let explained = |key: &str, md5| intents.iter().any(|intent: &Intent| intent.explains(key, md5));
             compute(
                 &baseline,
                 &[mapping()],
                 &[],
                 std::slice::from_ref(&listing),
                 &[phase(&["dags/excluded.py"])],
-                intents,
+                explained,
             )
         };
         assert_eq!(

@@ -18,7 +18,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::plan::{ObjectRecord, Summary};
+use super::marker::ObjectRecord;
+use super::plan::Summary;
 use crate::store::{PutMode, PutRequest, Store, StoreError, StoreErrorKind};
 
 pub const HISTORY_PREFIX: &str = ".dagship/history/";
@@ -87,7 +88,7 @@ fn key_of(id: &str) -> String {
 /// A new record id for a record written at `now`.
 pub fn new_id(now: SystemTime) -> String {
     let stamp = humantime::format_rfc3339_millis(now).to_string().replace(':', "");
-    format!("{stamp}-{}", &crate::github::output::random_hex()[..6])
+    format!("{stamp}-{}", &crate::random::random_hex()[..6])
 }
 
 pub fn format_seconds(duration: Duration) -> f64 {
@@ -127,8 +128,8 @@ pub async fn read(store: &dyn Store, id: &str) -> Result<Option<Record>, StoreEr
     match serde_json::from_slice(&bytes) {
         Ok(record) => Ok(Some(record)),
         Err(err) => {
-            crate::github::workflow::announce(
-                crate::github::workflow::Level::Warning,
+            crate::notice::announce(
+                crate::notice::Level::Warning,
                 &format!("skipping the unreadable history record {}: {err}", store.url().join(&key_of(id))),
             );
             Ok(None)

@@ -3,6 +3,7 @@
 mod apply;
 mod commit_source;
 mod drift;
+mod drifted;
 mod exclude;
 mod guard;
 mod layout;
@@ -26,12 +27,13 @@ pub use drift::{Drift, DriftKind, Drifted, kind_name as drift_kind_name};
 pub use exclude::PLATFORM_MANAGED;
 pub use layout::{Mapping, Phase, dbt_state_prefix, mappings};
 pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
+pub use marker::ObjectRecord;
 pub use marker::{MARKER_KEY, Marker};
-pub use plan::{Change, LastDeploy, ObjectRecord, PhasePlan, Plan, Summary};
+pub use plan::{Change, LastDeploy, PhasePlan, Plan, Summary};
 pub use safety::delete_limit;
 
 use crate::config::{Config, Environment};
-use crate::exit_code::ExitCode;
+use crate::error_kind::ErrorKind;
 use crate::platform::PlatformError;
 use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::store::{self, ObjectMeta, Store, StoreError, StoreOptions, StoreUrl};
@@ -70,14 +72,14 @@ pub enum DeployError {
 }
 
 impl DeployError {
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            DeployError::Input(_) => ExitCode::Usage,
-            DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ExitCode::Refused,
-            DeployError::LockLost(_) => ExitCode::Remote,
-            DeployError::Store(err) => err.exit_code(),
-            DeployError::Platform(err) => err.exit_code(),
-            DeployError::Cancelled => ExitCode::Cancelled,
+            DeployError::Input(_) => ErrorKind::Usage,
+            DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ErrorKind::Refused,
+            DeployError::LockLost(_) => ErrorKind::Remote,
+            DeployError::Store(err) => err.kind(),
+            DeployError::Platform(err) => err.kind(),
+            DeployError::Cancelled => ErrorKind::Cancelled,
         }
     }
 }
@@ -191,8 +193,10 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         (None, None) => None,
     };
     let unfinished: Vec<ledger::Intent> = intents.iter().map(|(_, intent)| intent.clone()).collect();
-    let drift =
-        baseline.map(|baseline| drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, &unfinished));
+    let drift = baseline.map(|baseline| {
+        let explained = |key: &str, md5| unfinished.iter().any(|intent| intent.explains(key, md5));
+        drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, explained)
+    });
     if let Some(drift) = &drift
         && !request.overwrite_drift
     {

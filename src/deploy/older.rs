@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{Marker, OlderCommit, Plan};
-use crate::github::workflow::{Level, announce};
+use crate::notice::{Level, announce};
 
 /// The deployed commit, when `commit` is an ancestor of it (and not it).
 pub(super) fn older_than(repo_root: &Path, marker: Option<&Marker>, commit: &str) -> Option<String> {

@@ -2,7 +2,7 @@
 //! record after the last (src/deploy/ledger.rs), and a record of a deploy stopped under the lock.
 use super::ledger;
 use super::{DeployError, DeployOptions, Marker, ObjectRecord, Plan, Request, Summary};
-use crate::github::workflow::{Level, announce};
+use crate::notice::{Level, announce};
 use crate::store::Store;
 
 /// What the deploy leaves under its mappings, said before its first object write.

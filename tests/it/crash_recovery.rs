@@ -157,9 +157,10 @@ fn watch(root: &Path, version: usize, running: Arc<AtomicBool>, violations: Arc<
     reads
 }
 
-fn spawn_deploy(project: &Project) -> Child {
+/// A deploy whose file-backend writes are appended to `journal` as they start.
+fn spawn_deploy(project: &Project, journal: &Path) -> Child {
     let mut command = project.command(&["deploy", "--env", "test", "--format", "json", "--concurrency", "2"]);
-    command.stdout(Stdio::null()).stderr(Stdio::null());
+    command.env("DAGSHIP_FILE_JOURNAL", journal).stdout(Stdio::null()).stderr(Stdio::null());
     command.spawn().expect("start dagship deploy")
 }
 
@@ -168,11 +169,12 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     let project = Project::new(Backend::Local, "deploy:\n  lock_ttl: 2s\n  max_delete: 100%\n");
     let root = project.bucket.dir();
     write_version(&project, 0);
-    // The first deploy also measures how long one takes, to spread the kills over it.
-    let started = Instant::now();
-    let mut child = spawn_deploy(&project);
+    // The first deploy also counts the writes one makes, to spread the kills over them (aimed by the file
+    // backend's journal, not by the clock, so the machine's load does not move them out of the writes).
+    let journal = project.repo.path().parent().unwrap().join(format!("kill-journal-{}", std::process::id()));
+    let mut child = spawn_deploy(&project, &journal);
     assert!(child.wait().unwrap().success(), "the first deploy succeeds");
-    let full = started.elapsed();
+    let first_writes = journal_writes(&journal);
     assert_eq!(project.deployed(), project.expected());
 
     let mut rng = XorShift(0x00c0_ffee_d00d);
@@ -185,14 +187,23 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
             let (root, running, violations) = (root.clone(), running.clone(), violations.clone());
             std::thread::spawn(move || watch(&root, version, running, violations))
         };
-        let mut child = spawn_deploy(&project);
-        // Kills land in the later two thirds of a deploy: the first third is process start, staging the commit
-        // and the plan made before the lock, where a kill leaves nothing behind to repair.
-        let full_ms = full.as_millis() as u64;
-        let delay = Duration::from_millis(full_ms / 3 + rng.below(full_ms * 2 / 3 + 1));
-        std::thread::sleep(delay);
-        child.kill().unwrap(); // SIGKILL
-        let status = child.wait().unwrap();
+        let _ = std::fs::remove_file(&journal);
+        let mut child = spawn_deploy(&project, &journal);
+        // Kills land after a random number of started writes (a deploy of a new version writes about twice what
+        // the first did: uploads, then deletions); before the first write a kill leaves nothing to repair.
+        let aim = 1 + rng.below(2 * first_writes as u64) as usize;
+        let mut finished = None;
+        while journal_writes(&journal) < aim && finished.is_none() {
+            finished = child.try_wait().unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if finished.is_none() {
+            child.kill().unwrap(); // SIGKILL
+        }
+        let status = match finished {
+            Some(status) => status,
+            None => child.wait().unwrap(),
+        };
         running.store(false, Ordering::SeqCst);
         reads += watcher.join().unwrap();
         if let Some(violation) = phase_violation(&root, version) {
@@ -216,7 +227,11 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
             takeovers += 1;
         }
         let (bucket, source) = (deployed_objects(&root), project.expected());
-        assert!(bucket == source, "kill {version} ({delay:?}): the bucket differs: {}", difference(&bucket, &source));
+        assert!(
+            bucket == source,
+            "kill {version} (after write {aim}): the bucket differs: {}",
+            difference(&bucket, &source)
+        );
         assert!(!root.join(".dagship/lock.json").exists(), "kill {version}: the lock is released");
         let marker: serde_json::Value =
             serde_json::from_slice(&std::fs::read(root.join(".dagship/last-deploy.json")).unwrap()).unwrap();
@@ -225,13 +240,18 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     let violations = violations.lock().unwrap();
     assert!(violations.is_empty(), "phase order broken: {violations:?}");
     eprintln!(
-        "crash recovery: {KILLS} kills (one deploy takes {full:?}), {interrupted} interrupted a deploy, \
+        "crash recovery: {KILLS} kills (the first deploy makes {first_writes} writes), {interrupted} interrupted a deploy, \
          {takeovers} stale locks taken over, {partials} partial files left in .dagship/partial, all {KILLS} converged; the phase watcher read the \
          bucket {reads} times"
     );
     assert!(reads >= KILLS, "the watcher read the bucket during the deploys");
     assert!(interrupted >= KILLS / 2, "most kills land inside a deploy: {interrupted} of {KILLS}");
     assert!(takeovers >= KILLS / 4, "kills leave locks that are taken over: {takeovers} of {KILLS}");
+}
+
+/// How many writes the file backend's journal has recorded (0 before the first).
+fn journal_writes(journal: &Path) -> usize {
+    std::fs::read_to_string(journal).map_or(0, |text| text.lines().count())
 }
 
 fn marker_commit(root: &Path) -> Option<String> {
@@ -250,29 +270,57 @@ fn sigint_at_random_points_releases_the_lock_and_writes_no_false_marker() {
     let project = Project::new(Backend::Local, "deploy:\n  max_delete: 100%\n");
     let root = project.bucket.dir();
     write_version(&project, 0);
-    let started = Instant::now();
-    assert!(spawn_deploy(&project).wait().unwrap().success(), "the first deploy succeeds");
-    let full_ms = started.elapsed().as_millis() as u64;
+    // The signals are aimed by the writes a deploy has started (the file backend's journal), not by the clock: a
+    // deploy of a new version writes about twice what the first one does (uploads, then deletions).
+    let journal = project.repo.path().parent().unwrap().join(format!("journal-{}", std::process::id()));
+    let mut first = project.command(&["deploy", "--env", "test", "--concurrency", "2"]);
+    first.env("DAGSHIP_FILE_JOURNAL", &journal);
+    run_command(&mut first).assert_code(0);
+    let first_writes = journal_writes(&journal);
+    assert!(first_writes > FILES_PER_PHASE, "the journal records the first deploy's writes: {first_writes}");
 
     let mut rng = XorShift(0x5eed_1a7e);
     let mut cancelled_inside = 0;
     for version in 1..=SIGNALS {
         let previous = project.repo.head();
         write_version(&project, version);
+        let _ = std::fs::remove_file(&journal);
         let mut command = project.command(&["deploy", "--env", "test", "--concurrency", "2"]);
+        command.env("DAGSHIP_FILE_JOURNAL", &journal);
         command.stdout(Stdio::null()).stderr(Stdio::piped());
-        let child = command.spawn().expect("start dagship deploy");
-        std::thread::sleep(Duration::from_millis(rng.below(full_ms + 1)));
+        let mut child = command.spawn().expect("start dagship deploy");
+        // Drained as it comes, so a full pipe cannot stall the deploy while the loop below waits for its writes.
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut stderr_pipe, &mut text).unwrap();
+            text
+        });
+        // One signal in four before any write (start-up, planning); the rest after a random number of writes.
+        let aim = if rng.below(4) == 0 { 0 } else { 1 + rng.below(2 * first_writes as u64) as usize };
+        let mut finished = None;
+        while journal_writes(&journal) < aim {
+            finished = child.try_wait().unwrap();
+            if finished.is_some() {
+                break; // aimed past the deploy's last write: it finished before the signal
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
         let signalled = Instant::now();
-        let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-        assert!(kill.success() || child.id() == 0, "kill -INT");
-        let output = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if finished.is_none() {
+            let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+            assert!(kill.success(), "kill -INT");
+        }
+        let status = match finished {
+            Some(status) => status,
+            None => child.wait().unwrap(),
+        };
+        let stderr = stderr_reader.join().unwrap();
         assert!(signalled.elapsed() < Duration::from_secs(10), "signal {version}: the deploy stops promptly");
         // 0: done before the signal; 130: cancelled; killed by the signal itself: it came before dagship's
         // handler was installed (process start, reading the config), before anything could be written.
-        let code = output.status.code();
-        let died_of_sigint = std::os::unix::process::ExitStatusExt::signal(&output.status) == Some(2);
+        let code = status.code();
+        let died_of_sigint = std::os::unix::process::ExitStatusExt::signal(&status) == Some(2);
         assert!(matches!(code, Some(0) | Some(130)) || died_of_sigint, "signal {version}: exit {code:?}\n{stderr}");
         assert!(!root.join(".dagship/lock.json").exists(), "signal {version}: the lock is released\n{stderr}");
         let marker = marker_commit(&root);
