@@ -41,6 +41,16 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Remove an environment's deploy lock left by a deploy that died.
     Unlock(UnlockArgs),
+    /// An environment's deploy history (its ledger), newest first.
+    History(HistoryArgs),
+    /// Put back the object set of an earlier deploy (by default the one before the current), from its commit:
+    /// through the same plan, guards, lock, phases, marker and ledger as a deploy.
+    Rollback(RollbackArgs),
+    /// Compare the bucket with the last deploy's recorded objects: what changed outside dagship. Exits 1 when
+    /// something drifted.
+    Drift(DriftArgs),
+    /// Every environment at a glance: branch, last deployed commit, commits ahead, drift, lock.
+    Status(StatusArgs),
     /// Run dbt against an environment's state.
     #[command(subcommand)]
     Dbt(DbtCommand),
@@ -142,6 +152,9 @@ pub struct PlanArgs {
     /// Plan HEAD's tree even though tracked files under the deployed folders differ in the work tree.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Plan to replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
+    #[arg(long)]
+    pub overwrite_drift: bool,
     /// How to print the plan: text, json, or markdown (a pull request comment).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -175,9 +188,68 @@ pub struct DeployArgs {
     /// Where the dbt artifacts published to the state prefix come from (when dagship.yml has `dbt`).
     #[arg(long, value_enum, default_value_t = DbtArtifacts::Build)]
     pub dbt_artifacts: DbtArtifacts,
+    /// Replace DAGs and plugins edited in the bucket since the last deploy (`dagship drift`) instead of refusing.
+    #[arg(long)]
+    pub overwrite_drift: bool,
     /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The environment (a key of `environments` in dagship.yml).
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub env: String,
+    /// How many records to show.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+    /// How to print it: text, json, or markdown (a step summary or comment).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment (a key of `environments` in dagship.yml).
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub env: String,
+    /// The deploy to restore: a history record id, or a commit (at least 4 characters). Default: the last deploy
+    /// of another commit before the current one.
+    #[arg(long, value_name = "ID|COMMIT")]
+    pub to: Option<String>,
+    /// Plan and check everything, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Accept up to this many deletions even when over `deploy.max_delete`.
+    #[arg(long, value_name = "N")]
+    pub allow_deletes: Option<usize>,
+    /// Replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
+    #[arg(long)]
+    pub overwrite_drift: bool,
+    /// How long to wait for another deploy's lock (default: `deploy.lock_timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+    /// How to print the result: text for people, json for scripts.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The environment (a key of `environments` in dagship.yml).
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub env: String,
+    /// How to print it: text, json, or markdown (a step summary or comment).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How to print it: text, json, or markdown (a step summary or comment).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use crate::error_kind::ErrorKind;
 pub enum ExitCode {
     /// Everything went as asked.
     Ok = 0,
-    /// The run worked but a check failed (dbt, DAG import, tests).
+    /// The run worked but a check failed (dbt, DAG import, tests), or `dagship drift` found drift.
     ChecksFailed = 1,
     /// Bad usage or bad input: flags, config file, revisions, not a git repository.
     Usage = 2,

@@ -148,6 +148,12 @@ impl Git {
         Ok(self.maybe(["merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant])?.is_some())
     }
 
+    /// How many commits `to` has that `from` has not (`git rev-list --count from..to`; both must exist).
+    pub fn count_ahead(&self, from: &str, to: &str) -> Result<usize, GitError> {
+        let range = format!("{from}..{to}");
+        Ok(first_line(&self.stdout(["rev-list", "--count", "--end-of-options", range.as_str()])?).parse().unwrap_or(0))
+    }
+
     pub fn is_shallow(&self) -> Result<bool, GitError> {
         Ok(first_line(&self.stdout(["rev-parse", "--is-shallow-repository"])?) == "true")
     }

@@ -34,6 +34,9 @@ pub const DAGS_OK: &str = "dags_ok";
 pub const DAG_IMPORT_ERRORS: &str = "dag_import_errors";
 pub const DAG_IDS: &str = "dag_ids";
 
+// drift
+pub const DRIFT: &str = "drift";
+
 // ci
 pub const MODE: &str = "mode";
 pub const ENVIRONMENT: &str = "environment";

@@ -2,6 +2,7 @@
 //! renderings, step summary and step outputs.
 use crate::cli::{Cli, DbtArtifacts, DeployArgs, OutputFormat, PlanArgs, PlanFormat, UnlockArgs};
 use crate::dbt::ArtifactsMode;
+use crate::deploy::OlderCommit;
 use crate::error::Result;
 use crate::error_kind::ErrorKind;
 use crate::exit_code::ExitCode;
@@ -31,6 +32,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
         allow_deletes: args.allow_deletes,
         allow_dirty: args.allow_dirty,
         dbt_artifacts: dbt_artifacts(args.dbt_artifacts),
+        overwrite_drift: args.overwrite_drift,
     };
     let planned = stage::plan(&runtime()?, &workspace, &request)?;
     let plan = &planned.plan;
@@ -78,6 +80,10 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
             concurrency: args.concurrency.map(usize::from),
             lock_timeout: args.lock_timeout,
             dbt_artifacts: dbt_artifacts(args.dbt_artifacts),
+            overwrite_drift: args.overwrite_drift,
+            // A laptop deploy of an older commit warns; `ci` refuses it (DeployRequest::new).
+            older: OlderCommit::Warn,
+            ..DeployRequest::new(env, args.dry_run, args.allow_deletes)
         };
         match deploy_one(&runtime, &workspace, &request, &edges) {
             Ok(report) => reports.push(report),

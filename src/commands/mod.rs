@@ -8,6 +8,7 @@ mod dags;
 mod dbt;
 mod deploy;
 mod detect;
+mod history;
 
 use crate::cli::{Cli, Command, ConfigCommand, DagsCommand, DbtCommand};
 use crate::error::Result;
@@ -20,6 +21,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => deploy::plan(&cli, args),
         Command::Deploy(args) => deploy::deploy(&cli, args),
         Command::Unlock(args) => deploy::unlock(&cli, args),
+        Command::History(args) => history::history(&cli, args),
+        Command::Rollback(args) => history::rollback(&cli, args),
+        Command::Drift(args) => history::drift(&cli, args),
+        Command::Status(args) => history::status(&cli, args),
         Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
         Command::Dags(DagsCommand::Check(args)) => dags::check(&cli, args),
         Command::Ci => ci::run(&cli),

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::lease::Lease;
+use super::ledger::HISTORY_PREFIX;
 use super::marker::MARKER_KEY;
 use crate::store::{ObjectMeta, PutRequest, Store, StoreError, StoreUrl, Versioned};
 
@@ -64,7 +65,8 @@ impl Store for GuardedStore {
     }
 
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
-        if request.key == MARKER_KEY {
+        // The ledger record and the marker are the deploy's commit points: written only with a fresh lease.
+        if request.key == MARKER_KEY || request.key.starts_with(HISTORY_PREFIX) {
             self.lease.renew().await?;
         }
         self.guarded("upload", &request.key, self.inner.put(request)).await

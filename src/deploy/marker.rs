@@ -27,6 +27,9 @@ pub struct Marker {
     pub tool_version: String,
     /// Every object the deploy manages, keyed relative to the environment URL.
     pub objects: BTreeMap<String, ObjectRecord>,
+    /// The ledger record of this deploy (src/deploy/ledger.rs); absent in markers written before the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_id: Option<String>,
 }
 
 /// Reads the marker. A marker that does not parse is ignored with a warning: it only ever saves work.

@@ -2,15 +2,20 @@
 //! phases, record a marker. `plan` never writes; `deploy` writes only when every safety check passes.
 mod apply;
 mod commit_source;
+mod drift;
+mod drifted;
 mod exclude;
 mod guard;
 mod layout;
 mod lease;
+pub mod ledger;
 mod lock;
 mod marker;
 #[cfg(test)]
 mod model_tests;
+mod older;
 mod plan;
+mod record;
 mod safety;
 mod source;
 
@@ -20,6 +25,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use apply::{StepReport, human_bytes};
+pub use drift::{Drift, DriftKind, Drifted, kind_name as drift_kind_name};
 pub use exclude::PLATFORM_MANAGED;
 pub use layout::{Mapping, Phase, dbt_state_prefix, mappings};
 pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
@@ -30,7 +36,6 @@ pub use safety::delete_limit;
 
 use crate::config::{Config, Environment};
 use crate::error_kind::ErrorKind;
-use crate::notice::{Level, announce};
 use crate::platform::PlatformError;
 use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::store::{self, ObjectMeta, Store, StoreError, StoreOptions, StoreUrl};
@@ -94,6 +99,8 @@ pub struct Request<'a> {
     pub source: Option<&'a StagedSource>,
     /// Deploy although tracked files under the deployed folders differ in the work tree (the commit is deployed).
     pub allow_dirty: bool,
+    /// Replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
+    pub overwrite_drift: bool,
 }
 
 impl Request<'_> {
@@ -125,6 +132,8 @@ pub struct Prepared {
     pub store: Arc<dyn Store>,
     pub plan: Plan,
     pub marker: Option<Marker>,
+    /// The keys of intents left by deploys that stopped part-way (cleared once this deploy is recorded).
+    pub intents: Vec<String>,
 }
 
 /// Reads the local folders and the bucket side by side and plans the deploy. Writes nothing.
@@ -146,7 +155,13 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         tokio::task::spawn_blocking(move || read_trees(&root, &mappings, &excluded))
     };
     let listings = futures::future::try_join_all(mappings.iter().map(|mapping| store.list(&mapping.prefix)));
-    let (marker, listings) = futures::future::try_join(marker::read(store.as_ref()), listings).await?;
+    let (marker, listings, last_record, intents) = futures::future::try_join4(
+        marker::read(store.as_ref()),
+        listings,
+        ledger::last_deployed(store.as_ref()),
+        ledger::intents(store.as_ref()),
+    )
+    .await?;
     let trees =
         trees.await.map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
 
@@ -165,6 +180,25 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
     if !request.allow_dirty {
         refusals.extend(safety::dirty_refusal(&source.dirty, &source.commit));
     }
+    let baseline = match (&last_record, &marker) {
+        (Some(record), _) => {
+            Some(drift::Baseline { since: record.id.clone(), commit: record.commit.clone(), objects: &record.objects })
+        }
+        (None, Some(marker)) => {
+            Some(drift::Baseline { since: "marker".into(), commit: marker.commit.clone(), objects: &marker.objects })
+        }
+        (None, None) => None,
+    };
+    let unfinished: Vec<ledger::Intent> = intents.iter().map(|(_, intent)| intent.clone()).collect();
+    let drift = baseline.map(|baseline| {
+        let explained = |key: &str, md5| unfinished.iter().any(|intent| intent.explains(key, md5));
+        drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, explained)
+    });
+    if let Some(drift) = &drift
+        && !request.overwrite_drift
+    {
+        refusals.extend(drift::refusal(drift, &phases, request.environment));
+    }
     let plan = Plan {
         environment: request.environment.to_string(),
         bucket: store.url().to_string(),
@@ -177,8 +211,11 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         uncommitted: source.dirty.clone(),
         untracked: source.untracked.len(),
         refusals,
+        drift,
+        older_than_deployed: older::older_than(request.repo_root, marker.as_ref(), &source.commit),
     };
-    Ok(Prepared { store, plan, marker })
+    let intents = intents.into_iter().map(|(key, _)| key).collect();
+    Ok(Prepared { store, plan, marker, intents })
 }
 
 /// Each mapping's plan, from its local tree and its bucket listing.
@@ -273,6 +310,23 @@ pub struct DeployOptions {
     pub holder: Holder,
     /// The MWAA environment's files and update, when the environment has `mwaa` settings.
     pub mwaa: Option<Arc<MwaaStep>>,
+    /// A deploy or a rollback (recorded in the ledger).
+    pub kind: ledger::Kind,
+    /// For a rollback: the ledger record it restores.
+    pub rollback_to: Option<String>,
+    /// What to do when the commit is an ancestor of the deployed one.
+    pub older: OlderCommit,
+}
+
+/// Deploying an ancestor of the deployed commit puts older code in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OlderCommit {
+    /// Warn (a laptop's `dagship deploy`).
+    Warn,
+    /// Refuse (`dagship ci`: an older commit goes back only through `rollback`).
+    Refuse,
+    /// Expected (`dagship rollback`): a notice only.
+    Rollback,
 }
 
 #[derive(Debug, Serialize)]
@@ -282,6 +336,9 @@ pub struct DeployReport {
     pub dry_run: bool,
     /// Nothing to write: the bucket already matched and the marker named this commit.
     pub up_to_date: bool,
+    /// The ledger record this deploy wrote (none for dry runs and up-to-date runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_id: Option<String>,
     pub commit: String,
     pub plan: Plan,
     pub steps: Vec<StepReport>,
@@ -316,7 +373,10 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
         report.mwaa = mwaa;
         return Ok(report);
     }
-    warn_if_older(request.repo_root, prepared.marker.as_ref(), &commit);
+    if let Some(refusal) = older::check_older(&prepared.plan, options.older) {
+        return Err(DeployError::Refused(vec![refusal]));
+    }
+    let started = std::time::Instant::now();
 
     // Plan under the lock, so the plan is made against the bucket no other deploy is changing.
     // Every write under the lock goes through the guard, which stops the deploy once its lease lapses.
@@ -325,7 +385,11 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let lease = lease::Lease::start(store.clone(), &lock, request.environment, options.lock.ttl);
     let guarded: Arc<dyn Store> = Arc::new(guard::GuardedStore::new(store.clone(), lease.clone()));
     let writing = crate::cancel::Writing::start();
-    let result = deploy_locked(request, guarded, &options, &commit).await.map_err(|err| lease.explain(err));
+    let result = deploy_locked(request, guarded.clone(), &options, &commit, started).await;
+    if let Err(err) = &result {
+        record::record_stop(guarded.as_ref(), request, &options, prepared.marker.as_ref(), err, started).await;
+    }
+    let result = result.map_err(|err| lease.explain(err));
     let released = lease.release().await;
     drop(writing);
     let locked = result?;
@@ -338,25 +402,8 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let took_over = lock.took_over;
     let mut report = report(request, locked.plan, false, locked.up_to_date, commit, locked.steps, took_over);
     report.mwaa = locked.mwaa;
+    report.ledger_id = locked.ledger_id;
     Ok(report)
-}
-
-/// Deploying a commit that the deployed one descends from puts older code in place: allowed (it is how a revert
-/// by redeploy works), but never silently.
-fn warn_if_older(repo_root: &Path, marker: Option<&Marker>, commit: &str) {
-    let Some(deployed) = marker.map(|marker| marker.commit.as_str()).filter(|deployed| *deployed != commit) else {
-        return;
-    };
-    let Ok(git) = crate::git::Git::discover(repo_root) else { return };
-    if git.is_ancestor(commit, deployed).unwrap_or(false) {
-        announce(
-            Level::Warning,
-            &format!(
-                "deploying commit {commit}, an ancestor of the deployed commit {deployed}: this rolls the \
-                 environment back to older code"
-            ),
-        );
-    }
 }
 
 /// What a deploy did under the lock.
@@ -366,6 +413,7 @@ struct Locked {
     /// The bucket already matched and the marker named this commit: nothing was written.
     up_to_date: bool,
     mwaa: Option<MwaaReport>,
+    ledger_id: Option<String>,
 }
 
 /// Plans, checks, runs the platform step, applies and writes the marker.
@@ -374,6 +422,7 @@ async fn deploy_locked(
     store: Arc<dyn Store>,
     options: &DeployOptions,
     commit: &str,
+    started: std::time::Instant,
 ) -> Result<Locked, DeployError> {
     let prepared = prepare_with(request, store.clone()).await?;
     if !prepared.plan.refusals.is_empty() {
@@ -386,42 +435,93 @@ async fn deploy_locked(
         Some(mwaa) => Some(mwaa.apply(false).await?),
         None => None,
     };
-    if up_to_date(&prepared.plan, prepared.marker.as_ref(), commit) {
-        return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa });
+    if up_to_date(&prepared.plan, prepared.marker.as_ref(), commit, options.kind) {
+        return Ok(Locked { plan: prepared.plan, steps: Vec::new(), up_to_date: true, mwaa, ledger_id: None });
     }
-    let steps =
-        apply_and_record(store.as_ref(), &prepared.plan, request.environment, commit, options.concurrency).await?;
-    Ok(Locked { plan: prepared.plan, steps, up_to_date: false, mwaa })
+    let entry = LedgerEntry {
+        record: record::new_record(
+            request,
+            options,
+            prepared.marker.as_ref(),
+            ledger::Outcome::Deployed,
+            prepared.plan.summary.clone(),
+            started,
+            Vec::new(),
+            Default::default(),
+        ),
+        started,
+        stale_intents: prepared.intents.clone(),
+    };
+    let ledger_id = entry.record.id.clone();
+    let steps = apply_and_record(store.as_ref(), &prepared.plan, commit, options.concurrency, entry).await?;
+    Ok(Locked { plan: prepared.plan, steps, up_to_date: false, mwaa, ledger_id: Some(ledger_id) })
 }
 
-/// Nothing to write: the bucket already matches the plan and the marker names this commit.
-fn up_to_date(plan: &Plan, marker: Option<&Marker>, commit: &str) -> bool {
-    plan.is_noop() && marker.is_some_and(|marker| marker.commit == commit)
+/// Nothing to write: the bucket already matches the plan, and the marker names this commit *and* its ledger
+/// record (a deploy whose record or marker a crash kept from being written is recorded now). A rollback is always
+/// recorded.
+fn up_to_date(plan: &Plan, marker: Option<&Marker>, commit: &str, kind: ledger::Kind) -> bool {
+    plan.is_noop()
+        && kind == ledger::Kind::Deploy
+        && marker.is_some_and(|marker| marker.commit == commit && marker.ledger_id.is_some())
 }
 
-/// Applies the plan, then writes the marker naming `commit`, only once every write has finished: the marker always
-/// names a commit whose objects are all in place. The engine's unit tests (model_tests.rs) drive this function.
+/// The ledger record a deploy appends once its writes landed (its objects and duration are filled in then), and
+/// the intents of earlier deploys that stopped part-way, which this one completes.
+struct LedgerEntry {
+    record: ledger::Record,
+    started: std::time::Instant,
+    stale_intents: Vec<String>,
+}
+
+/// States the deploy's intent, applies the plan, then appends the ledger record and writes the marker naming
+/// `commit` that points at it, only once every write has finished: the marker always names a commit whose
+/// objects are all in place, and the ledger record is whole or absent. The engine's unit tests (model_tests.rs)
+/// drive this function.
 async fn apply_and_record(
     store: &dyn Store,
     plan: &Plan,
-    environment: &str,
     commit: &str,
     concurrency: usize,
+    entry: LedgerEntry,
 ) -> Result<Vec<StepReport>, DeployError> {
+    let LedgerEntry { mut record, started, stale_intents } = entry;
+    if !plan.is_noop() {
+        apply::stop_if_cancelled()?;
+        ledger::write_intent(store, &record::intent(&record.id, commit, plan)).await?;
+    }
     let applied = apply::apply(store, plan, concurrency).await?;
     // The marker says the bucket holds this commit: never after a cancelled deploy.
     apply::stop_if_cancelled()?;
     let mut objects: std::collections::BTreeMap<String, ObjectRecord> =
         plan.phases.iter().flat_map(|phase| phase.unchanged_objects.iter().cloned()).collect();
     objects.extend(applied.written);
+    // The ledger record first (its commit point), then the marker that points at it.
+    record.objects = objects.clone();
+    record.duration_seconds = ledger::format_seconds(started.elapsed());
+    apply::stop_if_cancelled()?;
+    ledger::append(store, &record).await?;
     let marker = Marker {
-        environment: environment.to_string(),
+        environment: record.environment.clone(),
         commit: commit.to_string(),
         deployed_at: lock::format_time(now_seconds()),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         objects,
+        ledger_id: Some(record.id.clone()),
     };
     marker::write(store, &marker).await?;
+    // This deploy's intent, and those of deploys that stopped part-way (this one completed them). Best effort: the
+    // deploy is recorded and its marker written, so it succeeded; an intent left behind names objects the ledger
+    // now holds (never taken for drift), and the next deploy removes it.
+    let own = format!("{}{}.json", ledger::INTENT_PREFIX, record.id);
+    for key in stale_intents.iter().chain(std::iter::once(&own).filter(|_| !plan.is_noop())) {
+        if let Err(err) = store.delete(key).await {
+            crate::notice::announce(
+                crate::notice::Level::Warning,
+                &format!("the deploy intent `{key}` stays until the next deploy removes it: {err}"),
+            );
+        }
+    }
     Ok(applied.steps)
 }
 
@@ -446,6 +546,7 @@ fn report(
         // The marker is written by every deploy that is neither a dry run nor already up to date.
         marker_written: !dry_run && !up_to_date,
         mwaa: None,
+        ledger_id: None,
     }
 }
 
@@ -460,4 +561,28 @@ pub async fn last_deploy(request: &Request<'_>) -> Result<Option<Marker>, Deploy
 pub async fn unlock(request: &Request<'_>, force: bool) -> Result<Option<Holder>, DeployError> {
     let store = request.open_store().await?;
     lock::unlock(store.as_ref(), request.environment, request.config.deploy.lock_ttl(), force).await
+}
+
+/// The environment's newest `limit` ledger records, newest first.
+pub async fn history(request: &Request<'_>, limit: usize) -> Result<Vec<ledger::Record>, DeployError> {
+    let store = request.open_store().await?;
+    Ok(ledger::newest(store.as_ref(), limit).await?)
+}
+
+/// The current deployed record and the one a rollback to `to` restores (see [`ledger::rollback_target`]).
+pub async fn rollback_target(
+    request: &Request<'_>,
+    to: Option<&str>,
+) -> Result<(ledger::Record, ledger::Record), DeployError> {
+    let store = request.open_store().await?;
+    ledger::rollback_target(store.as_ref(), to).await.map_err(|err| match err {
+        ledger::RollbackError::Store(err) => DeployError::Store(err),
+        other => DeployError::Input(other.to_string()),
+    })
+}
+
+/// Who holds the environment's deploy lock, if anyone.
+pub async fn lock_holder(request: &Request<'_>) -> Result<Option<Holder>, DeployError> {
+    let store = request.open_store().await?;
+    Ok(store.get(LOCK_KEY).await?.map(|bytes| lock::LockRecord::parse(&bytes).holder))
 }

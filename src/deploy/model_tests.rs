@@ -12,7 +12,7 @@ use super::layout::{Mapping, Phase};
 use super::marker::{self, Marker};
 use super::plan::{self, Plan};
 use super::source::{self, SourceTree};
-use super::{DeployError, apply_and_record, plan_phases, safety, up_to_date};
+use super::{DeployError, LedgerEntry, apply_and_record, ledger, plan_phases, safety, up_to_date};
 use crate::config::MaxDelete;
 use crate::store::memory::MemoryStore;
 use crate::store::{RetryPolicy, Retrying, Store};
@@ -89,6 +89,9 @@ async fn plan_for(store: &MemoryStore, commit: &Commit, guards: &Guards) -> (Pla
         uncommitted: Vec::new(),
         untracked: 0,
         refusals,
+        // Drift and the ancestor check read the ledger and git history: the integration tests cover them.
+        drift: None,
+        older_than_deployed: None,
     };
     (plan, marker)
 }
@@ -99,10 +102,34 @@ async fn deploy(store: &MemoryStore, commit: &Commit, guards: &Guards, concurren
     if !plan.refusals.is_empty() {
         return Err(DeployError::Refused(plan.refusals));
     }
-    if up_to_date(&plan, marker.as_ref(), &commit.id) {
+    if up_to_date(&plan, marker.as_ref(), &commit.id, ledger::Kind::Deploy) {
         return Ok(());
     }
-    apply_and_record(store, &plan, "test", &commit.id, concurrency).await.map(|_| ())
+    let stale_intents = ledger::intents(store).await.unwrap().into_iter().map(|(key, _)| key).collect();
+    let entry = LedgerEntry { record: record_of(commit), started: std::time::Instant::now(), stale_intents };
+    apply_and_record(store, &plan, &commit.id, concurrency, entry).await.map(|_| ())
+}
+
+/// The ledger record a deploy of `commit` starts from (apply_and_record fills in its objects and duration).
+fn record_of(commit: &Commit) -> ledger::Record {
+    let now = std::time::SystemTime::now();
+    ledger::Record {
+        id: ledger::new_id(now),
+        kind: ledger::Kind::Deploy,
+        outcome: ledger::Outcome::Deployed,
+        environment: "test".into(),
+        time: humantime::format_rfc3339_seconds(now).to_string(),
+        commit: commit.id.clone(),
+        previous_commit: None,
+        rollback_to: None,
+        actor: None,
+        run_url: None,
+        summary: Default::default(),
+        duration_seconds: 0.0,
+        reasons: Vec::new(),
+        tool_version: "test".into(),
+        objects: BTreeMap::new(),
+    }
 }
 
 fn run<T>(future: impl Future<Output = T>) -> T {
@@ -129,8 +156,14 @@ fn untouchable(store: &MemoryStore) -> BTreeMap<String, bytes::Bytes> {
 async fn assert_converged(store: &MemoryStore, commit: &Commit) {
     let (plan, marker) = plan_for(store, commit, &ALLOW_ALL).await;
     assert!(plan.is_noop(), "re-planning {} plans {:?}", commit.id, plan.summary);
-    assert!(up_to_date(&plan, marker.as_ref(), &commit.id), "the marker names {}", commit.id);
+    assert!(up_to_date(&plan, marker.as_ref(), &commit.id, ledger::Kind::Deploy), "the marker names {}", commit.id);
     assert_eq!(managed(store), commit.files, "the bucket holds exactly {}", commit.id);
+    // The marker points at a whole ledger record of this commit, holding the marker's object set. (An intent may
+    // be left when a deploy stopped right after its marker; the next deploy that writes removes it.)
+    let marker = marker.unwrap();
+    let record = ledger::read(store, marker.ledger_id.as_deref().unwrap()).await.unwrap().expect("the marker's record");
+    assert_eq!(record.commit, commit.id);
+    assert_eq!(record.objects, marker.objects, "the record holds the marker's objects");
 }
 
 /// Files of one commit: a few names per folder (folders nest, names collide across commits), three contents
@@ -290,8 +323,9 @@ fn a_deploy_killed_after_any_write_is_completed_by_the_next() {
             .map(|(k, v)| (k.into(), v.into()))
             .into();
     let (first, second) = (Commit::new("c1", first), Commit::new("c2", second));
-    // data/a.py replaced, data/f.txt and dags/b.py uploaded, dags/a.py deleted, the marker: 5 writes.
-    for kill_after in 0..=5 {
+    // The intent, then data/a.py replaced, data/f.txt and dags/b.py uploaded, dags/a.py deleted, then the ledger
+    // record, the marker (the 7th write: the deploy is complete) and the intent's removal: 8 writes.
+    for kill_after in 0..=8 {
         for hide_md5 in [false, true] {
             let store = MemoryStore::new(hide_md5);
             run(async {
@@ -299,10 +333,10 @@ fn a_deploy_killed_after_any_write_is_completed_by_the_next() {
                 store.set_write_budget(Some(kill_after));
                 let result = deploy(&store, &second, &ALLOW_ALL, 1).await;
                 store.set_write_budget(None);
-                assert_eq!(result.is_ok(), kill_after == 5, "killed after {kill_after} writes");
+                assert_eq!(result.is_ok(), kill_after >= 7, "killed after {kill_after} writes");
                 let marker: Marker =
                     serde_json::from_slice(&store.get(marker::MARKER_KEY).await.unwrap().unwrap()).unwrap();
-                assert_eq!(marker.commit, if kill_after == 5 { "c2" } else { "c1" });
+                assert_eq!(marker.commit, if kill_after >= 7 { "c2" } else { "c1" });
                 deploy(&store, &second, &ALLOW_ALL, 1).await.unwrap();
                 assert_converged(&store, &second).await;
             });

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::drifted::Drift;
 use super::exclude::{Excludes, Protected};
 use super::layout::{Mapping, Phase, owned_by_deeper};
 use super::marker::{Marker, ObjectRecord};
@@ -55,7 +56,7 @@ pub struct PhasePlan {
     pub unchanged_objects: Vec<(String, ObjectRecord)>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub uploads: usize,
     pub replacements: usize,
@@ -82,6 +83,12 @@ pub struct Plan {
     pub untracked: usize,
     /// Why a deploy of this plan would be refused; empty when it is safe.
     pub refusals: Vec<String>,
+    /// The deployed commit, when this plan's commit is an ancestor of it: deploying it puts older code back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub older_than_deployed: Option<String>,
+    /// Objects changed in the bucket outside dagship since the last deploy (src/deploy/drift.rs).
+    #[serde(skip_serializing_if = "Drift::none_or_empty")]
+    pub drift: Option<Drift>,
 }
 
 #[derive(Debug, Clone, Serialize)]

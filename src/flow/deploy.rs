@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::engine_request;
 use crate::dbt::{self, ArtifactsMode, Settings};
-use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, Plan, Request};
+use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, OlderCommit, Plan, Request, ledger};
 use crate::error::{Error, Result};
 use crate::github::edges::Edges;
 use crate::notice::{Level, announce};
@@ -22,6 +22,8 @@ pub struct PlanRequest {
     pub allow_dirty: bool,
     /// Which dbt artifacts the plan includes: built, existing, or none.
     pub dbt_artifacts: Option<ArtifactsMode>,
+    /// Plan to replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
+    pub overwrite_drift: bool,
 }
 
 /// What a deploy of one environment needs.
@@ -36,6 +38,15 @@ pub struct DeployRequest {
     /// How long to wait for another deploy's lock; the config's `deploy.lock_timeout` when unset.
     pub lock_timeout: Option<Duration>,
     pub dbt_artifacts: Option<ArtifactsMode>,
+    /// Replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
+    pub overwrite_drift: bool,
+    /// The commit to deploy; HEAD when unset (a rollback names an earlier deploy's commit).
+    pub revision: Option<String>,
+    /// A deploy or a rollback, for the ledger; for a rollback, the record it restores.
+    pub kind: ledger::Kind,
+    pub rollback_to: Option<String>,
+    /// What an ancestor of the deployed commit gets: a warning, a refusal (`ci`), a notice (a rollback).
+    pub older: OlderCommit,
 }
 
 impl DeployRequest {
@@ -49,6 +60,12 @@ impl DeployRequest {
             concurrency: None,
             lock_timeout: None,
             dbt_artifacts: Some(ArtifactsMode::Build),
+            overwrite_drift: false,
+            revision: None,
+            kind: ledger::Kind::Deploy,
+            rollback_to: None,
+            // `ci` puts older code back only through a rollback.
+            older: OlderCommit::Refuse,
         }
     }
 }
@@ -68,6 +85,7 @@ pub fn plan(runtime: &tokio::runtime::Runtime, workspace: &Workspace, request: &
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(&source);
     engine.allow_dirty = request.allow_dirty;
+    engine.overwrite_drift = request.overwrite_drift;
     let prepared = runtime.block_on(deploy::prepare(&engine))?;
     // On MWAA, plugins.zip, requirements and the startup script change through an environment update, not the
     // mirror: a plan shows what that update would do too.
@@ -126,12 +144,13 @@ pub fn deploy_one(
     // From here on SIGINT and SIGTERM end the run with exit 130, and stop a deploy's writes gracefully.
     runtime.block_on(async { crate::cancel::listen() });
     // The commit's files are staged first: everything deployed, MWAA's plugins.zip included, comes from them.
-    let source = deploy::stage_source(root, config, env, None)?;
+    let source = deploy::stage_source(root, config, env, request.revision.as_deref())?;
     let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, request.dry_run)?;
     let mut engine = engine_request(workspace, env, request.allow_deletes);
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(&source);
     engine.allow_dirty = request.allow_dirty;
+    engine.overwrite_drift = request.overwrite_drift;
     let environment = workspace.environment(env)?;
     let mwaa = runtime
         .block_on(MwaaStep::new(source.root(), config, environment, &engine.url()?))
@@ -147,6 +166,9 @@ pub fn deploy_one(
         },
         holder: holder(&source.commit),
         mwaa,
+        kind: request.kind,
+        rollback_to: request.rollback_to.clone(),
+        older: request.older,
     };
     let started = std::time::SystemTime::now();
     let report = match runtime.block_on(deploy::deploy(&engine, options)) {

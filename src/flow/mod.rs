@@ -5,6 +5,7 @@
 pub mod compile;
 pub mod deploy;
 pub mod detect;
+pub mod history;
 pub mod verify;
 
 use crate::deploy::Request;
@@ -31,5 +32,6 @@ pub fn engine_request<'a>(workspace: &'a Workspace, environment: &'a str, allow_
         dbt_state: None,
         source: None,
         allow_dirty: false,
+        overwrite_drift: false,
     }
 }

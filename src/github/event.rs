@@ -30,6 +30,9 @@ pub struct Inputs {
     pub allow_deletes: Option<usize>,
     /// A manual run may deploy an environment its branch does not deploy to (`allow-any-branch: true`).
     pub allow_any_branch: bool,
+    /// A manual run that rolls its environment back (`dagship rollback --to`): a history record id, a commit, or
+    /// `previous` (the deploy before the current one).
+    pub rollback_to: Option<String>,
 }
 
 impl Inputs {
@@ -360,6 +363,16 @@ fn inputs(lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>, fields: &Fields) 
             problem: format!("`{}`: must be a whole number", shown(&text)),
         })?),
     };
+    let rollback_to = input(lookup, "rollback-to")?.or_else(|| dispatch(&["rollback_to", "rollback-to"]));
+    if let Some(to) = &rollback_to {
+        let valid = to.len() <= 100 && to.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+        if !valid {
+            return Err(EventError::Input {
+                name: "rollback-to".into(),
+                problem: format!("`{}`: not a history record id, a commit or `previous`", shown(to)),
+            });
+        }
+    }
     let flag = |action_name: &str, dispatch_names: &[&str]| -> Result<Option<bool>, EventError> {
         match input(lookup, action_name)? {
             Some(text) => boolean(action_name, &text).map(Some),
@@ -374,6 +387,7 @@ fn inputs(lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>, fields: &Fields) 
         full: flag("full", &["full"])?.unwrap_or(false),
         allow_deletes,
         allow_any_branch: flag("allow-any-branch", &["allow_any_branch", "allow-any-branch"])?.unwrap_or(false),
+        rollback_to,
     })
 }
 

@@ -4,6 +4,7 @@
 mod dags;
 mod dbt;
 mod deploy;
+mod history;
 mod markdown;
 mod mwaa;
 pub mod outputs;
@@ -13,6 +14,10 @@ mod text;
 pub use dags::{render_dags_markdown, render_dags_text};
 pub use dbt::{EXPLODED_HINT, describe_state, render_compile_markdown, render_compile_text};
 pub use deploy::{render_deploy_markdown, render_deploy_text};
+pub use history::{
+    EnvironmentStatus, history_json, render_drift_markdown, render_drift_text, render_history_markdown,
+    render_history_text, render_status_markdown, render_status_text,
+};
 pub use markdown::{code_span, escape_markdown, render_detect_markdown};
 pub use mwaa::{render_mwaa_markdown, render_mwaa_text};
 pub use plan::{render_plan_markdown, render_plan_text};

@@ -83,6 +83,11 @@ pub fn deploys(reports: &[DeployReport]) -> Outputs {
     ])
 }
 
+/// `dagship drift`: whether the bucket drifted from the last deploy.
+pub fn drift(drifted: bool) -> Outputs {
+    pairs([(DRIFT, drifted.to_string())])
+}
+
 /// A run that deployed nothing (a check, a skip).
 pub fn not_deployed() -> Outputs {
     pairs([(DEPLOYED, "false".into()), (DEPLOYED_ENVIRONMENTS, "[]".into())])

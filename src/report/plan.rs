@@ -2,7 +2,7 @@
 use std::fmt::Write;
 
 use super::{code_span, escape_markdown};
-use crate::deploy::{Plan, human_bytes};
+use crate::deploy::{Plan, drift_kind_name, human_bytes};
 use crate::notice::escape_controls;
 
 /// At most this many keys per list in text and Markdown; JSON always has them all.
@@ -51,6 +51,24 @@ pub fn render_plan_text(plan: &Plan) -> String {
             }
         }
     }
+    if let Some(deployed) = &plan.older_than_deployed {
+        let _ = writeln!(
+            text,
+            "warning: commit {} is an ancestor of the deployed commit {deployed}: this puts older code back",
+            plan.commit
+        );
+    }
+    if let Some(drift) = plan.drift.as_ref().filter(|drift| !drift.is_empty()) {
+        let _ = writeln!(
+            text,
+            "drift: {} object(s) changed outside dagship since deploy {}",
+            drift.objects.len(),
+            drift.since
+        );
+        for object in drift.objects.iter().take(LIST_LIMIT) {
+            let _ = writeln!(text, "  {} {}", drift_kind_name(object.kind), escape_controls(&object.key));
+        }
+    }
     for refusal in &plan.refusals {
         let _ = writeln!(text, "refused: {refusal}");
     }
@@ -85,6 +103,26 @@ pub fn render_plan_markdown(plan: &Plan) -> String {
         }
         if deletions.len() > LIST_LIMIT {
             let _ = writeln!(md, "- ... and {} more", deletions.len() - LIST_LIMIT);
+        }
+        let _ = writeln!(md, "\n</details>");
+    }
+    if let Some(deployed) = &plan.older_than_deployed {
+        let _ = writeln!(
+            md,
+            "\n> [!WARNING]\n> Commit {} is an ancestor of the deployed commit {}: this puts older code back",
+            code_span(&plan.commit),
+            code_span(deployed)
+        );
+    }
+    if let Some(drift) = plan.drift.as_ref().filter(|drift| !drift.is_empty()) {
+        let _ = writeln!(
+            md,
+            "\n> [!WARNING]\n> {} object(s) changed in the bucket outside dagship since deploy {}\n\n<details><summary>drift</summary>\n",
+            drift.objects.len(),
+            code_span(&drift.since)
+        );
+        for object in drift.objects.iter().take(LIST_LIMIT) {
+            let _ = writeln!(md, "- {} {}", drift_kind_name(object.kind), code_span(&object.key));
         }
         let _ = writeln!(md, "\n</details>");
     }

@@ -692,8 +692,11 @@ fn a_manual_run_from_a_branch_the_environment_does_not_deploy_from_is_refused_un
     assert!(ci.run.stderr.contains("::warning::deploying test from branch `feature`"), "{}", ci.run.stderr);
     assert!(bucket.keys().contains(&"dags/experiment.py".to_string()));
 
-    // A mapped branch needs no override.
+    // A mapped branch needs no override. (A new commit: main's old tip is an ancestor of the deployed experiment,
+    // which `ci` refuses to put back except through a rollback, tests/history.rs.)
     repo.checkout("main");
+    repo.write("dags/next.py", "# next\n");
+    repo.commit("next");
     let payload = dispatch("refs/heads/main", json!({"environment": "test"}));
     let ci = run_ci(ci_command(&repo, &bucket), "workflow_dispatch", &payload, &github.uri(), &repo.head());
     ci.run.assert_code(0);

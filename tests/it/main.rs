@@ -24,6 +24,7 @@ mod detect_ranges;
 mod examples;
 mod fault_injection;
 mod help;
+mod history;
 mod hostile_input;
 mod mwaa;
 mod properties;

@@ -181,8 +181,13 @@ fn dbt_step(check: &mut Check) -> Result<()> {
 /// What a deploy of this pull request's tree to the environment would do. A read of the bucket, never a write.
 fn plan_step(check: &mut Check) -> Result<()> {
     let Some(environment) = check.environment.clone() else { return Ok(()) };
-    let request =
-        PlanRequest { environment, allow_deletes: check.setup.allow_deletes, allow_dirty: false, dbt_artifacts: None };
+    let request = PlanRequest {
+        environment,
+        allow_deletes: check.setup.allow_deletes,
+        allow_dirty: false,
+        dbt_artifacts: None,
+        overwrite_drift: false,
+    };
     let planned = plan(check.setup.runtime, check.setup.workspace, &request)?;
     let plan = &planned.plan;
     check.outputs.values.extend(outputs::check_plan(plan, planned.mwaa.as_ref()));

@@ -24,6 +24,12 @@ pub enum Flow {
         dry_run: bool,
     },
     Detect(DetectRequest),
+    /// A manual run with the `rollback-to` input: `dagship rollback` for one environment.
+    Rollback {
+        environment: String,
+        to: Option<String>,
+        dry_run: bool,
+    },
     Skip(String),
 }
 
@@ -112,6 +118,18 @@ pub fn choose_flow(context: &RunContext, rule: &Rule, config: &Config) -> Result
         }
         (Trigger::Push(push), _) => push_flow(push, command, context, config)?,
         (Trigger::Dispatch { .. }, CiCommand::Detect) => Flow::Detect(manual_detect(inputs, None)),
+        (Trigger::Dispatch { branch }, _) if inputs.rollback_to.is_some() => {
+            let Some(environment) = &inputs.environment else {
+                return Err(Error::Usage(
+                    "the `rollback-to` input needs the environment to roll back: set the `environment` input".into(),
+                ));
+            };
+            Flow::Rollback {
+                environment: gated(config, environment, branch.as_deref(), context)?,
+                to: inputs.rollback_to.clone().filter(|to| to != "previous"),
+                dry_run: inputs.dry_run.unwrap_or(false),
+            }
+        }
         (Trigger::Dispatch { branch }, _) => {
             let environments = match (&inputs.environment, branch) {
                 (Some(environment), _) => vec![gated(config, environment, branch.as_deref(), context)?],

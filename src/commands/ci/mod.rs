@@ -13,12 +13,13 @@ use crate::cli::Cli;
 use crate::error::Result;
 use crate::exit_code::ExitCode;
 use crate::flow::detect::detect;
+use crate::flow::history::RollbackRequest;
 use crate::flow::runtime;
 use crate::github::api::GitHubApi;
 use crate::github::edges::Edges;
 use crate::github::event::{self, RunContext};
 use crate::notice::{Level, announce, mask};
-use crate::report::{outputs, render_detect_markdown};
+use crate::report::{outputs, render_deploy_markdown, render_deploy_text, render_detect_markdown};
 use crate::workspace::Workspace;
 
 pub fn run(cli: &Cli) -> Result<ExitCode> {
@@ -39,6 +40,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Flow::Check { .. } => "check",
         Flow::Deploy { .. } => "deploy",
         Flow::Detect(_) => "detect",
+        Flow::Rollback { .. } => "rollback",
         Flow::Skip(_) => "skip",
     };
     eprintln!("dagship ci: {} event, mode {mode}", context.event_name);
@@ -79,6 +81,21 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 check::post_comment(&runtime, github, number, &label, &checked, &context);
             }
             result
+        }
+        Flow::Rollback { environment, to, dry_run } => {
+            let request = RollbackRequest {
+                environment,
+                to,
+                dry_run,
+                allow_deletes: context.inputs.allow_deletes,
+                overwrite_drift: false,
+                lock_timeout: None,
+            };
+            let report = crate::flow::history::rollback(&runtime, &workspace, &request, &edges)?;
+            edges.print(&render_deploy_text(&report))?;
+            edges.summary(&render_deploy_markdown(&report))?;
+            edges.outputs(&with_mode(outputs::deploys(std::slice::from_ref(&report)), mode))?;
+            Ok(ExitCode::Ok)
         }
         Flow::Deploy { environments, detect, dry_run } => {
             let github = if dry_run { None } else { github_api(&context, &runtime) };
