@@ -174,6 +174,7 @@ fn dbt_step(check: &mut Check) -> Result<()> {
         check.outputs.values.extend([
             ("dbt_changed".to_string(), "false".to_string()),
             ("modified_models".to_string(), "[]".to_string()),
+            ("downstream_models".to_string(), "[]".to_string()),
             ("deleted_models".to_string(), "[]".to_string()),
         ]);
     };

@@ -42,10 +42,14 @@ pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
 
 /// The step outputs of a compile, the same from `dagship dbt compile` and `dagship ci`.
 pub(super) fn compile_outputs(report: &CompileReport) -> Vec<(&'static str, String)> {
-    let names: Vec<&str> = report.modified_models.iter().map(|model| model.name.as_str()).collect();
+    let names = |models: &[dbt::SelectedModel]| {
+        let names: Vec<&str> = models.iter().map(|model| model.name.as_str()).collect();
+        serde_json::to_string(&names).expect("names serialize")
+    };
     vec![
         ("dbt_changed", report.dbt_changed.to_string()),
-        ("modified_models", serde_json::to_string(&names).expect("names serialize")),
+        ("modified_models", names(&report.modified_models)),
+        ("downstream_models", names(&report.downstream_models)),
         ("deleted_models", serde_json::to_string(&report.deleted_models).expect("names serialize")),
         ("dbt_mode", report.mode.name().into()),
         ("dbt_state", describe_state(report)),
@@ -135,7 +139,7 @@ pub(super) fn tell(report: &CompileReport) {
     if report.exploded {
         announce(
             Level::Warning,
-            &format!("{} of {} models selected. {EXPLODED_HINT}", report.modified_models.len(), report.total_models),
+            &format!("{} of {} models selected. {EXPLODED_HINT}", report.selected_count(), report.total_models),
         );
     }
 }

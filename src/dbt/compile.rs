@@ -85,8 +85,11 @@ pub struct CompileReport {
     /// The selection arguments passed to dbt; empty for a full compile.
     pub selection: Vec<String>,
     pub total_models: usize,
-    /// The models the compile selected (changed and their children), sorted by name.
+    /// The models whose files or configs changed compared with the environment's state (dbt's
+    /// `state:modified`), sorted by name. A full compile has no state to compare with: every model is listed.
     pub modified_models: Vec<SelectedModel>,
+    /// The models selected only as children of modified ones (the `+` of `state:modified+`), sorted by name.
+    pub downstream_models: Vec<SelectedModel>,
     /// Models in the environment's manifest that the project no longer has.
     pub deleted_models: Vec<String>,
     /// Whether any model was selected or deleted (always true for a full compile of a non-empty project).
@@ -94,6 +97,13 @@ pub struct CompileReport {
     /// The selection covers most of a large project: probably env-dependent configs (see the warning).
     pub exploded: bool,
     pub commands: Vec<CommandReport>,
+}
+
+impl CompileReport {
+    /// Models the compile covered: the modified ones and their children.
+    pub fn selected_count(&self) -> usize {
+        self.modified_models.len() + self.downstream_models.len()
+    }
 }
 
 /// Runs the check: deps, compile (slim or full), the configured checks. `state` was fetched by the caller and
@@ -125,7 +135,7 @@ pub fn compile(
 
     let manifest = Manifest::read(&settings.target_path.join("manifest.json"))?;
     let run_results = RunResults::read(&settings.target_path.join("run_results.json"))?;
-    let modified_models = selected_models(settings, &manifest, &run_results);
+    let selected = selected_models(settings, &manifest, &run_results);
     let deleted_models = match state_dir {
         Some(dir) => deleted_models(&manifest, &dir.join("manifest.json")),
         None => Vec::new(),
@@ -133,9 +143,14 @@ pub fn compile(
     let total_models = manifest.models().count();
     let exploded = mode == Mode::Slim
         && total_models >= EXPLODED_MIN_MODELS
-        && modified_models.len() as f64 > EXPLODED_SHARE * total_models as f64;
+        && selected.len() as f64 > EXPLODED_SHARE * total_models as f64;
+    let nothing_selected = mode == Mode::Slim && selected.is_empty();
+    // Before the checks: a `build` check would change nothing here, but its failure must not hide the split.
+    let (modified_models, downstream_models) = match state_dir {
+        Some(dir) => super::modified::split_modified(settings, &preflight, dir, selected, &mut commands)?,
+        None => (selected, Vec::new()),
+    };
 
-    let nothing_selected = mode == Mode::Slim && modified_models.is_empty();
     if !options.skip_checks && !nothing_selected {
         for check in &settings.dbt.checks {
             let target = check.target.as_deref().unwrap_or(&settings.check_target);
@@ -159,8 +174,9 @@ pub fn compile(
         exposures_pulled,
         selection,
         total_models,
-        dbt_changed: !modified_models.is_empty() || !deleted_models.is_empty(),
+        dbt_changed: !modified_models.is_empty() || !downstream_models.is_empty() || !deleted_models.is_empty(),
         modified_models,
+        downstream_models,
         deleted_models,
         exploded,
         commands,

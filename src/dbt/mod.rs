@@ -6,6 +6,7 @@ mod artifacts;
 mod compile;
 mod exposures;
 mod logs;
+mod modified;
 mod preflight;
 mod process;
 mod publish;
