@@ -17,6 +17,7 @@ pub mod exit_code;
 pub mod git;
 pub mod github;
 pub mod hash;
+pub mod impact;
 pub mod matrix;
 pub mod platform;
 pub mod redact;

@@ -2,6 +2,7 @@
 //! Markdown for the step summary, and the list of step outputs.
 mod dags;
 mod dbt;
+mod impact;
 mod markdown;
 mod mwaa;
 mod plan;
@@ -17,6 +18,7 @@ use crate::matrix::Matrix;
 
 pub use dags::{render_dags_markdown, render_dags_text};
 pub use dbt::{EXPLODED_HINT, describe_state, render_compile_markdown, render_compile_text};
+pub use impact::{render_impact_markdown, render_impact_mermaid, render_impact_text};
 pub use markdown::{code_span, escape_markdown, render_detect_markdown};
 pub use mwaa::{render_mwaa_markdown, render_mwaa_text};
 pub use plan::{render_plan_markdown, render_plan_text};
