@@ -463,6 +463,7 @@ fn file_names_cannot_forge_outputs() {
         "dags_ok",
         "dag_import_errors",
         "dag_ids",
+        "impacted_dags",
     ]
     .into();
     assert_eq!(keys, expected);

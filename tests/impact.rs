@@ -38,3 +38,135 @@ fn modified_models_are_only_the_changed_ones_and_their_children_are_downstream()
     assert!(written.contains("downstream_models<<"), "{written}");
     assert!(written.contains("\n[\"customer_orders\"]\n"), "downstream_models output: {written}");
 }
+
+/// A BashOperator running `dbt build --select stg_orders+` after `dbt deps`.
+const BASH_DAG: &str = r#"from datetime import datetime
+
+from airflow import DAG
+from airflow.providers.standard.operators.bash import BashOperator
+
+with DAG(dag_id="shop_bash", start_date=datetime(2024, 1, 1), schedule="@daily") as dag:
+    BashOperator(task_id="build_orders", bash_command="cd /opt/shop && dbt deps && dbt build --select stg_orders+")
+    BashOperator(task_id="notify", bash_command="echo done")
+"#;
+
+/// An astronomer-cosmos task group rendering the marts folder.
+const COSMOS_DAG: &str = r#"import os
+from datetime import datetime
+
+from airflow import DAG
+from cosmos import DbtTaskGroup, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
+
+PROJECT = os.path.join(os.path.dirname(__file__), "shop")
+
+with DAG(dag_id="shop_cosmos", start_date=datetime(2024, 1, 1), schedule="0 6 * * *") as dag:
+    DbtTaskGroup(
+        group_id="marts",
+        project_config=ProjectConfig(dbt_project_path=PROJECT),
+        profile_config=ProfileConfig(
+            profile_name="shop", target_name="dev", profiles_yml_filepath=os.path.join(PROJECT, "profiles.yml")
+        ),
+        render_config=RenderConfig(load_method=LoadMode.CUSTOM, select=["path:models/marts"]),
+    )
+"#;
+
+/// Pods running dbt: one on a tag no changed model has, one on a downstream mart (through `sh -c`).
+const K8S_DAG: &str = r#"from datetime import datetime
+
+from airflow import DAG
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+with DAG(dag_id="shop_k8s", start_date=datetime(2024, 1, 1), schedule="@hourly") as dag:
+    KubernetesPodOperator(task_id="calendar", image="shop-dbt:1", cmds=["dbt"], arguments=["run", "--select", "tag:calendar"])
+    KubernetesPodOperator(
+        task_id="summary", image="shop-dbt:1", cmds=["sh", "-c"], arguments=["dbt deps && dbt run -s customer_summary"]
+    )
+"#;
+
+/// Selections only known when the tasks run: a command built by Python, a template filled from the run's conf.
+const RUNTIME_DAG: &str = r#"from datetime import datetime
+
+from airflow import DAG
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import task
+
+with DAG(dag_id="shop_runtime", start_date=datetime(2024, 1, 1), schedule=None) as dag:
+
+    @task.bash
+    def chosen(**context):
+        return "dbt run --select " + context["params"].get("models", "stg_orders")
+
+    chosen()
+    BashOperator(task_id="from_conf", bash_command="dbt build --select {{ dag_run.conf['models'] }}")
+"#;
+
+/// The dbt project, the four DAG files and an unrelated model with the `calendar` tag, deployed to `prod`; then
+/// a pull request changes the staging model only.
+fn project_with_dags() -> (DbtProject, String) {
+    let project = DbtProject::new(Backend::Local, &format!("dags_check:\n  python: \"{}\"", common::airflow_python()));
+    project
+        .repo
+        .write(&format!("{PROJECT_DIR}/models/calendar/dim_dates.sql"), "{{ config(tags=['calendar']) }}\nselect 1 as day\n")
+        .write("dags/shop_bash.py", BASH_DAG)
+        .write("dags/shop_cosmos.py", COSMOS_DAG)
+        .write("dags/shop_k8s.py", K8S_DAG)
+        .write("dags/shop_runtime.py", RUNTIME_DAG);
+    project.repo.commit("DAGs running dbt");
+    project.run(&["deploy", "--env", "prod"]).assert_code(0);
+    edit_stg_orders(&project);
+    let head = project.repo.head();
+    (project, head)
+}
+
+fn task_ids(dag: &serde_json::Value) -> Vec<String> {
+    dag["tasks"].as_array().unwrap().iter().map(|task| task["task_id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_staging_change_names_exactly_the_dags_and_tasks_that_run_it_and_the_runtime_one_as_unresolved() {
+    let (project, _) = project_with_dags();
+    let run = project.run(&["impact", "--base", "origin/main", "--format", "json"]);
+    run.assert_code(0);
+    let report = run.json();
+    let impact = &report["impact"];
+    assert_eq!(impact["modified"], serde_json::json!(["stg_orders"]), "{impact}");
+    assert_eq!(impact["downstream"], serde_json::json!(["customer_orders", "customer_summary"]), "{impact}");
+    assert_eq!(impact["dbt_dags"], 4, "{impact}");
+    let dags = impact["dags"].as_array().unwrap();
+    let ids: Vec<&str> = dags.iter().map(|dag| dag["dag_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["shop_bash", "shop_cosmos", "shop_k8s"], "{impact}");
+
+    let bash = &dags[0];
+    assert_eq!(bash["file"], "dags/shop_bash.py");
+    assert_eq!(bash["schedule"], "@daily");
+    assert_eq!(task_ids(bash), ["build_orders"], "`notify` runs no dbt");
+    assert_eq!(bash["tasks"][0]["operator"], "BashOperator");
+    assert_eq!(bash["tasks"][0]["commands"], serde_json::json!(["build --select stg_orders+"]));
+    assert_eq!(bash["tasks"][0]["modified"], serde_json::json!(["stg_orders"]));
+    assert_eq!(bash["tasks"][0]["downstream"], serde_json::json!(["customer_orders", "customer_summary"]));
+
+    let cosmos = &dags[1];
+    assert_eq!(cosmos["schedule"], "0 6 * * *");
+    assert_eq!(task_ids(cosmos), ["marts"], "the cosmos task group, by its group id");
+    assert_eq!(cosmos["tasks"][0]["operator"], "DbtTaskGroup");
+    assert_eq!(cosmos["tasks"][0]["modified"], serde_json::json!([]));
+    assert_eq!(cosmos["tasks"][0]["downstream"], serde_json::json!(["customer_orders", "customer_summary"]));
+
+    let k8s = &dags[2];
+    assert_eq!(task_ids(k8s), ["summary"], "the `tag:calendar` pod runs no changed model: {k8s}");
+    assert_eq!(k8s["tasks"][0]["operator"], "KubernetesPodOperator");
+    assert_eq!(k8s["tasks"][0]["downstream"], serde_json::json!(["customer_summary"]));
+
+    let unresolved = impact["unresolved"].as_array().unwrap();
+    assert_eq!(unresolved.len(), 1, "{impact}");
+    assert_eq!(unresolved[0]["dag_id"], "shop_runtime");
+    let reasons: Vec<(&str, &str)> = unresolved[0]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| (task["task_id"].as_str().unwrap(), task["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons.iter().any(|(id, why)| *id == "chosen" && why.contains("built when the task runs")), "{reasons:?}");
+    assert!(reasons.iter().any(|(id, why)| *id == "from_conf" && why.contains("{{")), "{reasons:?}");
+}

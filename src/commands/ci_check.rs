@@ -23,7 +23,7 @@ use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce};
 use crate::platform::mwaa::{ArtifactAction, UpdateOutcome};
 use crate::report::{
-    DetectReport, escape_markdown, render_compile_markdown, render_dags_markdown, render_detect_markdown,
+    DetectReport, escape_markdown, render_compile_markdown, render_impact_markdown, render_dags_markdown, render_detect_markdown,
     render_mwaa_markdown, render_plan_markdown,
 };
 
@@ -48,6 +48,8 @@ pub(super) struct Check<'a> {
     pub environment: Option<String>,
     /// Set by the detect step; later steps read it.
     pub changes: Option<DetectReport>,
+    /// Set by the dbt step; the impact step reads it.
+    pub compile: Option<crate::dbt::CompileReport>,
     pub outputs: CheckOutputs,
 }
 
@@ -64,8 +66,13 @@ type Step = fn(&mut Check) -> Result<()>;
 
 /// The check's steps, in order. The plan comes before dbt: dbt writes its target folder into the project, which
 /// may live under the DAGs folder, and the plan must show the pull request's files, not the check's by-products.
-const CHECK_STEPS: &[(&str, Step)] =
-    &[("detect", detect_step), ("deploy plan", plan_step), ("DAG check", dags_step), ("dbt compile", dbt_step)];
+const CHECK_STEPS: &[(&str, Step)] = &[
+    ("detect", detect_step),
+    ("deploy plan", plan_step),
+    ("DAG check", dags_step),
+    ("dbt compile", dbt_step),
+    ("impact", impact_step),
+];
 
 /// Runs every step; returns what they produced and the first failure.
 pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
@@ -82,7 +89,7 @@ pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
         }
         found
     });
-    let mut check = Check { setup, environment, changes: None, outputs: CheckOutputs::default() };
+    let mut check = Check { setup, environment, changes: None, compile: None, outputs: CheckOutputs::default() };
     let mut first_error = None;
     for (name, step) in CHECK_STEPS {
         eprintln!("== {name}");
@@ -203,6 +210,24 @@ fn dbt_step(check: &mut Check) -> Result<()> {
         .values
         .extend(super::dbt::compile_outputs(&report).into_iter().map(|(name, value)| (name.to_string(), value)));
     check.outputs.sections.push(render_compile_markdown(&report));
+    check.compile = Some(report);
+    Ok(())
+}
+
+/// The DAGs and tasks that run the compile's modified and downstream models (src/impact).
+fn impact_step(check: &mut Check) -> Result<()> {
+    let run = check.compile.as_ref().filter(|_| check.setup.config.dags_check.pull_requests);
+    let Some(compile) = run else {
+        check.outputs.values.push(("impacted_dags".to_string(), "[]".to_string()));
+        return Ok(());
+    };
+    let result = crate::impact::assess(check.setup.git.root(), check.setup.config, compile);
+    let impact = result.inspect_err(|_| check.outputs.values.push(("impacted_dags".to_string(), "[]".to_string())))?;
+    let ids = serde_json::to_string(&impact.dag_ids()).expect("ids serialize");
+    check.outputs.values.push(("impacted_dags".to_string(), ids));
+    if impact.dbt_dags > 0 || !impact.modified.is_empty() {
+        check.outputs.sections.push(render_impact_markdown(&impact));
+    }
     Ok(())
 }
 

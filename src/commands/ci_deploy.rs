@@ -43,7 +43,7 @@ pub(super) fn run(
         // A deploy runs no pull request check: dbt is built for the artifacts, not selected by change.
         ("dbt_changed".to_string(), "false".to_string()),
         ("modified_models".to_string(), "[]".to_string()),
-            ("downstream_models".to_string(), "[]".to_string()),
+        ("downstream_models".to_string(), "[]".to_string()),
     ]);
     (outputs, result.map(|()| ExitCode::Ok))
 }

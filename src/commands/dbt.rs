@@ -16,7 +16,7 @@ use crate::report::{EXPLODED_HINT, describe_state, render_compile_markdown, rend
 
 pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
     let (root, _, config) = setup(cli)?;
-    let environment = environment(&config, args)?;
+    let environment = environment(&config, args.env.as_deref(), args.base_ref.as_deref())?;
     let settings = Settings::resolve(&root, &config, &environment)?;
     let options = CompileOptions { full: args.full, skip_checks: args.skip_checks };
     let report = match run_compile(&root, &config, &settings, options) {
@@ -100,11 +100,11 @@ fn store_error(err: DeployError) -> DbtError {
 }
 
 /// `--env`, else the environment a pull request into `--base-ref` is checked against.
-fn environment(config: &Config, args: &DbtCompileArgs) -> Result<String> {
-    if let Some(env) = &args.env {
-        return Ok(env.clone());
+pub(super) fn environment(config: &Config, env: Option<&str>, base_ref: Option<&str>) -> Result<String> {
+    if let Some(env) = env {
+        return Ok(env.to_string());
     }
-    let branch = args.base_ref.as_deref().unwrap_or_default();
+    let branch = base_ref.unwrap_or_default();
     config.environment_for_branch(branch).map(str::to_string).ok_or_else(|| {
         Error::Usage(format!(
             "no environment deploys from branch `{branch}` (no `branches: [{branch}]` in dagship.yml's \

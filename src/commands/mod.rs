@@ -7,6 +7,7 @@ mod dags;
 mod dbt;
 mod deploy;
 mod detect;
+mod impact;
 mod verify;
 
 use std::io::Write;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Unlock(args) => deploy::unlock(&cli, args),
         Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
         Command::Dags(DagsCommand::Check(args)) => dags::check(&cli, args),
+        Command::Impact(args) => impact::run(&cli, args),
         Command::Ci => ci::run(&cli),
     }
 }

@@ -97,6 +97,9 @@ pub struct CompileReport {
     /// The selection covers most of a large project: probably env-dependent configs (see the warning).
     pub exploded: bool,
     pub commands: Vec<CommandReport>,
+    /// The manifest the compile wrote (the pull request's project), for the impact on DAGs.
+    #[serde(skip)]
+    pub manifest_path: PathBuf,
 }
 
 impl CompileReport {
@@ -180,6 +183,7 @@ pub fn compile(
         deleted_models,
         exploded,
         commands,
+        manifest_path: settings.target_path.join("manifest.json"),
     })
 }
 

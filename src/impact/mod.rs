@@ -1,15 +1,17 @@
 //! From changed models to the DAGs that run them: the dbt check's modified and downstream models, the DAG
 //! check's dbt tasks (src/dags/dbt_tasks.rs) and the manifest's graph, resolved with dbt's selection semantics
 //! (selector.rs). A task whose selection cannot be known before it runs is reported as unresolved, never guessed.
+mod assess;
 mod selector;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+pub use assess::assess;
 pub use selector::Graph;
 
-use crate::dags::{DagsReport, DbtInvocation, DbtRun};
+use crate::dags::{DagFile, DbtInvocation, DbtRun, FileStatus};
 use crate::dbt::{Manifest, SelectedModel};
 
 /// What the pull request's model changes reach: the `impact` of a report.
@@ -28,6 +30,8 @@ pub struct Impact {
     pub unresolved: Vec<UnresolvedDag>,
     /// DAGs that run dbt at all (impacted or not).
     pub dbt_dags: usize,
+    /// DAG files that failed to import: what their DAGs run is unknown.
+    pub unimported_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +84,7 @@ pub fn compute(
     modified: &[SelectedModel],
     downstream: &[SelectedModel],
     deleted: &[String],
-    dags: &DagsReport,
+    files: &[DagFile],
 ) -> Impact {
     let graph = Graph::new(manifest);
     let names: BTreeMap<&str, &str> =
@@ -94,8 +98,13 @@ pub fn compute(
         dags: Vec::new(),
         unresolved: Vec::new(),
         dbt_dags: 0,
+        unimported_files: files
+            .iter()
+            .filter(|file| matches!(file.status, FileStatus::Error | FileStatus::Timeout))
+            .map(|file| file.path.clone())
+            .collect(),
     };
-    for file in &dags.files {
+    for file in files {
         for dag in &file.dags {
             if dag.dbt_tasks.is_empty() {
                 continue;

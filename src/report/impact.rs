@@ -41,6 +41,9 @@ pub fn render_impact_text(impact: &Impact) -> String {
             let _ = writeln!(text, "    {} [{}]: {}", task_name(&task.task_id), task.operator, models.join(", "));
         }
     }
+    for file in &impact.unimported_files {
+        let _ = writeln!(text, "not imported, not assessed: {file}");
+    }
     for dag in &impact.unresolved {
         for task in &dag.tasks {
             let _ = writeln!(text, "unresolved: {} / {} ({}): {}", dag.dag_id, task_name(&task.task_id), dag.file, task.reason);
@@ -101,6 +104,10 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
                 );
             }
         }
+    }
+    if !impact.unimported_files.is_empty() {
+        let files: Vec<String> = impact.unimported_files.iter().map(|file| escape_markdown(file)).collect();
+        let _ = writeln!(md, "\n> [!WARNING]\n> Not imported, so not assessed: {}", files.join(", "));
     }
     if !impact.modified.is_empty() || !impact.downstream.is_empty() {
         let _ = writeln!(md, "\n```mermaid\n{}```", render_impact_mermaid(impact));
@@ -192,6 +199,7 @@ mod tests {
             modified,
             unresolved: Vec::new(),
             dbt_dags: 1,
+            unimported_files: Vec::new(),
         }
     }
 
