@@ -170,3 +170,59 @@ fn a_staging_change_names_exactly_the_dags_and_tasks_that_run_it_and_the_runtime
     assert!(reasons.iter().any(|(id, why)| *id == "chosen" && why.contains("built when the task runs")), "{reasons:?}");
     assert!(reasons.iter().any(|(id, why)| *id == "from_conf" && why.contains("{{")), "{reasons:?}");
 }
+
+#[test]
+fn the_pull_request_check_outputs_the_impacted_dags_and_draws_the_lineage() {
+    let (project, head) = project_with_dags();
+    let payload = common::actions::pull_request(7, "main", Some(common::actions::REPOSITORY));
+    // No token: the check runs and writes its outputs and summary; no comment is posted.
+    let ci = common::actions::run_ci(project.command(&[]), "pull_request", &payload, "http://127.0.0.1:9", &head);
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("modified_models"), r#"["stg_orders"]"#);
+    assert_eq!(ci.output("downstream_models"), r#"["customer_orders","customer_summary"]"#);
+    assert_eq!(ci.output("impacted_dags"), r#"["shop_bash","shop_cosmos","shop_k8s"]"#);
+    let summary = &ci.summary;
+    assert!(summary.contains("### Impact: models to DAGs"), "{summary}");
+    assert!(summary.contains("| `shop_bash` | `@daily` | build\\_orders | `dbt build --select stg_orders+` |"), "{summary}");
+    assert!(summary.contains("`shop_runtime` / chosen (dags/shop\\_runtime.py)"), "unresolved, named: {summary}");
+    let mermaid = summary.split("```mermaid\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a Mermaid block");
+    for line in [
+        "m0[\"stg_orders\"]:::modified",
+        "d0[\"customer_orders\"]:::downstream",
+        "d1[\"customer_summary\"]:::downstream",
+        "g0[\"shop_bash\"]:::dag",
+        "g1[\"shop_cosmos\"]:::dag",
+        "g2[\"shop_k8s\"]:::dag",
+        "m0 --> d0",
+        "d0 --> d1",
+        "d1 -.-> g0",
+        "d1 -.-> g1",
+        "d1 -.-> g2",
+    ] {
+        assert!(mermaid.lines().any(|text| text.trim() == line), "`{line}` missing from:\n{mermaid}");
+    }
+    assert!(!mermaid.contains("shop_runtime"), "an unresolved DAG is not drawn as impacted: {mermaid}");
+}
+
+#[test]
+fn a_large_change_is_drawn_capped_with_a_count_of_what_was_left_out() {
+    let project = DbtProject::new(Backend::Local, &format!("dags_check:\n  python: \"{}\"", common::airflow_python()));
+    project.run(&["deploy", "--env", "prod"]).assert_code(0);
+    project.repo.checkout_new("feature", "main");
+    for index in 0..34 {
+        project.repo.write(
+            &format!("{PROJECT_DIR}/models/staging/stg_extra_{index:02}.sql"),
+            "select * from {{ ref('stg_orders') }}\n",
+        );
+    }
+    project.repo.commit("34 new models");
+    let run = project.run(&["impact", "--env", "prod", "--format", "mermaid"]);
+    run.assert_code(0);
+    let mermaid = &run.stdout;
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    let modified_nodes = mermaid.lines().filter(|line| line.contains(":::modified")).count();
+    assert_eq!(modified_nodes, 30, "{mermaid}");
+    assert!(mermaid.contains("m_more[\"... and 4 more modified models\"]:::more"), "{mermaid}");
+    assert!(mermaid.contains("m0[\"stg_extra_00\"]:::modified"), "sorted by name: {mermaid}");
+    assert!(!mermaid.contains("stg_extra_30"), "past the cap: {mermaid}");
+}
