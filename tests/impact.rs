@@ -226,3 +226,63 @@ fn a_large_change_is_drawn_capped_with_a_count_of_what_was_left_out() {
     assert!(mermaid.contains("m0[\"stg_extra_00\"]:::modified"), "sorted by name: {mermaid}");
     assert!(!mermaid.contains("stg_extra_30"), "past the cap: {mermaid}");
 }
+
+/// dagship's reading of dbt's selection syntax agrees with dbt itself (`dbt ls`) on every form it resolves.
+#[test]
+fn selections_resolve_to_the_same_models_as_dbt_ls() {
+    let project = DbtProject::new(Backend::Local, "");
+    project.repo.write(
+        &format!("{PROJECT_DIR}/models/calendar/dim_dates.sql"),
+        "{{ config(tags=['calendar']) }}\nselect 1 as day\n",
+    );
+    let dbt = |args: &[&str]| {
+        let output = std::process::Command::new(common::dbt::dbt_bin_dir().join("dbt"))
+            .args(args)
+            .current_dir(project.file(""))
+            .env("DAGSHIP_DUCKDB_DIR", project.repo.scratch())
+            .env("DO_NOT_TRACK", "1")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "dbt {args:?}: {}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    dbt(&["parse", "--quiet"]);
+    let manifest = dagship::dbt::Manifest::read(&project.file("target/manifest.json")).unwrap();
+    let graph = dagship::impact::Graph::new(&manifest);
+    let cases: &[(&str, &str)] = &[
+        ("stg_orders", ""),
+        ("stg_orders+", ""),
+        ("stg_orders+1", ""),
+        ("+customer_summary", ""),
+        ("1+customer_summary", ""),
+        ("@customer_orders", ""),
+        ("tag:calendar", ""),
+        ("path:models/marts", ""),
+        ("models/staging/stg_orders.sql", ""),
+        ("shop.marts.*", ""),
+        ("marts", ""),
+        ("customer_*", ""),
+        ("config.materialized:table", ""),
+        ("config.materialized:view,path:models", ""),
+        ("package:shop", ""),
+        ("stg_orders customer_summary", ""),
+        ("path:models", "tag:calendar"),
+        ("+customer_summary", "stg_orders"),
+    ];
+    for (select, exclude) in cases {
+        let mut args = vec!["ls", "--quiet", "--resource-type", "model", "--output", "json", "--output-keys", "unique_id"];
+        args.extend(["--select", select]);
+        if !exclude.is_empty() {
+            args.extend(["--exclude", exclude]);
+        }
+        let listed: std::collections::BTreeSet<String> = dbt(&args)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .map(|value| value["unique_id"].as_str().unwrap().to_string())
+            .collect();
+        let words = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let ours = graph.select_models(&words(select), &words(exclude)).unwrap();
+        assert_eq!(ours, listed, "--select {select} --exclude {exclude}");
+        assert!(!listed.is_empty(), "{select}: a case that selects nothing proves little");
+    }
+}
