@@ -106,7 +106,10 @@ fn project_with_dags() -> (DbtProject, String) {
     let project = DbtProject::new(Backend::Local, &format!("dags_check:\n  python: \"{}\"", common::airflow_python()));
     project
         .repo
-        .write(&format!("{PROJECT_DIR}/models/calendar/dim_dates.sql"), "{{ config(tags=['calendar']) }}\nselect 1 as day\n")
+        .write(
+            &format!("{PROJECT_DIR}/models/calendar/dim_dates.sql"),
+            "{{ config(tags=['calendar']) }}\nselect 1 as day\n",
+        )
         .write("dags/shop_bash.py", BASH_DAG)
         .write("dags/shop_cosmos.py", COSMOS_DAG)
         .write("dags/shop_k8s.py", K8S_DAG)
@@ -183,9 +186,13 @@ fn the_pull_request_check_outputs_the_impacted_dags_and_draws_the_lineage() {
     assert_eq!(ci.output("impacted_dags"), r#"["shop_bash","shop_cosmos","shop_k8s"]"#);
     let summary = &ci.summary;
     assert!(summary.contains("### Impact: models to DAGs"), "{summary}");
-    assert!(summary.contains("| `shop_bash` | `@daily` | build\\_orders | `dbt build --select stg_orders+` |"), "{summary}");
+    assert!(
+        summary.contains("| `shop_bash` | `@daily` | build\\_orders | `dbt build --select stg_orders+` |"),
+        "{summary}"
+    );
     assert!(summary.contains("`shop_runtime` / chosen (dags/shop\\_runtime.py)"), "unresolved, named: {summary}");
-    let mermaid = summary.split("```mermaid\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a Mermaid block");
+    let mermaid =
+        summary.split("```mermaid\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a Mermaid block");
     for line in [
         "m0[\"stg_orders\"]:::modified",
         "d0[\"customer_orders\"]:::downstream",
@@ -270,7 +277,8 @@ fn selections_resolve_to_the_same_models_as_dbt_ls() {
         ("+customer_summary", "stg_orders"),
     ];
     for (select, exclude) in cases {
-        let mut args = vec!["ls", "--quiet", "--resource-type", "model", "--output", "json", "--output-keys", "unique_id"];
+        let mut args =
+            vec!["ls", "--quiet", "--resource-type", "model", "--output", "json", "--output-keys", "unique_id"];
         args.extend(["--select", select]);
         if !exclude.is_empty() {
             args.extend(["--exclude", exclude]);

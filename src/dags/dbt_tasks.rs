@@ -72,14 +72,19 @@ pub fn dbt_task(checked: CheckedDbtTask) -> Option<DbtTask> {
     let run = if let Some(reason) = checked.unresolved {
         DbtRun::Unresolved { reason }
     } else if let Some(cosmos) = checked.cosmos {
-        let invocation =
-            DbtInvocation { command: "cosmos".into(), select: cosmos.select, exclude: cosmos.exclude, selector: cosmos.selector };
+        let invocation = DbtInvocation {
+            command: "cosmos".into(),
+            select: cosmos.select,
+            exclude: cosmos.exclude,
+            selector: cosmos.selector,
+        };
         match unresolved_words(&invocation) {
             Some(reason) => DbtRun::Unresolved { reason },
             None => DbtRun::Static { invocations: vec![invocation] },
         }
     } else {
-        let invocations: Vec<DbtInvocation> = checked.commands.unwrap_or_default().iter().filter_map(|words| invocation(words)).collect();
+        let invocations: Vec<DbtInvocation> =
+            checked.commands.unwrap_or_default().iter().filter_map(|words| invocation(words)).collect();
         if invocations.is_empty() {
             return None;
         }
@@ -103,7 +108,8 @@ fn invocation(words: &[String]) -> Option<DbtInvocation> {
     if !RUNNING_COMMANDS.contains(&command) {
         return None;
     }
-    let mut found = DbtInvocation { command: command.to_string(), select: Vec::new(), exclude: Vec::new(), selector: None };
+    let mut found =
+        DbtInvocation { command: command.to_string(), select: Vec::new(), exclude: Vec::new(), selector: None };
     let mut target: Option<&mut Vec<String>> = None;
     let mut selector_next = false;
     for word in &rest[command_at + 1..] {
@@ -170,7 +176,8 @@ mod tests {
 
     #[test]
     fn finds_the_selection_of_a_dbt_command() {
-        let found = invocation(&words("/venv/bin/dbt --no-write-json build --target prod -s stg_a+ tag:x --exclude=y")).unwrap();
+        let found = invocation(&words("/venv/bin/dbt --no-write-json build --target prod -s stg_a+ tag:x --exclude=y"))
+            .unwrap();
         assert_eq!(found.command, "build");
         assert_eq!(found.select, ["stg_a+", "tag:x"]);
         assert_eq!(found.exclude, ["y"]);

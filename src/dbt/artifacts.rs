@@ -41,7 +41,11 @@ pub struct DependsOn {
 
 fn string_configs<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
     let raw: Option<BTreeMap<String, serde_json::Value>> = Deserialize::deserialize(deserializer)?;
-    Ok(raw.unwrap_or_default().into_iter().filter_map(|(key, value)| value.as_str().map(|value| (key, value.to_string()))).collect())
+    Ok(raw
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(key, value)| value.as_str().map(|value| (key, value.to_string())))
+        .collect())
 }
 
 impl Manifest {

@@ -128,7 +128,8 @@ pub fn compute(
                 match runs(&graph, invocations) {
                     Err(reason) => unresolved.push(unresolved_task(reason)),
                     Ok(ids) => {
-                        let hit: Vec<&str> = ids.iter().map(String::as_str).filter(|id| names.contains_key(id)).collect();
+                        let hit: Vec<&str> =
+                            ids.iter().map(String::as_str).filter(|id| names.contains_key(id)).collect();
                         if hit.is_empty() {
                             continue;
                         }

@@ -33,11 +33,8 @@ impl<'a> Graph<'a> {
 
     /// The models `select` (minus `exclude`) names; no `select` at all means every model, as in dbt.
     pub fn select_models(&self, select: &[String], exclude: &[String]) -> Result<BTreeSet<String>, String> {
-        let mut selected = if select.is_empty() {
-            self.nodes.keys().map(String::as_str).collect()
-        } else {
-            self.union(select)?
-        };
+        let mut selected =
+            if select.is_empty() { self.nodes.keys().map(String::as_str).collect() } else { self.union(select)? };
         for excluded in self.union(exclude)? {
             selected.remove(excluded);
         }
@@ -271,8 +268,7 @@ mod tests {
             fqn: vec!["shop".into(), folder.into(), name.into()],
             tags: tags.iter().map(|tag| tag.to_string()).collect(),
             depends_on: DependsOn { nodes: parents.iter().map(|parent| format!("model.shop.{parent}")).collect() },
-            config: [("materialized".to_string(), if folder == "marts" { "table" } else { "view" }.to_string())]
-                .into(),
+            config: [("materialized".to_string(), if folder == "marts" { "table" } else { "view" }.to_string())].into(),
         };
         (format!("model.shop.{name}"), node)
     }

@@ -26,7 +26,8 @@ pub fn render_impact_text(impact: &Impact) -> String {
         impact.downstream.len(),
         impact.deleted.len()
     );
-    for (label, names) in [("modified", &impact.modified), ("downstream", &impact.downstream), ("deleted", &impact.deleted)]
+    for (label, names) in
+        [("modified", &impact.modified), ("downstream", &impact.downstream), ("deleted", &impact.deleted)]
     {
         if !names.is_empty() {
             let _ = writeln!(text, "  {label}: {}", names.join(", "));
@@ -46,7 +47,14 @@ pub fn render_impact_text(impact: &Impact) -> String {
     }
     for dag in &impact.unresolved {
         for task in &dag.tasks {
-            let _ = writeln!(text, "unresolved: {} / {} ({}): {}", dag.dag_id, task_name(&task.task_id), dag.file, task.reason);
+            let _ = writeln!(
+                text,
+                "unresolved: {} / {} ({}): {}",
+                dag.dag_id,
+                task_name(&task.task_id),
+                dag.file,
+                task.reason
+            );
         }
     }
     text
@@ -70,7 +78,10 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
         }
     );
     if !impact.dags.is_empty() {
-        let _ = writeln!(md, "| DAG | schedule | task | runs | modified | downstream |\n| --- | --- | --- | --- | --- | --- |");
+        let _ = writeln!(
+            md,
+            "| DAG | schedule | task | runs | modified | downstream |\n| --- | --- | --- | --- | --- | --- |"
+        );
         let rows = impact.dags.iter().flat_map(|dag| dag.tasks.iter().map(move |task| (dag, task)));
         let total = impact.dags.iter().map(|dag| dag.tasks.len()).sum::<usize>();
         for (dag, task) in rows.take(ROWS_SHOWN) {
@@ -81,7 +92,11 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
                 code_span(&dag.dag_id),
                 dag.schedule.as_deref().map(code_span).unwrap_or_else(|| "none".into()),
                 escape_markdown(&task_name(&task.task_id)),
-                task.commands.iter().map(|command| code_span(&format!("dbt {command}"))).collect::<Vec<_>>().join("<br>"),
+                task.commands
+                    .iter()
+                    .map(|command| code_span(&format!("dbt {command}")))
+                    .collect::<Vec<_>>()
+                    .join("<br>"),
                 spans(&task.modified),
                 spans(&task.downstream)
             );
@@ -117,9 +132,7 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
 
 /// A Mermaid id or label: only characters that cannot end a label, a node or the code block.
 fn label(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_-. /:@+".contains(c) { c } else { '_' })
-        .collect()
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || "_-. /:@+".contains(c) { c } else { '_' }).collect()
 }
 
 /// The lineage as a left-to-right flowchart: modified models, then downstream ones, then the impacted DAGs, each
@@ -153,7 +166,8 @@ pub fn render_impact_mermaid(impact: &Impact) -> String {
     }
     for dag in &impact.dags {
         let Some(dag_node) = ids.get(&format!("g:{}", dag.dag_id)) else { continue };
-        let mut models: Vec<&String> = dag.tasks.iter().flat_map(|task| task.modified.iter().chain(&task.downstream)).collect();
+        let mut models: Vec<&String> =
+            dag.tasks.iter().flat_map(|task| task.modified.iter().chain(&task.downstream)).collect();
         models.sort();
         models.dedup();
         // One edge per DAG from each model it runs that no other model it runs depends on: the picture stays
