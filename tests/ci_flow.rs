@@ -463,6 +463,8 @@ fn file_names_cannot_forge_outputs() {
         "dags_ok",
         "dag_import_errors",
         "dag_ids",
+        "dags_added",
+        "dags_removed",
         "impacted_dags",
     ]
     .into();

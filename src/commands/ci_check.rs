@@ -23,7 +23,7 @@ use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce};
 use crate::platform::mwaa::{ArtifactAction, UpdateOutcome};
 use crate::report::{
-    DetectReport, escape_markdown, render_compile_markdown, render_dags_markdown, render_detect_markdown,
+    DetectReport, escape_markdown, render_compile_markdown, render_dag_diff_markdown, render_dags_markdown, render_detect_markdown,
     render_impact_markdown, render_mwaa_markdown, render_plan_markdown,
 };
 
@@ -150,6 +150,10 @@ fn dags_step(check: &mut Check) -> Result<()> {
         .collect();
     if changed.is_empty() {
         eprintln!("no DAG file changed under {dags_dir}: DAG check skipped");
+        let deleted = changes.files.iter().any(|file| file.path.starts_with(&dags_dir) && file.path.ends_with(".py"));
+        if deleted {
+            dag_diff(check, None);
+        }
         return Ok(());
     }
     let report = match crate::dags::check(check.setup.git.root(), config, Some(&changed)) {
@@ -167,11 +171,31 @@ fn dags_step(check: &mut Check) -> Result<()> {
         .values
         .extend(super::dags::outputs(&report).into_iter().map(|(name, value)| (name.to_string(), value)));
     check.outputs.sections.push(render_dags_markdown(&report));
+    dag_diff(check, Some(&report));
     if report.ok {
         Ok(())
     } else {
         let failed = report.summary.import_errors + report.duplicates.len();
         Err(crate::dags::DagsError::Failed(failed).into())
+    }
+}
+
+/// The DAG ids added, removed and changed compared with the base commit: outputs `dags_added`, `dags_removed`
+/// and a section. Informational: a diff that cannot be made is a warning, the DAG check itself decides.
+fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) {
+    let Some(changes) = &check.changes else { return };
+    let root = check.setup.git.root();
+    match crate::dags::diff(root, check.setup.config, &changes.base, &changes.files, head) {
+        Ok(diff) => {
+            let ids = |dags: &[crate::dags::DagAt]| {
+                let ids: Vec<&str> = dags.iter().map(|dag| dag.dag_id.as_str()).collect();
+                serde_json::to_string(&ids).expect("ids serialize")
+            };
+            check.outputs.values.push(("dags_added".to_string(), ids(&diff.added)));
+            check.outputs.values.push(("dags_removed".to_string(), ids(&diff.removed)));
+            check.outputs.sections.push(render_dag_diff_markdown(&diff));
+        }
+        Err(err) => announce(Level::Warning, &format!("cannot compare the DAG ids with the base commit: {err}")),
     }
 }
 

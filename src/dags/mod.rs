@@ -7,6 +7,7 @@ mod annotate;
 mod build;
 mod check;
 mod dbt_tasks;
+mod diff;
 mod run;
 mod venv;
 
@@ -20,6 +21,7 @@ use crate::exit_code::ExitCode;
 pub use annotate::{annotate_failure, annotate_report};
 pub use build::{RunFacts, build_report};
 pub use check::{check, check_with};
+pub use diff::{DagAt, DagDiff, diff};
 pub use dbt_tasks::{DagDetail, DbtInvocation, DbtRun, DbtTask};
 pub use run::{CheckRequest, run_checker};
 

@@ -1,5 +1,6 @@
 //! The results of a run as plain data, and their renderings: JSON (the stable contract), text for people,
 //! Markdown for the step summary, and the list of step outputs.
+mod dag_diff;
 mod dags;
 mod dbt;
 mod impact;
@@ -16,6 +17,7 @@ use crate::detect::FileChange;
 use crate::detect::filters::FilterResult;
 use crate::matrix::Matrix;
 
+pub use dag_diff::render_dag_diff_markdown;
 pub use dags::{render_dags_markdown, render_dags_text};
 pub use dbt::{EXPLODED_HINT, describe_state, render_compile_markdown, render_compile_text};
 pub use impact::{render_impact_markdown, render_impact_mermaid, render_impact_text};
