@@ -294,3 +294,45 @@ fn selections_resolve_to_the_same_models_as_dbt_ls() {
         assert!(!listed.is_empty(), "{select}: a case that selects nothing proves little");
     }
 }
+
+fn simple_dag(dag_id: &str, tasks: &str) -> String {
+    format!(
+        "from datetime import datetime\nfrom airflow import DAG\nfrom airflow.providers.standard.operators.empty import \
+         EmptyOperator\n\nwith DAG(dag_id=\"{dag_id}\", start_date=datetime(2024, 1, 1), schedule=None):\n{tasks}"
+    )
+}
+
+#[test]
+fn the_pull_request_check_names_the_dag_ids_added_removed_and_changed_against_the_base() {
+    let repo = common::Repo::new();
+    repo.write("dagship.yml", &format!("dags_dir: dags\ndags_check:\n  python: \"{}\"\n", common::airflow_python()))
+        .write("dags/a.py", &simple_dag("moved", "    EmptyOperator(task_id=\"t\")\n"))
+        .write("dags/c.py", &simple_dag("gone", "    EmptyOperator(task_id=\"t\")\n"))
+        .write("dags/e.py", &simple_dag("kept", "    EmptyOperator(task_id=\"t\")\n"))
+        .write("dags/untouched.py", &simple_dag("untouched", "    EmptyOperator(task_id=\"t\")\n"));
+    repo.commit("DAGs");
+    repo.checkout_new("feature", "main");
+    repo.rename("dags/a.py", "dags/b.py").remove("dags/c.py");
+    repo.write("dags/d.py", &simple_dag("fresh", "    EmptyOperator(task_id=\"t\")\n")).write(
+        "dags/e.py",
+        &simple_dag("kept", "    EmptyOperator(task_id=\"t\")\n    EmptyOperator(task_id=\"u\")\n"),
+    );
+    let head = repo.commit("move, drop, add, edit");
+    let payload = common::actions::pull_request(3, "main", Some(common::actions::REPOSITORY));
+    let ci = common::actions::run_ci(
+        common::dagship_command(repo.path()),
+        "pull_request",
+        &payload,
+        "http://127.0.0.1:9",
+        &head,
+    );
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("dags_added"), r#"["fresh"]"#);
+    assert_eq!(ci.output("dags_removed"), r#"["gone"]"#);
+    let summary = &ci.summary;
+    assert!(summary.contains("### DAGs: 1 added, 1 removed, 2 changed"), "{summary}");
+    assert!(summary.contains("- changed `moved` (dags/b.py, was in dags/a.py)"), "{summary}");
+    assert!(summary.contains("- changed `kept` (dags/e.py)"), "{summary}");
+    assert!(summary.contains("- removed `gone` (dags/c.py)"), "{summary}");
+    assert!(!summary.contains("untouched"), "an unchanged file is not imported nor listed: {summary}");
+}

@@ -23,8 +23,8 @@ use crate::github::summary::append_summary;
 use crate::github::workflow::{Level, announce};
 use crate::platform::mwaa::{ArtifactAction, UpdateOutcome};
 use crate::report::{
-    DetectReport, escape_markdown, render_compile_markdown, render_dag_diff_markdown, render_dags_markdown, render_detect_markdown,
-    render_impact_markdown, render_mwaa_markdown, render_plan_markdown,
+    DetectReport, escape_markdown, render_compile_markdown, render_dag_diff_markdown, render_dags_markdown,
+    render_detect_markdown, render_impact_markdown, render_mwaa_markdown, render_plan_markdown,
 };
 
 /// What the check needs, all plain values.

@@ -21,8 +21,8 @@ use crate::exit_code::ExitCode;
 pub use annotate::{annotate_failure, annotate_report};
 pub use build::{RunFacts, build_report};
 pub use check::{check, check_with};
-pub use diff::{DagAt, DagDiff, diff};
 pub use dbt_tasks::{DagDetail, DbtInvocation, DbtRun, DbtTask};
+pub use diff::{DagAt, DagDiff, diff};
 pub use run::{CheckRequest, run_checker};
 
 /// The checker script, written to a temp file for each run (so the binary is all a user installs).

@@ -25,7 +25,8 @@ pub fn render_dag_diff_markdown(diff: &DagDiff) -> String {
     }
     if !diff.unreadable_base_files.is_empty() {
         let files: Vec<String> = diff.unreadable_base_files.iter().map(|file| escape_markdown(file)).collect();
-        let _ = writeln!(md, "\nThe base versions of {} did not import: what they defined is unknown.", files.join(", "));
+        let _ =
+            writeln!(md, "\nThe base versions of {} did not import: what they defined is unknown.", files.join(", "));
     }
     md
 }
