@@ -336,3 +336,32 @@ fn the_pull_request_check_names_the_dag_ids_added_removed_and_changed_against_th
     assert!(summary.contains("- removed `gone` (dags/c.py)"), "{summary}");
     assert!(!summary.contains("untouched"), "an unchanged file is not imported nor listed: {summary}");
 }
+
+#[test]
+fn a_new_dag_id_that_an_unchanged_file_already_defines_fails_the_check() {
+    let repo = common::Repo::new();
+    repo.write("dagship.yml", &format!("dags_dir: dags\ndags_check:\n  python: \"{}\"\n", common::airflow_python()))
+        .write("dags/nightly.py", &simple_dag("nightly", "    EmptyOperator(task_id=\"t\")\n"));
+    repo.commit("DAGs");
+    repo.checkout_new("feature", "main");
+    repo.write("dags/nightly_copy.py", &simple_dag("nightly", "    EmptyOperator(task_id=\"t\")\n"));
+    let head = repo.commit("copy a DAG without renaming it");
+    let payload = common::actions::pull_request(4, "main", Some(common::actions::REPOSITORY));
+    let ci = common::actions::run_ci(
+        common::dagship_command(repo.path()),
+        "pull_request",
+        &payload,
+        "http://127.0.0.1:9",
+        &head,
+    );
+    ci.run.assert_code(1);
+    assert_eq!(ci.output("dags_added"), r#"["nightly"]"#);
+    let stderr = &ci.run.stderr;
+    for file in ["dags/nightly.py", "dags/nightly_copy.py"] {
+        assert!(
+            stderr.contains(&format!("::error file={file},line=5::DAG id `nightly` is defined by more than one file")),
+            "{stderr}"
+        );
+    }
+    assert!(ci.summary.contains("New DAG id `nightly` is already defined by another file"), "{}", ci.summary);
+}

@@ -171,19 +171,20 @@ fn dags_step(check: &mut Check) -> Result<()> {
         .values
         .extend(super::dags::outputs(&report).into_iter().map(|(name, value)| (name.to_string(), value)));
     check.outputs.sections.push(render_dags_markdown(&report));
-    dag_diff(check, Some(&report));
-    if report.ok {
+    let collisions = dag_diff(check, Some(&report));
+    if report.ok && collisions == 0 {
         Ok(())
     } else {
-        let failed = report.summary.import_errors + report.duplicates.len();
+        let failed = report.summary.import_errors + report.duplicates.len() + collisions;
         Err(crate::dags::DagsError::Failed(failed).into())
     }
 }
 
 /// The DAG ids added, removed and changed compared with the base commit: outputs `dags_added`, `dags_removed`
-/// and a section. Informational: a diff that cannot be made is a warning, the DAG check itself decides.
-fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) {
-    let Some(changes) = &check.changes else { return };
+/// and a section. A diff that cannot be made is a warning (the DAG check itself decides); an added id another
+/// file already defines is an error annotation, counted in the returned number.
+fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) -> usize {
+    let Some(changes) = &check.changes else { return 0 };
     let root = check.setup.git.root();
     match crate::dags::diff(root, check.setup.config, &changes.base, &changes.files, head) {
         Ok(diff) => {
@@ -194,8 +195,22 @@ fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) {
             check.outputs.values.push(("dags_added".to_string(), ids(&diff.added)));
             check.outputs.values.push(("dags_removed".to_string(), ids(&diff.removed)));
             check.outputs.sections.push(render_dag_diff_markdown(&diff));
+            for collision in &diff.collisions {
+                for site in &collision.files {
+                    crate::github::workflow::annotate(
+                        Level::Error,
+                        Some(&site.path),
+                        site.line,
+                        &format!("DAG id `{}` is defined by more than one file", collision.dag_id),
+                    );
+                }
+            }
+            diff.collisions.len()
         }
-        Err(err) => announce(Level::Warning, &format!("cannot compare the DAG ids with the base commit: {err}")),
+        Err(err) => {
+            announce(Level::Warning, &format!("cannot compare the DAG ids with the base commit: {err}"));
+            0
+        }
     }
 }
 

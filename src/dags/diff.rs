@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{DagsError, DagsReport, FileStatus};
+use super::{DagsError, DagsReport, Duplicate, FileStatus};
 use crate::config::Config;
 use crate::detect::{FileChange, Status};
 
@@ -20,6 +20,9 @@ pub struct DagDiff {
     pub changed: Vec<DagAt>,
     /// Base versions that did not import: their ids are unknown, so `removed` may miss some.
     pub unreadable_base_files: Vec<String>,
+    /// Added ids that another file of the DAGs folder defines too (found by importing the whole folder at head,
+    /// only when ids were added): Airflow would keep one and fail the other.
+    pub collisions: Vec<Duplicate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,6 +97,18 @@ pub fn diff(
         if !after.contains_key(dag_id.as_str()) {
             diff.removed.push(DagAt { dag_id: dag_id.clone(), file: file.clone(), previous_file: None });
         }
+    }
+    if !diff.added.is_empty() {
+        let whole = super::check(root, config, None)?;
+        diff.collisions = whole
+            .duplicates
+            .into_iter()
+            .filter(|duplicate| diff.added.iter().any(|added| added.dag_id == duplicate.dag_id))
+            // Two changed files defining one id are already the DAG check's own duplicate.
+            .filter(|duplicate| {
+                head.is_none_or(|head| head.duplicates.iter().all(|known| known.dag_id != duplicate.dag_id))
+            })
+            .collect();
     }
     Ok(diff)
 }

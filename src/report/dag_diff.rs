@@ -23,6 +23,16 @@ pub fn render_dag_diff_markdown(diff: &DagDiff) -> String {
             let _ = writeln!(md, "- ... and {} more {label}", dags.len() - SHOWN);
         }
     }
+    for collision in &diff.collisions {
+        let files: Vec<String> = collision.files.iter().map(|site| escape_markdown(&site.path)).collect();
+        let _ = writeln!(
+            md,
+            "\n> [!CAUTION]\n> New DAG id {} is already defined by another file: {} (Airflow keeps one and fails the \
+             other)",
+            code_span(&collision.dag_id),
+            files.join(", ")
+        );
+    }
     if !diff.unreadable_base_files.is_empty() {
         let files: Vec<String> = diff.unreadable_base_files.iter().map(|file| escape_markdown(file)).collect();
         let _ =
