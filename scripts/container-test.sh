@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Action's image from the repository's Dockerfile for tests/container.rs, as a release would: the
+# Builds the Action's image from the repository's Dockerfile for tests/it/container.rs, as a release would: the
 # prebuilt dagship binary (here the dev build) copied in, dbt-duckdb as the adapter, base images passed as build
 # arguments. Usage:
 #   scripts/container-test.sh start > env; source env   -> exports DOCKER_HOST (when it started an engine),

@@ -2,7 +2,7 @@
 # The test command (README, .ci/run): installs what the tests need, then runs formatting, lints and all tests.
 # Needs only the Rust toolchain and Python 3 on the machine; the emulators and dbt come from PyPI
 # (scripts/emulators.sh, scripts/dbt-venv.sh); Docker and debootstrap from Debian's packages when missing and run
-# as root (scripts/container-test.sh: the Action's image, for tests/container.rs).
+# as root (scripts/container-test.sh: the Action's image, for tests/it/container.rs).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +27,7 @@ step "installing apache-airflow into $tools/airflow-venv (PyPI) for the DAG impo
 DAGSHIP_TEST_AIRFLOW_PYTHON=$(DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/airflow-venv.sh")
 export DAGSHIP_TEST_AIRFLOW_PYTHON
 
-step "building the Action's image in the background for tests/container.rs (scripts/container-test.sh: Docker," \
+step "building the Action's image in the background for tests/it/container.rs (scripts/container-test.sh: Docker," \
   "a debootstrap base, dbt-duckdb; log in $tools/container-test.log)"
 mkdir -p "$tools"
 container_started=$SECONDS
@@ -69,7 +69,7 @@ source "$tools/emulators.env"
 step "waiting for the Action's image (started $((SECONDS - container_started))s ago)"
 if ! wait "$container_pid"; then
   cat "$tools/container-test.log" >&2
-  echo "error: the Action's image for tests/container.rs could not be built (log above); the container tests" \
+  echo "error: the Action's image for tests/it/container.rs could not be built (log above); the container tests" \
     "need Docker: they never skip" >&2
   exit 1
 fi

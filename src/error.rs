@@ -81,7 +81,7 @@ pub fn render(err: &Error) -> String {
 
 /// An error can quote user input (an environment name, a file name, a child's stderr) holding a newline and
 /// `::error::...`: on its own line the Actions runner would run it as a workflow command. Such lines get a `> `
-/// in front (the runner only reads commands at the start of a line). Found by tests/hostile_input.rs.
+/// in front (the runner only reads commands at the start of a line). Found by tests/it/hostile_input.rs.
 fn defuse_workflow_commands(text: &str) -> String {
     text.split('\n')
         .map(|line| if line.trim_start().starts_with("::") { format!("> {line}") } else { line.to_string() })

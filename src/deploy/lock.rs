@@ -30,7 +30,7 @@
 //! and the local backend (flock on the bucket directory around compare-and-swap). No decision rests on a read
 //! followed by an unconditional write. gcp-storage-emulator ignores `ifGenerationMatch` and moto checks `If-Match`
 //! non-atomically, so the tests put a proxy in front of them that enforces the preconditions dagship sends
-//! (tests/common/fault_proxy.rs); against the real services the same requests are enforced by the service.
+//! (tests/it/common/fault_proxy.rs); against the real services the same requests are enforced by the service.
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;

@@ -79,7 +79,7 @@ pub fn dirty_refusal(uncommitted: &[String], commit: &str) -> Option<String> {
 }
 
 /// S3 and GCS refuse object names over 1,024 bytes; a deploy would fail half-way on the first one, after writing
-/// the others. Found by tests/hostile_input.rs (moto accepts such keys, the real services do not).
+/// the others. Found by tests/it/hostile_input.rs (moto accepts such keys, the real services do not).
 pub const MAX_KEY_BYTES: usize = 1024;
 
 /// Uploads whose full object name (the URL's prefix included) is longer than the services accept.

@@ -49,7 +49,7 @@ fn status_of(err: &GcsError) -> Option<u16> {
 
 /// A response whose body broke off (a dropped connection mid-body, a Content-Length never met): reqwest reports
 /// it as a decode error like a malformed body, but unlike one it is worth retrying. Found by the fault-injecting
-/// proxy in tests/fault_injection.rs: a truncated upload answer failed the deploy on the first try.
+/// proxy in tests/it/fault_injection.rs: a truncated upload answer failed the deploy on the first try.
 fn body_cut_short(err: &reqwest::Error) -> bool {
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
@@ -148,7 +148,7 @@ impl GcsStore {
 
     /// The generation precondition of a put: `0` means "no live object", a generation means "still this one".
     /// Real GCS enforces both atomically; gcp-storage-emulator ignores them (tests put a precondition-enforcing
-    /// proxy in front of it, tests/common/fault_proxy.rs).
+    /// proxy in front of it, tests/it/common/fault_proxy.rs).
     fn upload_request(&self, mode: &PutMode, key: &str) -> Result<UploadObjectRequest, StoreError> {
         let if_generation_match = match mode {
             PutMode::Overwrite => None,

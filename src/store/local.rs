@@ -18,7 +18,7 @@ use crate::hash::Md5;
 const TEMP_MARKER: &str = ".dagship-partial-";
 
 /// Where temporary files are written, beside dagship's own records: a deploy killed mid-write leaves its partial
-/// file here, never among the deployed objects (where Airflow might see it). tests/crash_recovery.rs found 47
+/// file here, never among the deployed objects (where Airflow might see it). tests/it/crash_recovery.rs found 47
 /// such files among the DAGs after 20 kills when they were written next to their target.
 const TEMP_DIR: &str = ".dagship/partial";
 

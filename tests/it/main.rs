@@ -1,0 +1,31 @@
+//! The integration tests, in one test binary: one link of the AWS, Google and GitHub clients instead of one per
+//! file, and one `cargo test --test it` for all. Each module is one topic (its old test file); `common` holds the
+//! helpers they share (git repositories, the dagship runner, buckets on the emulators, the GitHub wiremock).
+//! The tests run on parallel threads of one process: none may change the process (its environment, current
+//! directory, signal handlers); each passes what it needs to the child `Command` instead.
+//! Run one topic with `cargo test --test it deploy::`.
+
+mod common;
+
+mod bad_input;
+mod ci_flow;
+mod concurrent_deploys;
+mod container;
+mod crash_recovery;
+mod dags;
+mod dags_requirements;
+mod dbt;
+mod deploy;
+mod deploy_chain;
+mod deploy_reliability;
+mod detect_output;
+mod detect_ranges;
+mod examples;
+mod fault_injection;
+mod hostile_input;
+mod mwaa;
+mod properties;
+mod release;
+mod secrets;
+mod store_conformance;
+mod verify;
