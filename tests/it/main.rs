@@ -23,6 +23,7 @@ mod detect_ranges;
 mod examples;
 mod fault_injection;
 mod hostile_input;
+mod impact;
 mod mwaa;
 mod properties;
 mod release;

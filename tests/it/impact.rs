@@ -1,7 +1,7 @@
 //! What a pull request changes, from models to the DAGs that run them, with the real dbt (DuckDB) and Airflow the
 //! test script installs: modified vs downstream vs deleted models, the DAGs and tasks whose dbt selection covers
 //! them (Bash, cosmos and KubernetesPod styles; a runtime selection reported as unresolved), and the pictures.
-mod common;
+use crate::common;
 
 use common::buckets::Backend;
 use common::dbt::{DbtProject, PROJECT_DIR};
