@@ -41,6 +41,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+step "import rules of docs/architecture.md (scripts/arch-check.py: no circles, no command importing another)"
+python3 "$here/scripts/arch-check.py"
+
 step "supply chain: cargo deny (licenses, bans, sources, advisories) and cargo audit (scripts/supply-chain.sh)"
 DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/supply-chain.sh"
 

@@ -6,8 +6,9 @@
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::error_kind::ErrorKind;
 use crate::exit_code::ExitCode;
-use crate::github::workflow::{Level, announce};
+use crate::notice::{Level, announce};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static WRITING: AtomicUsize = AtomicUsize::new(0);
@@ -30,7 +31,7 @@ pub fn listen() {
                 };
                 if WRITING.load(Ordering::SeqCst) == 0 {
                     eprintln!("{name}: stopping");
-                    std::process::exit(ExitCode::Cancelled as i32);
+                    std::process::exit(ExitCode::from(ErrorKind::Cancelled) as i32);
                 }
                 if !REQUESTED.swap(true, Ordering::SeqCst) {
                     announce(

@@ -1,14 +1,18 @@
-//! The top-level error: one variant per stage, each naming the thing that failed and what to do.
-use std::path::PathBuf;
-
+//! The top-level error: one variant per stage, each naming the thing that failed and what to do; and the one
+//! map from it to a kind of failure (`Error::kind`), which `exit_code` turns into the exit code. Lower errors
+//! expose their own kind; nothing below this file knows exit codes (docs/architecture.md, "Errors and exit
+//! codes").
 use crate::config::ConfigError;
-use crate::context::RangeError;
 use crate::dags::DagsError;
 use crate::dbt::DbtError;
 use crate::deploy::DeployError;
+use crate::detect::matrix::MatrixError;
+use crate::detect::range::RangeError;
+use crate::error_kind::ErrorKind;
 use crate::exit_code::ExitCode;
 use crate::git::GitError;
-use crate::matrix::MatrixError;
+use crate::github::edges::WriteError;
+use crate::platform::PlatformError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,6 +30,9 @@ pub enum Error {
     Dbt(#[from] DbtError),
     #[error(transparent)]
     Dags(#[from] DagsError),
+    /// Airflow's view of the DAG files a deploy wrote (the post-deploy verify).
+    #[error(transparent)]
+    Verify(PlatformError),
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
@@ -37,28 +44,29 @@ pub enum Error {
     /// A safety rule refused the run before anything remote was written (exit 3).
     #[error("{0}")]
     Refused(String),
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 impl Error {
-    pub fn exit_code(&self) -> ExitCode {
+    /// What kind of failure this is: the one place a top-level error is classified.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Config(_) | Error::Matrix(_) | Error::Usage(_) => ExitCode::Usage,
-            Error::Git(err) => err.exit_code(),
-            Error::Range(err) => err.exit_code(),
-            Error::Deploy(err) => err.exit_code(),
-            Error::Dbt(err) => err.exit_code(),
-            Error::Dags(err) => err.exit_code(),
-            Error::Write { .. } => ExitCode::Remote,
-            Error::Event(_) => ExitCode::Usage,
-            Error::Refused(_) => ExitCode::Refused,
-            Error::AfterDeploy { source, .. } => source.exit_code(),
+            Error::Config(_) | Error::Matrix(_) | Error::Usage(_) | Error::Event(_) => ErrorKind::Usage,
+            Error::Git(err) => err.kind(),
+            Error::Range(err) => err.kind(),
+            Error::Deploy(err) => err.kind(),
+            Error::Dbt(err) => err.kind(),
+            Error::Dags(err) => err.kind(),
+            Error::Verify(err) => err.kind(),
+            Error::Write(_) => ErrorKind::Remote,
+            Error::Refused(_) => ErrorKind::Refused,
+            Error::AfterDeploy { source, .. } => source.kind(),
         }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        self.kind().into()
     }
 }
 

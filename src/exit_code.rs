@@ -1,6 +1,8 @@
 //! Every exit code dagship uses, in one place (documented in the README's "Exit codes" table).
 use std::process::ExitCode as StdExitCode;
 
+use crate::error_kind::ErrorKind;
+
 /// What a dagship run ended with. The numbers are a stable contract for workflow authors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
@@ -25,5 +27,19 @@ pub enum ExitCode {
 impl From<ExitCode> for StdExitCode {
     fn from(code: ExitCode) -> Self {
         StdExitCode::from(code as u8)
+    }
+}
+
+/// The one map from a failure's kind to its exit code: every error reaches the exit through here
+/// (`error::Error::kind`, then this), so a kind changes its code in one place.
+impl From<ErrorKind> for ExitCode {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::ChecksFailed => ExitCode::ChecksFailed,
+            ErrorKind::Usage => ExitCode::Usage,
+            ErrorKind::Refused => ExitCode::Refused,
+            ErrorKind::Remote => ExitCode::Remote,
+            ErrorKind::Cancelled => ExitCode::Cancelled,
+        }
     }
 }

@@ -4,7 +4,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::exit_code::ExitCode;
+use crate::error_kind::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -35,12 +35,12 @@ fn stderr_suffix(stderr: &str) -> String {
 }
 
 impl GitError {
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn kind(&self) -> ErrorKind {
         match self {
             GitError::NotInstalled | GitError::NotARepository { .. } | GitError::UnknownRevision { .. } => {
-                ExitCode::Usage
+                ErrorKind::Usage
             }
-            GitError::Failed { .. } | GitError::Fetch { .. } | GitError::Spawn { .. } => ExitCode::Remote,
+            GitError::Failed { .. } | GitError::Fetch { .. } | GitError::Spawn { .. } => ErrorKind::Remote,
         }
     }
 }

@@ -1,25 +1,35 @@
 //! dagship: CI/CD for repositories holding Airflow DAGs, a dbt project and Python job folders.
 //!
-//! The flow is a chain of plain functions on plain data (see DESIGN.md):
-//! context -> detect -> matrix -> report. Each module owns one stage.
+//! The code is layered as docs/architecture.md describes (the flow as folders, and what each floor may import):
+//! `cli` parses; `commands` adapt arguments into domain requests; `flow` runs the stages the CLI and `ci` share
+//! (detect -> plan/deploy -> verify, compile); the engines (`detect`, `deploy`, `store`, `dbt`, `dags`,
+//! `config`, `platform`, `git`) do the work; `github` and `report` are the edges; the leaves (`notice`,
+//! `error_kind`, `exit_code`, `output_keys`, `hash`, `random`, `glob`, `change_status`, `redact`) import nothing
+//! above them. `scripts/arch-check.py` checks the import rules.
 pub mod cancel;
+pub mod change_status;
 pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod context;
 pub mod dags;
 pub mod dbt;
 pub mod deploy;
 pub mod detect;
 pub mod error;
+pub mod error_kind;
 pub mod exit_code;
+pub mod flow;
 pub mod git;
 pub mod github;
+pub mod glob;
 pub mod hash;
 pub mod impact;
-pub mod matrix;
+pub mod notice;
+pub mod output_keys;
 pub mod platform;
+pub mod random;
 pub mod redact;
 pub mod report;
 pub mod store;
+pub mod workspace;

@@ -1,14 +1,14 @@
 //! `dagship config check`: validate dagship.yml and print the resolved configuration (defaults filled in).
-use super::{config_path, load_config};
 use crate::cli::{Cli, ConfigFormat};
 use crate::error::Result;
 use crate::exit_code::ExitCode;
 use crate::git::Git;
+use crate::workspace::{config_path, load_config};
 
 pub fn run(cli: &Cli, format: ConfigFormat) -> Result<ExitCode> {
     // A config can be checked outside a repository (e.g. while writing it); the repo only locates the default.
-    let git = Git::discover(&cli.repo).ok();
-    let path = config_path(cli, git.as_ref());
+    let root = Git::discover(&cli.repo).map_or_else(|_| cli.repo.clone(), |git| git.root().to_path_buf());
+    let path = config_path(&root, cli.config.as_deref());
     let loaded = load_config(&path)?;
     let rendered = match format {
         ConfigFormat::Yaml => yaml_serde::to_string(&loaded.config).expect("a config always serializes"),

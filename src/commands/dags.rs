@@ -1,58 +1,38 @@
 //! `dagship dags check`: which files (all, changed since a base, or listed), the check, then annotations,
 //! the report, the step summary and the step outputs.
-use super::deploy::setup;
-use super::{env_path, print_stdout, write_step_outputs};
 use crate::cli::{Cli, DagsCheckArgs, OutputFormat};
-use crate::context::{self, FetchPolicy, RangeRequest};
-use crate::dags::{self, DagsReport};
+use crate::dags;
+use crate::detect::range::{self, FetchPolicy, RangeRequest};
 use crate::detect::{Status, parse_name_status};
 use crate::error::{Error, Result};
+use crate::error_kind::ErrorKind;
 use crate::exit_code::ExitCode;
 use crate::git::Git;
-use crate::github::summary::append_summary;
-use crate::github::workflow::{Level, announce};
-use crate::report::{render_dags_markdown, render_dags_text};
+use crate::github::edges::Edges;
+use crate::notice::{Level, announce};
+use crate::report::{outputs, render_dags_markdown, render_dags_text};
+use crate::workspace::Workspace;
 
 pub fn check(cli: &Cli, args: &DagsCheckArgs) -> Result<ExitCode> {
-    let (root, git, config) = setup(cli)?;
+    let workspace = Workspace::open(&cli.repo, cli.config.as_deref())?;
     let only = match (&args.files, &args.base) {
         (Some(files), _) => Some(files.clone()),
-        (None, Some(base)) if args.changed_only => {
-            let git = git.ok_or_else(|| {
-                Error::Usage(format!("--changed-only needs a git repository; {} is not in one", root.display()))
-            })?;
-            Some(changed_files(&git, base)?)
-        }
+        (None, Some(base)) if args.changed_only => Some(changed_files(workspace.git("--changed-only")?, base)?),
         _ => None,
     };
-    let report = match dags::check_with(&root, &config, only.as_deref(), args.python.as_deref()) {
-        Ok(report) => report,
-        Err(err) => {
-            dags::annotate_failure(&err);
-            return Err(err.into());
-        }
-    };
+    let report = dags::check_with(&workspace.root, &workspace.config, only.as_deref(), args.python.as_deref())
+        .inspect_err(dags::annotate_failure)?;
     dags::annotate_report(&report);
+    let edges = Edges::from_env();
     match args.format {
         OutputFormat::Json => {
-            print_stdout(&(serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"))?
+            edges.print(&(serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"))?
         }
-        OutputFormat::Text => print_stdout(&render_dags_text(&report))?,
+        OutputFormat::Text => edges.print(&render_dags_text(&report))?,
     }
-    if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
-        append_summary(&summary_file, &render_dags_markdown(&report))?;
-    }
-    write_step_outputs(&outputs(&report))?;
-    Ok(report.exit_code())
-}
-
-/// Step outputs: dags_ok, dag_import_errors (a count) and dag_ids (a JSON list).
-pub fn outputs(report: &DagsReport) -> Vec<(&'static str, String)> {
-    vec![
-        ("dags_ok", report.ok.to_string()),
-        ("dag_import_errors", report.summary.import_errors.to_string()),
-        ("dag_ids", serde_json::to_string(&report.dag_ids()).expect("ids serialize")),
-    ]
+    edges.summary(&render_dags_markdown(&report))?;
+    edges.outputs(&outputs::dags(&report))?;
+    Ok(if report.ok { ExitCode::Ok } else { ErrorKind::ChecksFailed.into() })
 }
 
 /// Files added or changed between the merge-base of `base` and HEAD, and HEAD (what a pull request changed).
@@ -65,7 +45,7 @@ fn changed_files(git: &Git, base: &str) -> Result<Vec<String>> {
         (None, Some(branch)) => RangeRequest::PullRequest { base_ref: branch.to_string(), head },
         _ => RangeRequest::Explicit { base: base.to_string(), head, merge_base: true },
     };
-    let range = context::resolve(git, &request, None, &policy)?;
+    let range = range::resolve(git, &request, None, &policy)?;
     for notice in &range.notices {
         announce(Level::Notice, notice);
     }

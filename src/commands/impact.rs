@@ -1,26 +1,26 @@
-//! `dagship impact`: the dbt check against an environment's state (without the configured `dbt.checks`), the
-//! whole DAGs folder imported, and the models -> DAGs impact printed as text, JSON, Markdown or Mermaid.
-use super::dbt::{annotate_failure, environment, run_compile, tell};
-use super::deploy::setup;
-use super::print_stdout;
+//! `dagship impact`: flags -> a compile request (without the configured `dbt.checks`) -> the compile and impact
+//! stages -> the models -> DAGs impact as text, JSON, Markdown or Mermaid.
 use crate::cli::{Cli, ImpactArgs, ImpactFormat};
-use crate::dbt::{CompileOptions, Settings};
 use crate::error::Result;
 use crate::exit_code::ExitCode;
+use crate::flow::compile::{CompileRequest, compile, environment_for};
+use crate::github::edges::Edges;
 use crate::report::{
     render_compile_markdown, render_compile_text, render_impact_markdown, render_impact_mermaid, render_impact_text,
 };
+use crate::workspace::Workspace;
 
 pub fn run(cli: &Cli, args: &ImpactArgs) -> Result<ExitCode> {
-    let (root, _, config) = setup(cli)?;
+    let workspace = Workspace::open(&cli.repo, cli.config.as_deref())?;
     // `origin/main` and `main` name the same branch mapping.
     let branch = args.base.as_deref().map(|base| base.strip_prefix("origin/").unwrap_or(base));
-    let environment = environment(&config, args.env.as_deref(), branch)?;
-    let settings = Settings::resolve(&root, &config, &environment)?;
-    let options = CompileOptions { full: false, skip_checks: true };
-    let report = run_compile(&root, &config, &settings, options).inspect_err(annotate_failure)?;
-    tell(&report);
-    let impact = crate::impact::assess(&root, &config, &report)?;
+    let request = CompileRequest {
+        environment: environment_for(&workspace, args.env.as_deref(), branch)?,
+        full: false,
+        skip_checks: true,
+    };
+    let report = compile(&workspace, &request)?;
+    let impact = crate::flow::impact::assess(&workspace.root, &workspace.config, &report)?;
     let text = match args.format {
         ImpactFormat::Json => {
             let json = serde_json::json!({ "dbt": report, "impact": impact });
@@ -30,6 +30,6 @@ pub fn run(cli: &Cli, args: &ImpactArgs) -> Result<ExitCode> {
         ImpactFormat::Markdown => format!("{}\n{}", render_compile_markdown(&report), render_impact_markdown(&impact)),
         ImpactFormat::Mermaid => render_impact_mermaid(&impact),
     };
-    print_stdout(&text)?;
+    Edges::from_env().print(&text)?;
     Ok(ExitCode::Ok)
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::KeyPath;
-use super::validate::{Problem, check_relative_dir};
+use super::key_path::Problem;
+use super::validate::check_relative_dir;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -80,3 +80,9 @@ impl fmt::Display for KeyPath {
         Ok(())
     }
 }
+/// One problem found, at a key path; `parse` turns it into a located `ConfigError`.
+#[derive(Debug)]
+pub struct Problem {
+    pub key_path: KeyPath,
+    pub message: String,
+}

@@ -1,6 +1,7 @@
 //! `dagship.yml`: its types and defaults (here), parsing with file:line:column and key paths in every error
 //! (`parse`), and the checks serde cannot express (`validate`).
 mod dags_check;
+mod duration;
 mod error;
 mod key_path;
 mod locate;

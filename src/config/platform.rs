@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::types::duration_or;
+use super::duration::duration_or;
 
 /// `environments.<name>.mwaa`: what MWAA runs besides the `dags/` folder.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! delete or overwrite another: a mirror (`dags/`, `plugins/`, `data/`) may hold a deeper prefix dagship reads or
 //! owns (the dbt state, the exposures), which it then leaves alone, but no prefix may be or contain a mirror's
 //! prefix, or dagship's own records. Two environments on one bucket and prefix would mirror over each other.
-use super::validate::Problem;
+use super::key_path::Problem;
 use super::{Config, KeyPath, Platform};
 
 /// dagship's own records (lock, marker) under every environment URL.

@@ -6,7 +6,8 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use super::dags_check::DagsCheckConfig;
-use crate::detect::Status;
+use super::duration::duration_or;
+use crate::change_status::Status;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -324,12 +325,6 @@ impl DeployConfig {
     pub fn lock_ttl(&self) -> std::time::Duration {
         duration_or(&self.lock_ttl, 120)
     }
-}
-
-/// A duration setting; validation has already refused unparsable ones, so the default only covers configs
-/// built in code.
-pub(crate) fn duration_or(text: &str, default_seconds: u64) -> std::time::Duration {
-    humantime::parse_duration(text).unwrap_or(std::time::Duration::from_secs(default_seconds))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,19 +2,10 @@
 //! environments refer to each other correctly and bucket URLs fit their platform.
 use std::collections::BTreeSet;
 
+use super::key_path::Problem;
 use super::{Config, DBT_CHECK_COMMANDS, DbtConfig, Environment, KeyPath, Platform, VerifyAuth};
-use crate::detect::filters::compile_glob;
-
-/// One problem found, at a key path; `parse` turns it into a located `ConfigError`.
-#[derive(Debug)]
-pub struct Problem {
-    pub key_path: KeyPath,
-    pub message: String,
-}
-
-/// Output names dagship writes itself; a filter may not take one of them.
-pub const RESERVED_OUTPUT_NAMES: &[&str] =
-    &["base", "head", "changes", "jobs", "matrix", "has_jobs", "changed_files_count"];
+use crate::glob::compile_glob;
+use crate::output_keys::DETECT_KEYS;
 
 pub fn validate(config: &Config) -> Result<(), Problem> {
     let root = KeyPath::root();
@@ -34,7 +25,7 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
     for (name, filter) in &config.filters {
         let at = root.key("filters").key(name.as_str());
         check_name(name, &at, "filter")?;
-        if RESERVED_OUTPUT_NAMES.contains(&name.as_str()) {
+        if DETECT_KEYS.contains(&name.as_str()) {
             return Err(problem(
                 at,
                 format!("`{name}` is the name of an output dagship writes itself; rename the filter"),

@@ -1,7 +1,7 @@
 //! The report as GitHub annotations: import errors and duplicate ids as errors on their file and line, slow
 //! imports and Python warnings raised by a file as warnings.
 use super::{DagsError, DagsReport, FileStatus};
-use crate::github::workflow::{Level, annotate};
+use crate::notice::{Level, annotate};
 
 /// Python warnings annotated per file at most: GitHub shows 10 warnings per step anyway.
 const WARNINGS_PER_FILE: usize = 3;

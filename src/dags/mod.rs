@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit_code::ExitCode;
+use crate::error_kind::ErrorKind;
 
 pub use annotate::{annotate_failure, annotate_report};
 pub use build::{RunFacts, build_report};
@@ -147,10 +147,6 @@ impl DagsReport {
         ids.dedup();
         ids
     }
-
-    pub fn exit_code(&self) -> ExitCode {
-        if self.ok { ExitCode::Ok } else { ExitCode::ChecksFailed }
-    }
 }
 
 /// Why a check could not produce a report.
@@ -213,18 +209,18 @@ impl DagsError {
 
     /// A file that kills or hangs the import fails the check like an import error; a missing Python or Airflow
     /// is a setup problem.
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn kind(&self) -> ErrorKind {
         match self {
             DagsError::Crashed { file: Some(_), .. }
             | DagsError::Hung { file: Some(_), .. }
             | DagsError::Failed(_)
-            | DagsError::Tampered { .. } => ExitCode::ChecksFailed,
+            | DagsError::Tampered { .. } => ErrorKind::ChecksFailed,
             DagsError::NoInterpreter { .. }
             | DagsError::NoAirflow { .. }
             | DagsError::Setup(_)
             | DagsError::Crashed { file: None, .. }
-            | DagsError::Hung { file: None, .. } => ExitCode::Usage,
-            DagsError::Io { .. } => ExitCode::Remote,
+            | DagsError::Hung { file: None, .. } => ErrorKind::Usage,
+            DagsError::Io { .. } => ErrorKind::Remote,
         }
     }
 

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{CHECKER_SOURCE, DagsError, FileStatus, SkipReason};
 use crate::child::{self, Purpose, Snapshot};
-use crate::github::workflow::escape_controls;
+use crate::notice::escape_controls;
 use crate::redact::{keep_start, redact};
 
 /// The checker's exit code when Airflow cannot be imported.

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use super::DagsError;
-use crate::github::workflow::{Level, announce};
 use crate::hash::Md5;
+use crate::notice::{Level, announce};
 
 /// Written last: a venv without it is a half-finished install and is made again.
 const READY_MARKER: &str = ".dagship-ready";

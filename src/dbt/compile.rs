@@ -150,7 +150,7 @@ pub fn compile(
     let nothing_selected = mode == Mode::Slim && selected.is_empty();
     // Before the checks: a `build` check would change nothing here, but its failure must not hide the split.
     let (modified_models, downstream_models) = match state_dir {
-        Some(dir) => super::modified::split_modified(settings, &preflight, dir, selected, &mut commands)?,
+        Some(dir) => split_modified(settings, &preflight, dir, selected, &mut commands)?,
         None => (selected, Vec::new()),
     };
 
@@ -185,6 +185,57 @@ pub fn compile(
         commands,
         manifest_path: settings.target_path.join("manifest.json"),
     })
+}
+
+// Which of a slim compile's models changed themselves and which were only selected as their children: dbt's own
+// `state:modified` (a `dbt ls` against the same state, reusing the compile's parse), intersected with the
+// compile's selection. dagship does not re-implement dbt's state comparison (bodies, configs, macros, contracts).
+
+/// The selected models split into (modified, downstream): a model is modified when `state:modified` names it.
+fn split_modified(
+    settings: &Settings,
+    preflight: &Preflight,
+    state_dir: &Path,
+    selected: Vec<SelectedModel>,
+    commands: &mut Vec<CommandReport>,
+) -> Result<(Vec<SelectedModel>, Vec<SelectedModel>), DbtError> {
+    if selected.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut args = base_args("ls", &settings.check_target, &settings.target_path, settings);
+    args.extend(
+        [
+            "--resource-type",
+            "model",
+            "--select",
+            "state:modified",
+            "--state",
+            &state_dir.display().to_string(),
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            "--quiet",
+        ]
+        .map(str::to_string),
+    );
+    let listed = run_checked(settings, preflight, &args, commands)?;
+    let modified = listed_ids(&listed.output);
+    Ok(selected.into_iter().partition(|model| modified.contains(&model.unique_id)))
+}
+
+/// The unique ids `dbt ls --output json` printed, one JSON object per line; other lines are ignored (only ids
+/// of the compile's own selection are used, so a line a project prints cannot add a model).
+fn listed_ids(output: &str) -> BTreeSet<String> {
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        unique_id: String,
+    }
+    output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Listed>(line.trim()).ok())
+        .map(|listed| listed.unique_id)
+        .collect()
 }
 
 /// `<command> --target T --vars V --target-path P`: the arguments every dbt call of an environment shares.
@@ -324,7 +375,7 @@ fn repo_path(settings: &Settings, project_path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::headline;
+    use super::{headline, listed_ids};
 
     #[test]
     fn the_error_keeps_dbts_cause_after_its_category() {
@@ -334,5 +385,11 @@ mod tests {
         );
         assert_eq!(headline("Database Error\n  connection refused\n  more"), "Database Error: connection refused");
         assert_eq!(headline("a plain message"), "a plain message");
+    }
+
+    #[test]
+    fn ids_come_from_json_lines_only() {
+        let output = "12:00:01  Running with dbt=1.11\n{\"unique_id\": \"model.shop.a\"}\n{\"name\": \"x\"}\n";
+        assert_eq!(listed_ids(output).into_iter().collect::<Vec<_>>(), ["model.shop.a"]);
     }
 }

@@ -6,7 +6,6 @@ mod artifacts;
 mod compile;
 mod exposures;
 mod logs;
-mod modified;
 mod preflight;
 mod process;
 mod publish;
@@ -23,7 +22,7 @@ pub use publish::{ArtifactsMode, stage_for_deploy};
 pub use settings::Settings;
 pub use state::{Downloaded, PARSE_CACHE_DIR, StateSource, download};
 
-use crate::exit_code::ExitCode;
+use crate::error_kind::ErrorKind;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +47,12 @@ pub enum DbtError {
 }
 
 impl DbtError {
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            DbtError::Setup(_) => ExitCode::Usage,
-            DbtError::Failed { .. } | DbtError::Artifact(_) => ExitCode::ChecksFailed,
-            DbtError::Store(err) => err.exit_code(),
-            DbtError::Io { .. } => ExitCode::Remote,
+            DbtError::Setup(_) => ErrorKind::Usage,
+            DbtError::Failed { .. } | DbtError::Artifact(_) => ErrorKind::ChecksFailed,
+            DbtError::Store(err) => err.kind(),
+            DbtError::Io { .. } => ErrorKind::Remote,
         }
     }
 

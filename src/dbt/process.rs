@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use super::logs::{self, LogFacts};
 use super::{DbtError, Settings};
 use crate::child::{self, Purpose, Snapshot};
-use crate::github::output::random_hex;
-use crate::github::workflow::in_actions;
+use crate::notice::Group;
 
 /// A dbt command that ran to its end.
 #[derive(Debug)]
@@ -132,21 +131,12 @@ fn named_variables(settings: &Settings) -> Vec<String> {
 
 /// Where dbt's output goes while it runs: stderr (stdout is dagship's own report), grouped in Actions.
 struct Echo {
-    /// The token that turns workflow commands back on, in Actions.
-    resume_token: Option<String>,
+    group: Group,
 }
 
 impl Echo {
     fn open(title: &str) -> Echo {
-        if in_actions() {
-            let token = random_hex();
-            eprintln!("::group::{}", crate::github::workflow::escape_data(title));
-            eprintln!("::stop-commands::{token}");
-            Echo { resume_token: Some(token) }
-        } else {
-            eprintln!("== {title}");
-            Echo { resume_token: None }
-        }
+        Echo { group: Group::open(title) }
     }
 
     fn line(&self, line: &str) {
@@ -154,9 +144,6 @@ impl Echo {
     }
 
     fn close(&self) {
-        if let Some(token) = &self.resume_token {
-            eprintln!("::{token}::");
-            eprintln!("::endgroup::");
-        }
+        self.group.close();
     }
 }

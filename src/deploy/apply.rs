@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::DeployError;
 use super::layout::Phase;
-use super::plan::{Change, ObjectRecord, Plan};
+use super::marker::ObjectRecord;
+use super::plan::{Change, Plan};
 use crate::store::{Body, PutMode, PutRequest, Store};
 
 #[derive(Debug, Clone, Serialize)]

@@ -6,7 +6,7 @@ use globset::GlobSet;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use super::DeployError;
-use crate::detect::filters::compile_set;
+use crate::glob::compile_set;
 
 /// Objects managed by Cloud Composer itself; deleting or overwriting them breaks the environment.
 pub const PLATFORM_MANAGED: &[&str] = &["dags/airflow_monitoring.py", "logs/**", "airflow.cfg", "env_var.json"];

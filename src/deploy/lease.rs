@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::DeployError;
 use super::lock::{self, LOCK_KEY, Lock, LockRecord, format_duration};
-use crate::github::workflow::{Level, announce};
+use crate::notice::{Level, announce};
 use crate::store::{PutMode, PutRequest, Store, StoreError, StoreErrorKind};
 
 /// A confirmed renewal older than this share of the TTL stops new writes and abandons those in flight: a

@@ -37,7 +37,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::DeployError;
-use crate::github::workflow::{Level, announce};
+use crate::notice::{Level, announce};
 use crate::store::{PutMode, PutRequest, Store, StoreErrorKind, Versioned};
 
 pub const LOCK_KEY: &str = ".dagship/lock.json";

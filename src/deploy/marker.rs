@@ -6,8 +6,16 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::plan::ObjectRecord;
+use crate::hash::Md5;
 use crate::store::{PutMode, PutRequest, Store, StoreError};
+
+/// What the deploy marker remembers about one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ObjectRecord {
+    pub md5: Md5,
+    pub size: u64,
+    pub version: String,
+}
 
 pub const MARKER_KEY: &str = ".dagship/last-deploy.json";
 
@@ -27,8 +35,8 @@ pub async fn read(store: &dyn Store) -> Result<Option<Marker>, StoreError> {
     match serde_json::from_slice(&bytes) {
         Ok(marker) => Ok(Some(marker)),
         Err(err) => {
-            crate::github::workflow::announce(
-                crate::github::workflow::Level::Warning,
+            crate::notice::announce(
+                crate::notice::Level::Warning,
                 &format!("ignoring the unreadable deploy marker {}: {err}", store.url().join(MARKER_KEY)),
             );
             Ok(None)

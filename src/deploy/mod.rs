@@ -21,13 +21,14 @@ pub use apply::{StepReport, human_bytes};
 pub use exclude::PLATFORM_MANAGED;
 pub use layout::{Mapping, Phase, dbt_state_prefix, mappings};
 pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
+pub use marker::ObjectRecord;
 pub use marker::{MARKER_KEY, Marker};
-pub use plan::{Change, LastDeploy, ObjectRecord, PhasePlan, Plan, Summary};
+pub use plan::{Change, LastDeploy, PhasePlan, Plan, Summary};
 pub use safety::delete_limit;
 
 use crate::config::{Config, Environment};
-use crate::exit_code::ExitCode;
-use crate::github::workflow::{Level, announce};
+use crate::error_kind::ErrorKind;
+use crate::notice::{Level, announce};
 use crate::platform::PlatformError;
 use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::store::{self, ObjectMeta, Store, StoreError, StoreOptions, StoreUrl};
@@ -66,14 +67,14 @@ pub enum DeployError {
 }
 
 impl DeployError {
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            DeployError::Input(_) => ExitCode::Usage,
-            DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ExitCode::Refused,
-            DeployError::LockLost(_) => ExitCode::Remote,
-            DeployError::Store(err) => err.exit_code(),
-            DeployError::Platform(err) => err.exit_code(),
-            DeployError::Cancelled => ExitCode::Cancelled,
+            DeployError::Input(_) => ErrorKind::Usage,
+            DeployError::UnsafeSource(_) | DeployError::Refused(_) | DeployError::LockHeld(_) => ErrorKind::Refused,
+            DeployError::LockLost(_) => ErrorKind::Remote,
+            DeployError::Store(err) => err.kind(),
+            DeployError::Platform(err) => err.kind(),
+            DeployError::Cancelled => ErrorKind::Cancelled,
         }
     }
 }

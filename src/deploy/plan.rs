@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::exclude::{Excludes, Protected};
 use super::layout::{Mapping, Phase, owned_by_deeper};
-use super::marker::Marker;
+use super::marker::{Marker, ObjectRecord};
 use super::source::SourceTree;
 use crate::hash::Md5;
 use crate::store::ObjectMeta;
@@ -53,14 +53,6 @@ pub struct PhasePlan {
     /// Objects already right, with their version and content hash, for the deploy marker.
     #[serde(skip)]
     pub unchanged_objects: Vec<(String, ObjectRecord)>,
-}
-
-/// What the deploy marker remembers about one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ObjectRecord {
-    pub md5: Md5,
-    pub size: u64,
-    pub version: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -6,33 +6,12 @@
 //! file counts when its new or its old path belongs. When `change_types` is set, only changes of those types count.
 use std::collections::BTreeMap;
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use serde::Serialize;
 
 use super::{FileChange, Status};
 use crate::config::FilterSpec;
-
-/// Compiles one glob with dagship's rules: `/`-aware, `\` escapes, trailing `/` means the whole folder.
-pub fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
-    let pattern = pattern.strip_prefix("./").unwrap_or(pattern);
-    let expanded;
-    let pattern = if pattern.ends_with('/') {
-        expanded = format!("{pattern}**");
-        expanded.as_str()
-    } else {
-        pattern
-    };
-    GlobBuilder::new(pattern).literal_separator(true).backslash_escape(true).empty_alternates(true).build()
-}
-
-/// Builds one matcher from several globs.
-pub fn compile_set<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Result<GlobSet, globset::Error> {
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        builder.add(compile_glob(pattern)?);
-    }
-    builder.build()
-}
+pub use crate::glob::{compile_glob, compile_set};
 
 #[derive(Debug)]
 struct CompiledFilter {

@@ -1,33 +1,12 @@
 //! Changed files between two commits, as git reports them, sorted through the named filters.
 pub mod filters;
+pub mod matrix;
+pub mod range;
+pub mod report;
 
-use serde::{Deserialize, Serialize};
+pub use crate::change_status::Status;
 
-/// What happened to a file, in the words of the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Added,
-    Modified,
-    Deleted,
-    Renamed,
-    Copied,
-    TypeChanged,
-}
-
-impl Status {
-    /// The one-letter code `git diff --name-status` prints.
-    pub fn letter(self) -> char {
-        match self {
-            Status::Added => 'A',
-            Status::Modified => 'M',
-            Status::Deleted => 'D',
-            Status::Renamed => 'R',
-            Status::Copied => 'C',
-            Status::TypeChanged => 'T',
-        }
-    }
-}
+use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileChange {

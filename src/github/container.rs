@@ -10,7 +10,7 @@ const PATH_VARIABLES: [&str; 1] = ["GOOGLE_APPLICATION_CREDENTIALS"];
 /// Rewrites the path variables that name a missing file to the same file under `GITHUB_WORKSPACE`, in Actions
 /// only. Must run before any thread starts (it sets environment variables): `main` calls it first.
 pub fn map_runner_paths_into_workspace() {
-    if !super::workflow::in_actions() {
+    if !crate::notice::in_actions() {
         return;
     }
     let Some(workspace) = std::env::var_os("GITHUB_WORKSPACE").filter(|value| !value.is_empty()) else { return };

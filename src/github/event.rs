@@ -520,7 +520,7 @@ fn check_repository(repository: &str) -> Result<(), String> {
 
 /// A value quoted in an error: control characters escaped and long values cut, so the message stays one line.
 fn shown(value: &str) -> String {
-    let escaped = crate::github::workflow::escape_controls(value);
+    let escaped = crate::notice::escape_controls(value);
     match escaped.char_indices().nth(80) {
         Some((cut, _)) => format!("{}…", &escaped[..cut]),
         None => escaped,

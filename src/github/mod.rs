@@ -3,8 +3,7 @@
 pub mod api;
 pub mod comment;
 pub mod container;
+pub mod edges;
 pub mod event;
 pub mod event_rules;
 pub mod output;
-pub mod summary;
-pub mod workflow;

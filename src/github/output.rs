@@ -5,8 +5,17 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
-use crate::github::workflow::{Level, announce};
+use crate::notice::{Level, announce};
+use crate::random::random_hex;
+
+/// A file (or stdout) dagship could not write.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
 
 /// GitHub fails a step whose outputs exceed 1 MB; stay well clear of it per value.
 pub const MAX_OUTPUT_BYTES: usize = 1_000_000;
@@ -16,7 +25,7 @@ pub fn write_outputs<Name: AsRef<str>>(
     output_file: &Path,
     spill_dir: &Path,
     outputs: &[(Name, String)],
-) -> Result<(), Error> {
+) -> Result<(), WriteError> {
     let mut text = String::new();
     for (name, value) in outputs {
         let name = name.as_ref();
@@ -38,7 +47,7 @@ pub fn write_outputs<Name: AsRef<str>>(
             push_output(&mut text, name, value);
         }
     }
-    let write_error = |source| Error::Write { path: output_file.to_path_buf(), source };
+    let write_error = |source| WriteError { path: output_file.to_path_buf(), source };
     let mut file = OpenOptions::new().create(true).append(true).open(output_file).map_err(write_error)?;
     file.write_all(text.as_bytes()).map_err(write_error)
 }
@@ -53,17 +62,10 @@ fn push_output(text: &mut String, name: &str, value: &str) {
     text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
 }
 
-fn spill(dir: &Path, name: &str, value: &str) -> Result<PathBuf, Error> {
+fn spill(dir: &Path, name: &str, value: &str) -> Result<PathBuf, WriteError> {
     let path = dir.join(format!("dagship-{name}-{}.json", random_hex()));
-    std::fs::write(&path, value).map_err(|source| Error::Write { path: path.clone(), source })?;
+    std::fs::write(&path, value).map_err(|source| WriteError { path: path.clone(), source })?;
     Ok(path)
-}
-
-/// 128 random bits as hex, from the operating system.
-pub fn random_hex() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

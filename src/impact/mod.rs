@@ -1,14 +1,12 @@
 //! From changed models to the DAGs that run them: the dbt check's modified and downstream models, the DAG
 //! check's dbt tasks (src/dags/dbt_tasks.rs) and the manifest's graph, resolved with dbt's selection semantics
 //! (selector.rs). A task whose selection cannot be known before it runs is reported as unresolved, never guessed.
-mod assess;
 mod selector;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use assess::assess;
 pub use selector::Graph;
 
 use crate::dags::{DagFile, DbtInvocation, DbtRun, FileStatus};

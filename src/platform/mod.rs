@@ -6,7 +6,7 @@ pub mod airflow;
 pub mod mwaa;
 mod plugins_zip;
 
-use crate::exit_code::ExitCode;
+use crate::error_kind::ErrorKind;
 
 pub use plugins_zip::{PluginsZipError, build_plugins_zip};
 
@@ -27,12 +27,12 @@ pub enum PlatformError {
 }
 
 impl PlatformError {
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            PlatformError::Input(_) => ExitCode::Usage,
-            PlatformError::Refused(_) => ExitCode::Refused,
-            PlatformError::Remote(_) => ExitCode::Remote,
-            PlatformError::ChecksFailed(_) => ExitCode::ChecksFailed,
+            PlatformError::Input(_) => ErrorKind::Usage,
+            PlatformError::Refused(_) => ErrorKind::Refused,
+            PlatformError::Remote(_) => ErrorKind::Remote,
+            PlatformError::ChecksFailed(_) => ErrorKind::ChecksFailed,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! open HTML or inject links.
 use std::fmt::Write;
 
-use super::DetectReport;
+use crate::detect::report::DetectReport;
 
 /// How many file names the summary lists per filter before it says "and N more".
 const FILES_SHOWN: usize = 20;

@@ -3,7 +3,7 @@ use std::fmt::Write;
 
 use super::{code_span, escape_markdown};
 use crate::deploy::{Plan, human_bytes};
-use crate::github::workflow::escape_controls;
+use crate::notice::escape_controls;
 
 /// At most this many keys per list in text and Markdown; JSON always has them all.
 const LIST_LIMIT: usize = 50;

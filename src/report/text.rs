@@ -2,9 +2,9 @@
 //! and control characters in names are escaped, so a hostile name cannot pass for a workflow command.
 use std::fmt::Write;
 
-use super::DetectReport;
 use crate::detect::FileChange;
-use crate::github::workflow::escape_controls;
+use crate::detect::report::DetectReport;
+use crate::notice::escape_controls;
 
 pub fn render_detect_text(report: &DetectReport, range_description: &str) -> String {
     let mut out = String::new();

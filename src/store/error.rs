@@ -2,7 +2,7 @@
 //! (the kind decides retries and exit codes).
 use std::fmt;
 
-use crate::exit_code::ExitCode;
+use crate::error_kind::ErrorKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreErrorKind {
@@ -51,10 +51,10 @@ impl StoreError {
         self.kind == StoreErrorKind::Transient
     }
 
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn kind(&self) -> ErrorKind {
         match self.kind {
-            StoreErrorKind::Invalid => ExitCode::Usage,
-            _ => ExitCode::Remote,
+            StoreErrorKind::Invalid => ErrorKind::Usage,
+            _ => ErrorKind::Remote,
         }
     }
 

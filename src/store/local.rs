@@ -102,7 +102,7 @@ impl LocalStore {
         let file_name = target.file_name().and_then(|name| name.to_str()).unwrap_or("object");
         let temp_dir = self.root.join(TEMP_DIR);
         std::fs::create_dir_all(&temp_dir).map_err(|err| self.io_error("upload", key, err))?;
-        let temp = temp_dir.join(format!(".{file_name}{TEMP_MARKER}{}", crate::github::output::random_hex()));
+        let temp = temp_dir.join(format!(".{file_name}{TEMP_MARKER}{}", crate::random::random_hex()));
         let written = self.write_temp(&temp, request).and_then(|md5| {
             if md5 != request.md5 {
                 return Err(self.error(

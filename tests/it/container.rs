@@ -74,7 +74,7 @@ fn run_action(
         std::fs::create_dir_all(dir).unwrap();
     }
     std::fs::write(workflow.join("event.json"), payload).unwrap();
-    let suffix = dagship::github::output::random_hex()[..12].to_string();
+    let suffix = dagship::random::random_hex()[..12].to_string();
     let (output_file, summary_file) = (format!("set_output_{suffix}"), format!("step_summary_{suffix}"));
     let other_files = [format!("set_env_{suffix}"), format!("add_path_{suffix}"), format!("save_state_{suffix}")];
     for file in [&output_file, &summary_file].into_iter().chain(&other_files) {

@@ -157,9 +157,10 @@ fn watch(root: &Path, version: usize, running: Arc<AtomicBool>, violations: Arc<
     reads
 }
 
-fn spawn_deploy(project: &Project) -> Child {
+/// A deploy whose file-backend writes are appended to `journal` as they start.
+fn spawn_deploy(project: &Project, journal: &Path) -> Child {
     let mut command = project.command(&["deploy", "--env", "test", "--format", "json", "--concurrency", "2"]);
-    command.stdout(Stdio::null()).stderr(Stdio::null());
+    command.env("DAGSHIP_FILE_JOURNAL", journal).stdout(Stdio::null()).stderr(Stdio::null());
     command.spawn().expect("start dagship deploy")
 }
 
@@ -168,11 +169,12 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     let project = Project::new(Backend::Local, "deploy:\n  lock_ttl: 2s\n  max_delete: 100%\n");
     let root = project.bucket.dir();
     write_version(&project, 0);
-    // The first deploy also measures how long one takes, to spread the kills over it.
-    let started = Instant::now();
-    let mut child = spawn_deploy(&project);
+    // The first deploy also counts the writes one makes, to spread the kills over them (aimed by the file
+    // backend's journal, not by the clock, so the machine's load does not move them out of the writes).
+    let journal = project.repo.path().parent().unwrap().join(format!("kill-journal-{}", std::process::id()));
+    let mut child = spawn_deploy(&project, &journal);
     assert!(child.wait().unwrap().success(), "the first deploy succeeds");
-    let full = started.elapsed();
+    let first_writes = journal_writes(&journal);
     assert_eq!(project.deployed(), project.expected());
 
     let mut rng = XorShift(0x00c0_ffee_d00d);
@@ -185,14 +187,23 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
             let (root, running, violations) = (root.clone(), running.clone(), violations.clone());
             std::thread::spawn(move || watch(&root, version, running, violations))
         };
-        let mut child = spawn_deploy(&project);
-        // Kills land in the later two thirds of a deploy: the first third is process start, staging the commit
-        // and the plan made before the lock, where a kill leaves nothing behind to repair.
-        let full_ms = full.as_millis() as u64;
-        let delay = Duration::from_millis(full_ms / 3 + rng.below(full_ms * 2 / 3 + 1));
-        std::thread::sleep(delay);
-        child.kill().unwrap(); // SIGKILL
-        let status = child.wait().unwrap();
+        let _ = std::fs::remove_file(&journal);
+        let mut child = spawn_deploy(&project, &journal);
+        // Kills land after a random number of started writes (a deploy of a new version writes about twice what
+        // the first did: uploads, then deletions); before the first write a kill leaves nothing to repair.
+        let aim = 1 + rng.below(2 * first_writes as u64) as usize;
+        let mut finished = None;
+        while journal_writes(&journal) < aim && finished.is_none() {
+            finished = child.try_wait().unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if finished.is_none() {
+            child.kill().unwrap(); // SIGKILL
+        }
+        let status = match finished {
+            Some(status) => status,
+            None => child.wait().unwrap(),
+        };
         running.store(false, Ordering::SeqCst);
         reads += watcher.join().unwrap();
         if let Some(violation) = phase_violation(&root, version) {
@@ -216,7 +227,11 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
             takeovers += 1;
         }
         let (bucket, source) = (deployed_objects(&root), project.expected());
-        assert!(bucket == source, "kill {version} ({delay:?}): the bucket differs: {}", difference(&bucket, &source));
+        assert!(
+            bucket == source,
+            "kill {version} (after write {aim}): the bucket differs: {}",
+            difference(&bucket, &source)
+        );
         assert!(!root.join(".dagship/lock.json").exists(), "kill {version}: the lock is released");
         let marker: serde_json::Value =
             serde_json::from_slice(&std::fs::read(root.join(".dagship/last-deploy.json")).unwrap()).unwrap();
@@ -225,7 +240,7 @@ fn twenty_kills_at_random_points_each_repaired_by_the_next_deploy() {
     let violations = violations.lock().unwrap();
     assert!(violations.is_empty(), "phase order broken: {violations:?}");
     eprintln!(
-        "crash recovery: {KILLS} kills (one deploy takes {full:?}), {interrupted} interrupted a deploy, \
+        "crash recovery: {KILLS} kills (the first deploy makes {first_writes} writes), {interrupted} interrupted a deploy, \
          {takeovers} stale locks taken over, {partials} partial files left in .dagship/partial, all {KILLS} converged; the phase watcher read the \
          bucket {reads} times"
     );

@@ -89,7 +89,7 @@ fn two_thousand_files_deploy_through_ten_percent_faults_on_s3() {
 
 #[test]
 fn three_hundred_files_deploy_through_ten_percent_faults_on_gcs() {
-    // The GCS emulator is slow per object (see DESIGN.md); hundreds of objects exercise the same paths.
+    // The GCS emulator is slow per object (a metadata snapshot per write); hundreds of objects exercise the same paths.
     converges_through_faults(Backend::Gcs, Flavor::Gcs, 300);
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 pub use api::Transport;
 
 use crate::config::{Environment, VerifyAuth, VerifyConfig};
-use crate::github::workflow::mask;
+use crate::notice::mask;
 use crate::platform::PlatformError;
 
 /// The end of an import error's traceback kept for the report.

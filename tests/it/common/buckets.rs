@@ -65,7 +65,7 @@ pub struct Bucket {
 }
 
 fn unique_name() -> String {
-    format!("dagship-test-{}", &dagship::github::output::random_hex()[..16])
+    format!("dagship-test-{}", &dagship::random::random_hex()[..16])
 }
 
 impl Bucket {

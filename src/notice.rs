@@ -1,5 +1,6 @@
 //! Workflow commands (`::warning::`, `::notice::`, ...) with the escaping GitHub's runner expects, so that no
-//! file name or message can close a command early or start one of its own.
+//! file name or message can close a command early or start one of its own. A leaf: the one place any floor,
+//! engines included, prints a workflow command (docs/architecture.md, "Leaves").
 
 /// True when running as a step of a GitHub Actions job.
 pub fn in_actions() -> bool {
@@ -69,6 +70,34 @@ pub fn mask(secret: &str) {
     crate::redact::register(secret);
     if in_actions() && !secret.is_empty() {
         println!("::add-mask::{}", escape_data(secret));
+    }
+}
+
+/// A collapsed group of log lines (a child's output) in Actions, with workflow commands switched off inside it:
+/// a line of dbt's output cannot run `::error::` or `::add-mask::`. Outside Actions, a heading line.
+pub struct Group {
+    /// The token that turns workflow commands back on, in Actions.
+    resume_token: Option<String>,
+}
+
+impl Group {
+    pub fn open(title: &str) -> Group {
+        if in_actions() {
+            let token = crate::random::random_hex();
+            eprintln!("::group::{}", escape_data(title));
+            eprintln!("::stop-commands::{token}");
+            Group { resume_token: Some(token) }
+        } else {
+            eprintln!("== {title}");
+            Group { resume_token: None }
+        }
+    }
+
+    pub fn close(&self) {
+        if let Some(token) = &self.resume_token {
+            eprintln!("::{token}::");
+            eprintln!("::endgroup::");
+        }
     }
 }
 

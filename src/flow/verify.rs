@@ -1,28 +1,28 @@
-//! The post-deploy check of `dagship deploy`: Airflow's own view of the DAG files this deploy wrote.
-use std::path::Path;
+//! The post-deploy check of a deploy: Airflow's own view of the DAG files this deploy wrote.
 use std::time::SystemTime;
 
-use super::env_path;
-use crate::config::{Config, Environment, VerifyConfig};
+use crate::config::{Environment, VerifyConfig};
 use crate::deploy::{DeployReport, Phase};
-use crate::error::Result;
-use crate::github::summary::append_summary;
-use crate::github::workflow::{Level, annotate, announce};
+use crate::error::{Error, Result};
+use crate::github::edges::Edges;
+use crate::notice::{Level, annotate, announce};
 use crate::platform::PlatformError;
 use crate::platform::airflow::{self, VerifyReport};
 use crate::report::{code_span, escape_markdown};
+use crate::workspace::Workspace;
 
 /// Asks Airflow about the DAG files `report` uploaded or replaced; import errors become annotations and a
 /// failed step (exit 1). Files Airflow did not parse in time are warnings: the deploy itself worked.
 pub fn verify_deploy(
     runtime: &tokio::runtime::Runtime,
-    root: &Path,
-    config: &Config,
+    workspace: &Workspace,
     environment: &Environment,
     settings: &VerifyConfig,
     report: &DeployReport,
     started: SystemTime,
+    edges: &Edges,
 ) -> Result<()> {
+    let config = &workspace.config;
     let written = report
         .plan
         .phases
@@ -30,7 +30,7 @@ pub fn verify_deploy(
         .filter(|phase| phase.phase == Phase::Dags)
         .flat_map(|phase| phase.uploads.iter().chain(&phase.replacements).map(move |change| (phase, change)))
         .filter_map(|(phase, change)| change.key.strip_prefix(phase.prefix.as_str()).map(str::to_string));
-    let dags_root = root.join(&config.dags_dir);
+    let dags_root = workspace.root.join(&config.dags_dir);
     let files = airflow::dag_files(&dags_root, written);
     if files.is_empty() {
         eprintln!("verify: no DAG file changed on {}; nothing to ask Airflow", report.environment);
@@ -40,7 +40,7 @@ pub fn verify_deploy(
         let mut transport = airflow::transport(settings, environment).await?;
         airflow::verify(&mut transport, settings, &files, started).await
     });
-    let verified = verified.map_err(crate::deploy::DeployError::from)?;
+    let verified = verified.map_err(Error::Verify)?;
     let dags_dir = config.dags_dir.trim_end_matches('/');
     for error in &verified.import_errors {
         let last_line = error.stack_trace.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("import error");
@@ -63,20 +63,17 @@ pub fn verify_deploy(
         verified.import_errors.len(),
         verified.not_parsed.len()
     );
-    if let Some(summary_file) = env_path("GITHUB_STEP_SUMMARY") {
-        append_summary(&summary_file, &render_markdown(&report.environment, dags_dir, &verified))?;
-    }
+    edges.summary(&render_markdown(&report.environment, dags_dir, &verified))?;
     if verified.import_errors.is_empty() {
         return Ok(());
     }
     let files: Vec<&str> = verified.import_errors.iter().map(|error| error.file.as_str()).collect();
-    Err(crate::deploy::DeployError::from(PlatformError::ChecksFailed(format!(
+    Err(Error::Verify(PlatformError::ChecksFailed(format!(
         "Airflow on {} reports import errors in {} deployed DAG file(s): {}",
         report.environment,
         files.len(),
         files.join(", ")
-    )))
-    .into())
+    ))))
 }
 
 fn render_markdown(environment: &str, dags_dir: &str, report: &VerifyReport) -> String {

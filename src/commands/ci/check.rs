@@ -4,34 +4,31 @@
 //! problem. Nothing here writes to a bucket: the deploy step is a plan.
 //!
 //! To add a check, write a `fn(&mut Check) -> Result<()>` and add it to `CHECK_STEPS`.
-use super::dbt::{annotate_failure, run_compile, tell};
-use super::deploy::{plan_mwaa, request};
-use super::detect::detect;
-use super::env_path;
-use crate::cli::{DetectArgs, EventKind};
-use crate::config::Config;
-use crate::dbt::{CompileOptions, Settings};
-use crate::deploy;
+use super::flow::pull_request_detect;
 use crate::detect::Status;
+use crate::detect::report::DetectReport;
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
-use crate::git::Git;
+use crate::flow::compile::{CompileRequest, compile};
+use crate::flow::deploy::{PlanRequest, plan};
+use crate::flow::detect::detect;
 use crate::github::api::{CommentAction, GitHubApi};
 use crate::github::comment::{compose, marker};
+use crate::github::edges::Edges;
 use crate::github::event::RunContext;
-use crate::github::summary::append_summary;
-use crate::github::workflow::{Level, announce};
-use crate::platform::mwaa::{ArtifactAction, UpdateOutcome};
+use crate::notice::{Level, announce};
+use crate::report::outputs::{self, Outputs};
 use crate::report::{
-    DetectReport, escape_markdown, render_compile_markdown, render_dag_diff_markdown, render_dags_markdown,
-    render_detect_markdown, render_impact_markdown, render_mwaa_markdown, render_plan_markdown,
+    escape_markdown, render_compile_markdown, render_dag_diff_markdown, render_dags_markdown, render_detect_markdown,
+    render_impact_markdown, render_mwaa_markdown, render_plan_markdown,
 };
+use crate::workspace::Workspace;
 
 /// What the check needs, all plain values.
 pub(super) struct CheckSetup<'a> {
-    pub git: &'a Git,
-    pub config: &'a Config,
+    pub workspace: &'a Workspace,
     pub runtime: &'a tokio::runtime::Runtime,
+    pub edges: &'a Edges,
     /// The branch the pull request targets.
     pub base_ref: String,
     /// The environment to check against instead of the one the base branch deploys to.
@@ -56,7 +53,7 @@ pub(super) struct Check<'a> {
 /// What the check produced: step outputs and Markdown sections, in step order.
 #[derive(Default)]
 pub(super) struct CheckOutputs {
-    pub values: Vec<(String, String)>,
+    pub values: Outputs,
     pub sections: Vec<String>,
     /// The comment's heading.
     pub title: String,
@@ -77,7 +74,7 @@ const CHECK_STEPS: &[(&str, Step)] = &[
 /// Runs every step; returns what they produced and the first failure.
 pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
     let environment = setup.environment.clone().or_else(|| {
-        let found = setup.config.environment_for_branch(&setup.base_ref).map(str::to_string);
+        let found = setup.workspace.config.environment_for_branch(&setup.base_ref).map(str::to_string);
         if found.is_none() {
             announce(
                 Level::Notice,
@@ -102,33 +99,24 @@ pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
             first_error.get_or_insert(err);
         }
     }
-    check.outputs.values.extend([
-        ("environment".to_string(), check.environment.clone().unwrap_or_default()),
-        ("deployed".to_string(), "false".to_string()),
-        ("deployed_environments".to_string(), "[]".to_string()),
-    ]);
-    let mut outputs = check.outputs;
-    let summary = outputs.sections.join("\n");
-    if let Err(err) = env_path("GITHUB_STEP_SUMMARY").map_or(Ok(()), |file| append_summary(&file, &summary)) {
-        first_error.get_or_insert(err);
+    check.outputs.values.extend(outputs::environment(check.environment.as_deref().unwrap_or_default()));
+    check.outputs.values.extend(outputs::not_deployed());
+    let mut checked = check.outputs;
+    if let Err(err) = check.setup.edges.summary(&checked.sections.join("\n")) {
+        first_error.get_or_insert(err.into());
     }
-    outputs.title = match &check.environment {
+    checked.title = match &check.environment {
         Some(environment) => format!("dagship: check against `{}`", escape_markdown(environment)),
         None => "dagship: check".to_string(),
     };
-    (outputs, first_error.map_or(Ok(ExitCode::Ok), Err))
+    (checked, first_error.map_or(Ok(ExitCode::Ok), Err))
 }
 
 /// Changed files, filters and the job matrix.
 fn detect_step(check: &mut Check) -> Result<()> {
-    let args = DetectArgs {
-        event: Some(EventKind::PullRequest),
-        base_ref: Some(check.setup.base_ref.clone()),
-        ..super::ci::detect_args()
-    };
-    let (report, range) = detect(check.setup.git, check.setup.config, &args)?;
+    let (report, range) = detect(check.setup.workspace, &pull_request_detect(&check.setup.base_ref))?;
     eprintln!("{} changed file(s) {}", report.files.len(), range.description);
-    check.outputs.values.extend(report.outputs());
+    check.outputs.values.extend(outputs::detect(&report));
     check.outputs.sections.push(render_detect_markdown(&report, &range.description));
     check.changes = Some(report);
     Ok(())
@@ -136,7 +124,8 @@ fn detect_step(check: &mut Check) -> Result<()> {
 
 /// The pull request's changed DAG files imported with the repository's Python + Airflow (`dagship dags check`).
 fn dags_step(check: &mut Check) -> Result<()> {
-    let config = check.setup.config;
+    let workspace = check.setup.workspace;
+    let config = &workspace.config;
     let Some(changes) = &check.changes else { return Ok(()) };
     if !config.dags_check.pull_requests {
         return Ok(());
@@ -156,20 +145,17 @@ fn dags_step(check: &mut Check) -> Result<()> {
         }
         return Ok(());
     }
-    let report = match crate::dags::check(check.setup.git.root(), config, Some(&changed)) {
+    let report = match crate::dags::check(&workspace.root, config, Some(&changed)) {
         Ok(report) => report,
         Err(err) => {
             crate::dags::annotate_failure(&err);
             // A check that could not run (no Airflow, a failed install) is a failed check, never a pass.
-            check.outputs.values.push(("dags_ok".to_string(), "false".to_string()));
+            check.outputs.values.extend(outputs::dags_not_run());
             return Err(err.into());
         }
     };
     crate::dags::annotate_report(&report);
-    check
-        .outputs
-        .values
-        .extend(super::dags::outputs(&report).into_iter().map(|(name, value)| (name.to_string(), value)));
+    check.outputs.values.extend(outputs::dags(&report));
     check.outputs.sections.push(render_dags_markdown(&report));
     let collisions = dag_diff(check, Some(&report));
     if report.ok && collisions == 0 {
@@ -185,19 +171,14 @@ fn dags_step(check: &mut Check) -> Result<()> {
 /// file already defines is an error annotation, counted in the returned number.
 fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) -> usize {
     let Some(changes) = &check.changes else { return 0 };
-    let root = check.setup.git.root();
-    match crate::dags::diff(root, check.setup.config, &changes.base, &changes.files, head) {
+    let workspace = check.setup.workspace;
+    match crate::dags::diff(&workspace.root, &workspace.config, &changes.base, &changes.files, head) {
         Ok(diff) => {
-            let ids = |dags: &[crate::dags::DagAt]| {
-                let ids: Vec<&str> = dags.iter().map(|dag| dag.dag_id.as_str()).collect();
-                serde_json::to_string(&ids).expect("ids serialize")
-            };
-            check.outputs.values.push(("dags_added".to_string(), ids(&diff.added)));
-            check.outputs.values.push(("dags_removed".to_string(), ids(&diff.removed)));
+            check.outputs.values.extend(outputs::dag_diff(&diff));
             check.outputs.sections.push(render_dag_diff_markdown(&diff));
             for collision in &diff.collisions {
                 for site in &collision.files {
-                    crate::github::workflow::annotate(
+                    crate::notice::annotate(
                         Level::Error,
                         Some(&site.path),
                         site.line,
@@ -216,18 +197,11 @@ fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) -> usize 
 
 /// dbt compile of the changed models against the environment's state, when the dbt project changed.
 fn dbt_step(check: &mut Check) -> Result<()> {
-    let none = |check: &mut Check| {
-        check.outputs.values.extend([
-            ("dbt_changed".to_string(), "false".to_string()),
-            ("modified_models".to_string(), "[]".to_string()),
-            ("downstream_models".to_string(), "[]".to_string()),
-            ("deleted_models".to_string(), "[]".to_string()),
-        ]);
-    };
+    let workspace = check.setup.workspace;
     let (Some(dbt), Some(environment), Some(changes)) =
-        (&check.setup.config.dbt, check.environment.clone(), &check.changes)
+        (&workspace.config.dbt, check.environment.clone(), &check.changes)
     else {
-        none(check);
+        check.outputs.values.extend(outputs::not_compiled());
         return Ok(());
     };
     let project = format!("{}/", dbt.project_dir.trim_end_matches('/'));
@@ -236,18 +210,11 @@ fn dbt_step(check: &mut Check) -> Result<()> {
     });
     if !touched && !check.setup.full {
         eprintln!("no change under {project}: dbt compile skipped");
-        none(check);
+        check.outputs.values.extend(outputs::not_compiled());
         return Ok(());
     }
-    let root = check.setup.git.root();
-    let settings = Settings::resolve(root, check.setup.config, &environment)?;
-    let options = CompileOptions { full: check.setup.full, skip_checks: false };
-    let report = run_compile(root, check.setup.config, &settings, options).inspect_err(annotate_failure)?;
-    tell(&report);
-    check
-        .outputs
-        .values
-        .extend(super::dbt::compile_outputs(&report).into_iter().map(|(name, value)| (name.to_string(), value)));
+    let report = compile(workspace, &CompileRequest { environment, full: check.setup.full, skip_checks: false })?;
+    check.outputs.values.extend(outputs::compile(&report));
     check.outputs.sections.push(render_compile_markdown(&report));
     check.compile = Some(report);
     Ok(())
@@ -255,15 +222,15 @@ fn dbt_step(check: &mut Check) -> Result<()> {
 
 /// The DAGs and tasks that run the compile's modified and downstream models (src/impact).
 fn impact_step(check: &mut Check) -> Result<()> {
-    let run = check.compile.as_ref().filter(|_| check.setup.config.dags_check.pull_requests);
+    let workspace = check.setup.workspace;
+    let run = check.compile.as_ref().filter(|_| workspace.config.dags_check.pull_requests);
     let Some(compile) = run else {
-        check.outputs.values.push(("impacted_dags".to_string(), "[]".to_string()));
+        check.outputs.values.extend(outputs::impact(None));
         return Ok(());
     };
-    let result = crate::impact::assess(check.setup.git.root(), check.setup.config, compile);
-    let impact = result.inspect_err(|_| check.outputs.values.push(("impacted_dags".to_string(), "[]".to_string())))?;
-    let ids = serde_json::to_string(&impact.dag_ids()).expect("ids serialize");
-    check.outputs.values.push(("impacted_dags".to_string(), ids));
+    let result = crate::flow::impact::assess(&workspace.root, &workspace.config, compile);
+    let impact = result.inspect_err(|_| check.outputs.values.extend(outputs::impact(None)))?;
+    check.outputs.values.extend(outputs::impact(Some(&impact)));
     if impact.dbt_dags > 0 || !impact.modified.is_empty() {
         check.outputs.sections.push(render_impact_markdown(&impact));
     }
@@ -273,47 +240,24 @@ fn impact_step(check: &mut Check) -> Result<()> {
 /// What a deploy of this pull request's tree to the environment would do. A read of the bucket, never a write.
 fn plan_step(check: &mut Check) -> Result<()> {
     let Some(environment) = check.environment.clone() else { return Ok(()) };
-    let root = check.setup.git.root();
-    let source = deploy::stage_source(root, check.setup.config, &environment, None)?;
-    let mut request = request(root, check.setup.config, &environment, check.setup.allow_deletes);
-    request.source = Some(&source);
-    let prepared = check.setup.runtime.block_on(deploy::prepare(&request))?;
-    let plan = &prepared.plan;
-    // On MWAA, plugins.zip, requirements and the startup script change through an environment update, not the
-    // mirror: a plugins-only pull request must not show an empty plan.
-    let mwaa = plan_mwaa(check.setup.runtime, &request);
-    let mwaa_uploads = mwaa.as_ref().map_or(0, |mwaa| {
-        mwaa.artifacts.iter().filter(|artifact| artifact.action == ArtifactAction::WouldUpload).count()
-    });
-    check.outputs.values.extend([
-        ("plan_uploads".to_string(), (plan.summary.uploads + plan.summary.replacements + mwaa_uploads).to_string()),
-        ("plan_deletions".to_string(), plan.summary.deletions.to_string()),
-    ]);
+    let request =
+        PlanRequest { environment, allow_deletes: check.setup.allow_deletes, allow_dirty: false, dbt_artifacts: None };
+    let planned = plan(check.setup.runtime, check.setup.workspace, &request)?;
+    let plan = &planned.plan;
+    check.outputs.values.extend(outputs::check_plan(plan, planned.mwaa.as_ref()));
     check.outputs.sections.push(render_plan_markdown(plan));
-    if let Some(mwaa) = &mwaa {
-        check.outputs.values.push(("mwaa_update".to_string(), (mwaa.update == UpdateOutcome::WouldUpdate).to_string()));
+    if let Some(mwaa) = &planned.mwaa {
         check.outputs.sections.push(render_mwaa_markdown(mwaa));
     }
     if plan.refusals.is_empty() {
         Ok(())
     } else {
         Err(Error::Refused(format!(
-            "a deploy of this pull request to {environment} would be refused: {}",
+            "a deploy of this pull request to {} would be refused: {}",
+            request.environment,
             plan.refusals.join("; ")
         )))
     }
-}
-
-/// `dagship ci` with `command: detect`: the detect outputs and summary only.
-pub(super) fn detect_only(git: &Git, config: &Config, args: &DetectArgs) -> Result<Vec<(String, String)>> {
-    let (report, range) = detect(git, config, args)?;
-    let mut stdout = Vec::new();
-    report.write_json(&mut stdout).expect("writing to memory works");
-    super::print_stdout(&String::from_utf8_lossy(&stdout))?;
-    if let Some(file) = env_path("GITHUB_STEP_SUMMARY") {
-        append_summary(&file, &render_detect_markdown(&report, &range.description))?;
-    }
-    Ok(report.outputs())
 }
 
 /// Creates or updates the sticky comment; a failure is a warning, never a failed check.

@@ -1,7 +1,7 @@
 //! Which revision range a run looks at: from explicit revisions or from the event (pull request, push,
 //! manual run), deepening shallow clones until the range is exact. It never silently diffs a wrong range:
 //! either it finds the commits the range needs, or it fails naming the missing one.
-use crate::exit_code::ExitCode;
+use crate::error_kind::ErrorKind;
 use crate::git::{Git, GitError};
 
 /// What the caller asks for.
@@ -78,10 +78,10 @@ fn missing_history_message(missing: &MissingHistory) -> String {
 }
 
 impl RangeError {
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            RangeError::Git(err) => err.exit_code(),
-            _ => ExitCode::Usage,
+            RangeError::Git(err) => err.kind(),
+            _ => ErrorKind::Usage,
         }
     }
 }

@@ -2,10 +2,10 @@
 //! model need not be among the changed files), the compile's manifest read, the two joined.
 use std::path::Path;
 
-use super::{Impact, compute};
 use crate::config::Config;
 use crate::dbt::{CompileReport, Manifest};
 use crate::error::Result;
+use crate::impact::{Impact, compute};
 
 /// The impact of a compile's models on the DAGs of `root`. Nothing is imported when no model was selected or
 /// deleted.

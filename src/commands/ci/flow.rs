@@ -1,25 +1,18 @@
-//! `dagship ci`, the GitHub Action's entry point: reads the run (event, payload, inputs), picks the flow and
-//! calls the same functions the other commands use. The GitHub specifics stop here: the flows below get plain
-//! values (a base branch, a `before` commit, environment names), never the payload.
-//!
-//! Which flow each event and action gets is decided by the table in `github::event_rules` (also in the README):
-//! the check (ci_check.rs) for pull requests and merge queues, a deploy (ci_deploy.rs) for pushes to mapped
-//! branches and manual runs, a notice and exit 0 for the rest; refused (exit 3) where the table says so.
-use super::ci_check::{self, CheckSetup};
-use super::ci_deploy::{self, DeployPlan};
-use super::{config_path, load_config, runtime, write_step_outputs};
-use crate::cli::{Cli, DetectArgs, EventKind, OutputFormat};
+//! Which flow a `dagship ci` run gets, decided from the event, its inputs and the config before anything is read
+//! from a bucket: the check (check.rs) for pull requests and merge queues, a deploy (deploy.rs) for pushes to
+//! mapped branches and manual runs, detect only when asked, a notice and exit 0 for the rest; refused (exit 3)
+//! where the table in `github::event_rules` (also in the README) says so. Pure decisions: unit-tested below.
 use crate::config::Config;
+use crate::detect::range::RangeRequest;
 use crate::error::{Error, Result};
-use crate::exit_code::ExitCode;
-use crate::git::Git;
-use crate::github::api::GitHubApi;
+use crate::flow::detect::{DetectRequest, Since};
 use crate::github::event::{self, CiCommand, Push, RefTarget, RunContext, Trigger};
-use crate::github::event_rules::{self, Auto, Deploy, Rule};
-use crate::github::workflow::{Level, announce, escape_controls, mask};
+use crate::github::event_rules::{Auto, Deploy, Rule};
+use crate::notice::{Level, announce, escape_controls};
 
 /// What this run does, decided from the event and the inputs before anything is read from a bucket.
-enum Flow {
+#[derive(Debug)]
+pub enum Flow {
     /// A pull request (`number`) or a merge queue group (no comment).
     Check {
         number: Option<u64>,
@@ -27,93 +20,17 @@ enum Flow {
     },
     Deploy {
         environments: Vec<String>,
-        detect: DetectArgs,
+        detect: DetectRequest,
         dry_run: bool,
     },
-    Detect(DetectArgs),
+    Detect(DetectRequest),
     Skip(String),
-}
-
-pub fn run(cli: &Cli) -> Result<ExitCode> {
-    let context = event::from_env()?;
-    // Registered before anything else is printed: every later log line has the token masked.
-    if let Some(token) = &context.token {
-        mask(token);
-    }
-    let rule = event_rules::rule(&context.event_name, context.action.as_deref());
-    refuse_by_event(&context, rule)?;
-
-    let git = Git::discover(&cli.repo)?;
-    let config_file = context.inputs.config.clone().or_else(|| cli.config.clone());
-    let config_file = match config_file {
-        Some(path) => path,
-        None => config_path(cli, Some(&git)),
-    };
-    let config = load_config(&config_file)?.config;
-
-    let flow = choose_flow(&context, rule, &config)?;
-    let runtime = runtime()?;
-    let mode = match &flow {
-        Flow::Check { .. } => "check",
-        Flow::Deploy { .. } => "deploy",
-        Flow::Detect(_) => "detect",
-        Flow::Skip(_) => "skip",
-    };
-    eprintln!("dagship ci: {} event, mode {mode}", context.event_name);
-    match flow {
-        Flow::Skip(reason) => {
-            announce(Level::Notice, &reason);
-            write_step_outputs(&[("mode", mode.to_string()), ("deployed", "false".into())])?;
-            Ok(ExitCode::Ok)
-        }
-        Flow::Detect(args) => {
-            let outputs = ci_check::detect_only(&git, &config, &args)?;
-            write_step_outputs(&with_mode(outputs, mode))?;
-            Ok(ExitCode::Ok)
-        }
-        Flow::Check { number, base_ref } => {
-            // A merge queue group has no pull request to comment on.
-            let github = number.and_then(|_| github_api(&context, &runtime));
-            let setup = CheckSetup {
-                git: &git,
-                config: &config,
-                runtime: &runtime,
-                base_ref,
-                environment: context.inputs.environment.clone(),
-                full: context.inputs.full,
-                allow_deletes: context.inputs.allow_deletes,
-            };
-            let (outputs, result) = ci_check::run(setup);
-            write_step_outputs(&with_mode(outputs.values.clone(), mode))?;
-            if let (Some(github), Some(number)) = (&github, number) {
-                // Relative to the repository, so the marker is the same on every runner.
-                let label = config_file.strip_prefix(git.root()).unwrap_or(&config_file).to_string_lossy();
-                ci_check::post_comment(&runtime, github, number, &label, &outputs, &context);
-            }
-            result
-        }
-        Flow::Deploy { environments, detect, dry_run } => {
-            let github = if dry_run { None } else { github_api(&context, &runtime) };
-            let plan = DeployPlan {
-                git: &git,
-                config: &config,
-                runtime: &runtime,
-                environments,
-                detect,
-                dry_run,
-                allow_deletes: context.inputs.allow_deletes,
-            };
-            let (outputs, result) = ci_deploy::run(plan, github.as_ref(), &context);
-            write_step_outputs(&with_mode(outputs, mode))?;
-            result
-        }
-    }
 }
 
 /// Refuses, before the config is even read (so nothing remote can happen), what the event table forbids: a deploy
 /// asked for on an event that never deploys (pull request code, forks, outsiders' events, a run a pull request
 /// triggered), and any run of an event the table refuses outright.
-fn refuse_by_event(context: &RunContext, rule: &Rule) -> Result<()> {
+pub fn refuse_by_event(context: &RunContext, rule: &Rule) -> Result<()> {
     let forbidden = match rule.deploy {
         Deploy::Never => true,
         Deploy::NotFromPullRequest => triggered_by_untrusted_code(context),
@@ -152,23 +69,22 @@ fn triggered_by_untrusted_code(context: &RunContext) -> bool {
                     .as_deref()
                     // A run of a run (workflow_run chains) cannot tell where the first one came from: untrusted.
                     .is_none_or(|event| {
-                        !matches!(event_rules::rule(event, None).deploy, Deploy::OnRequest | Deploy::ByEvent)
+                        !matches!(
+                            crate::github::event_rules::rule(event, None).deploy,
+                            Deploy::OnRequest | Deploy::ByEvent
+                        )
                     })
         }
         _ => true,
     }
 }
 
-fn choose_flow(context: &RunContext, rule: &Rule, config: &Config) -> Result<Flow> {
+pub fn choose_flow(context: &RunContext, rule: &Rule, config: &Config) -> Result<Flow> {
     let inputs = &context.inputs;
     let command = inputs.command.unwrap_or(CiCommand::Auto);
     let flow = match (&context.trigger, command) {
         (Trigger::PullRequest { base_ref, .. } | Trigger::MergeGroup { base_ref }, CiCommand::Detect) => {
-            Flow::Detect(DetectArgs {
-                event: Some(EventKind::PullRequest),
-                base_ref: Some(base_ref.clone()),
-                ..detect_args()
-            })
+            Flow::Detect(pull_request_detect(base_ref))
         }
         (Trigger::PullRequest { base_changed: false, .. }, _) if rule.auto == Auto::CheckIfBaseChanged => Flow::Skip(
             format!("a `{}` pull request that kept its base branch changes no file: nothing to check", action(context)),
@@ -219,7 +135,7 @@ fn choose_flow(context: &RunContext, rule: &Rule, config: &Config) -> Result<Flo
             }
         }
         (Trigger::WorkflowRun { .. } | Trigger::Other { .. }, CiCommand::Detect) => {
-            Flow::Detect(DetectArgs { all: true, ..detect_args() })
+            Flow::Detect(DetectRequest::everything())
         }
         (Trigger::WorkflowRun { .. } | Trigger::Other { .. }, CiCommand::Deploy) => match &inputs.environment {
             Some(environment) => {
@@ -295,15 +211,12 @@ fn push_flow(push: &Push, command: CiCommand, context: &RunContext, config: &Con
         }
         RefTarget::Branch(branch) => Some(branch.clone()),
     };
-    let detect = DetectArgs {
-        event: Some(EventKind::Push),
-        before: Some(push.before.clone()),
-        forced: push.forced,
-        default_branch: push.default_branch.clone(),
-        all: context.inputs.full,
-        ..detect_args()
+    let detect = if context.inputs.full {
+        DetectRequest { default_branch: push.default_branch.clone(), ..DetectRequest::everything() }
+    } else {
+        let range = RangeRequest::Push { before: push.before.clone(), head: "HEAD".into(), forced: push.forced };
+        DetectRequest { default_branch: push.default_branch.clone(), ..DetectRequest::new(Since::Range(range)) }
     };
-    let detect = if detect.all { DetectArgs { event: None, before: None, ..detect } } else { detect };
     let Some(branch) = branch.filter(|_| command != CiCommand::Detect) else { return Ok(Flow::Detect(detect)) };
     let chain = config.deploy_chain(&branch);
     let environments = match &context.inputs.environment {
@@ -328,11 +241,18 @@ fn push_flow(push: &Push, command: CiCommand, context: &RunContext, config: &Con
 }
 
 /// A manual run counts its changes since the environment's last deploy (its marker), or all of them.
-fn manual_detect(inputs: &event::Inputs, environment: Option<&String>) -> DetectArgs {
+fn manual_detect(inputs: &event::Inputs, environment: Option<&String>) -> DetectRequest {
     match environment {
-        Some(environment) if !inputs.full => DetectArgs { since_deploy: Some(environment.clone()), ..detect_args() },
-        _ => DetectArgs { all: true, ..detect_args() },
+        Some(environment) if !inputs.full => {
+            DetectRequest::new(Since::LastDeploy { environment: environment.clone(), head: "HEAD".into() })
+        }
+        _ => DetectRequest::everything(),
     }
+}
+
+/// A pull request's changes: from the merge-base with the branch it targets.
+pub fn pull_request_detect(base_ref: &str) -> DetectRequest {
+    DetectRequest::new(Since::Range(RangeRequest::PullRequest { base_ref: base_ref.to_string(), head: "HEAD".into() }))
 }
 
 fn known(config: &Config, environment: &str) -> Result<String> {
@@ -340,42 +260,115 @@ fn known(config: &Config, environment: &str) -> Result<String> {
     Ok(environment.to_string())
 }
 
-/// Detect's flags with nothing set: the flows fill in what their event gives.
-pub(super) fn detect_args() -> DetectArgs {
-    DetectArgs {
-        base: None,
-        head: None,
-        merge_base: false,
-        event: None,
-        base_ref: None,
-        before: None,
-        forced: false,
-        default_branch: None,
-        remote: "origin".into(),
-        no_fetch: false,
-        all: false,
-        since_deploy: None,
-        format: OutputFormat::Json,
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::github::event::Inputs;
+    use crate::github::event_rules::rule;
+
+    const CONFIG: &str = "environments:\n  stg: { platform: local, bucket: file://stg, branches: [master] }\n  prod: { \
+                          platform: local, bucket: file://prod, branches: [production], after: stg }\n";
+
+    fn config() -> Config {
+        crate::config::parse_str(CONFIG, Path::new("dagship.yml")).expect("the test config parses").config
     }
-}
 
-fn with_mode(mut outputs: Vec<(String, String)>, mode: &str) -> Vec<(String, String)> {
-    outputs.push(("mode".into(), mode.into()));
-    outputs
-}
-
-/// The API client when there is a token; without one (a laptop run) comments and deployments are skipped.
-fn github_api(context: &RunContext, runtime: &tokio::runtime::Runtime) -> Option<GitHubApi> {
-    let Some(token) = &context.token else {
-        announce(Level::Notice, "no github-token input nor GITHUB_TOKEN: no pull request comment nor deployments");
-        return None;
-    };
-    let _entered = runtime.enter();
-    match GitHubApi::new(&context.api_url, token, &context.repository) {
-        Ok(api) => Some(api),
-        Err(err) => {
-            announce(Level::Warning, &format!("cannot reach GitHub ({err}): no comment nor deployments"));
-            None
+    fn context(event_name: &str, action: Option<&str>, trigger: Trigger, inputs: Inputs) -> RunContext {
+        RunContext {
+            event_name: event_name.into(),
+            repository: "o/r".into(),
+            sha: "0".repeat(40),
+            api_url: "http://127.0.0.1:1".into(),
+            run_url: None,
+            token: None,
+            action: action.map(str::to_string),
+            inputs,
+            trigger,
         }
+    }
+
+    fn flow_for(context: &RunContext) -> Result<Flow> {
+        let rule = rule(&context.event_name, context.action.as_deref());
+        refuse_by_event(context, rule)?;
+        choose_flow(context, rule, &config())
+    }
+
+    fn push(branch: &str) -> Trigger {
+        Trigger::Push(Push {
+            target: RefTarget::Branch(branch.into()),
+            before: "1".repeat(40),
+            deleted: false,
+            forced: false,
+            default_branch: Some("master".into()),
+        })
+    }
+
+    #[test]
+    fn a_pull_request_gets_the_check_against_its_base_branch() {
+        let trigger =
+            Trigger::PullRequest { number: 7, base_ref: "master".into(), from_fork: false, base_changed: false };
+        let flow = flow_for(&context("pull_request", Some("opened"), trigger, Inputs::default())).unwrap();
+        assert!(matches!(flow, Flow::Check { number: Some(7), ref base_ref } if base_ref == "master"), "{flow:?}");
+    }
+
+    #[test]
+    fn a_pull_request_asking_for_a_deploy_is_refused_before_anything_runs() {
+        let trigger =
+            Trigger::PullRequest { number: 7, base_ref: "master".into(), from_fork: true, base_changed: false };
+        let inputs = Inputs { command: Some(CiCommand::Deploy), ..Inputs::default() };
+        let err = flow_for(&context("pull_request", Some("opened"), trigger, inputs)).unwrap_err();
+        assert!(matches!(err, Error::Refused(ref message) if message.contains("from a fork")), "{err}");
+    }
+
+    #[test]
+    fn a_push_to_a_mapped_branch_deploys_its_chain_with_the_push_range() {
+        let flow = flow_for(&context("push", None, push("production"), Inputs::default())).unwrap();
+        let Flow::Deploy { environments, detect, dry_run } = flow else { panic!("not a deploy: {flow:?}") };
+        assert_eq!(environments, ["stg", "prod"]);
+        assert!(!dry_run);
+        assert!(matches!(detect.since, Since::Range(RangeRequest::Push { .. })), "{detect:?}");
+        assert_eq!(detect.default_branch.as_deref(), Some("master"));
+    }
+
+    #[test]
+    fn a_push_to_an_unmapped_branch_or_of_a_tag_is_skipped() {
+        let flow = flow_for(&context("push", None, push("feature"), Inputs::default())).unwrap();
+        assert!(matches!(flow, Flow::Skip(ref reason) if reason.contains("feature")), "{flow:?}");
+        let tag = Trigger::Push(Push {
+            target: RefTarget::Tag("v1".into()),
+            before: "1".repeat(40),
+            deleted: false,
+            forced: false,
+            default_branch: None,
+        });
+        let flow = flow_for(&context("push", None, tag, Inputs::default())).unwrap();
+        assert!(matches!(flow, Flow::Skip(ref reason) if reason.contains("tag")), "{flow:?}");
+    }
+
+    #[test]
+    fn a_manual_run_deploys_since_the_environments_last_deploy() {
+        let inputs = Inputs { environment: Some("stg".into()), ..Inputs::default() };
+        let trigger = Trigger::Dispatch { branch: Some("master".into()) };
+        let flow = flow_for(&context("workflow_dispatch", None, trigger, inputs)).unwrap();
+        let Flow::Deploy { environments, detect, .. } = flow else { panic!("not a deploy: {flow:?}") };
+        assert_eq!(environments, ["stg"]);
+        assert!(matches!(detect.since, Since::LastDeploy { ref environment, .. } if environment == "stg"));
+    }
+
+    #[test]
+    fn a_manual_run_from_a_branch_the_environment_does_not_deploy_is_refused() {
+        let inputs = Inputs { environment: Some("prod".into()), ..Inputs::default() };
+        let trigger = Trigger::Dispatch { branch: Some("master".into()) };
+        let err = flow_for(&context("workflow_dispatch", None, trigger, inputs)).unwrap_err();
+        assert!(matches!(err, Error::Refused(ref message) if message.contains("allow-any-branch")), "{err}");
+    }
+
+    #[test]
+    fn a_manual_run_without_an_environment_is_a_usage_error() {
+        let trigger = Trigger::Dispatch { branch: Some("feature".into()) };
+        let err = flow_for(&context("workflow_dispatch", None, trigger, Inputs::default())).unwrap_err();
+        assert!(matches!(err, Error::Usage(ref message) if message.contains("needs an environment")), "{err}");
     }
 }

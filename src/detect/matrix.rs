@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::JobsConfig;
 use crate::detect::FileChange;
-use crate::detect::filters::compile_set;
+use crate::glob::compile_set;
 
 /// GitHub refuses a matrix with more entries than this.
 pub const GITHUB_MATRIX_LIMIT: usize = 256;

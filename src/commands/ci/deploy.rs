@@ -1,83 +1,59 @@
 //! The deploy flow of `dagship ci` (a push to a mapped branch, a manual run): detect for the outputs, then each
-//! environment in chain order through the same `deploy_one` as `dagship deploy`, each wrapped in a GitHub
-//! Deployment whose statuses go in_progress, then success or failure. The first failure stops the chain.
-use super::deploy::{announce_chain_stop, append_deploy_summary, deploy_one, render_deploy_text};
-use super::detect::detect;
-use super::{env_path, print_stdout};
-use crate::cli::{DbtArtifacts, DeployArgs, DetectArgs, OutputFormat};
-use crate::config::Config;
+//! environment in chain order through the same `flow::deploy::deploy_one` as `dagship deploy`, each wrapped in a
+//! GitHub Deployment whose statuses go in_progress, then success or failure. The first failure stops the chain.
 use crate::deploy::DeployReport;
 use crate::error::{Error, Result};
 use crate::exit_code::ExitCode;
-use crate::git::Git;
+use crate::flow::deploy::{DeployRequest, announce_chain_stop, deploy_one};
+use crate::flow::detect::{DetectRequest, detect};
 use crate::github::api::{DeploymentState, GitHubApi};
+use crate::github::edges::Edges;
 use crate::github::event::RunContext;
-use crate::github::summary::append_summary;
-use crate::github::workflow::{Level, announce};
-use crate::report::render_detect_markdown;
+use crate::notice::{Level, announce};
+use crate::report::outputs::{self, Outputs};
+use crate::report::{render_deploy_markdown, render_deploy_text, render_detect_markdown};
+use crate::workspace::Workspace;
 
 /// What to deploy, decided by `ci` from the event.
-pub(super) struct DeployPlan<'a> {
-    pub git: &'a Git,
-    pub config: &'a Config,
+pub(super) struct DeployChain<'a> {
+    pub workspace: &'a Workspace,
     pub runtime: &'a tokio::runtime::Runtime,
+    pub edges: &'a Edges,
     /// In order: each after the ones it names in `after`.
     pub environments: Vec<String>,
-    pub detect: DetectArgs,
+    pub detect: DetectRequest,
     pub dry_run: bool,
     pub allow_deletes: Option<usize>,
 }
 
 /// Runs the deploys; returns the step outputs (also for a failed run: what was deployed before the failure).
-pub(super) fn run(
-    plan: DeployPlan,
-    github: Option<&GitHubApi>,
-    context: &RunContext,
-) -> (Vec<(String, String)>, Result<ExitCode>) {
-    let mut outputs = Vec::new();
+pub(super) fn run(plan: DeployChain, github: Option<&GitHubApi>, context: &RunContext) -> (Outputs, Result<ExitCode>) {
+    let mut values = Vec::new();
     let mut reports: Vec<DeployReport> = Vec::new();
-    let result = deploy_all(&plan, github, context, &mut outputs, &mut reports);
-    outputs.push(("environment".to_string(), plan.environments.join(",")));
-    outputs.extend(super::deploy::deploy_outputs(&reports));
-    outputs.extend([
-        // A deploy runs no pull request check: dbt is built for the artifacts, not selected by change.
-        ("dbt_changed".to_string(), "false".to_string()),
-        ("modified_models".to_string(), "[]".to_string()),
-        ("downstream_models".to_string(), "[]".to_string()),
-    ]);
-    (outputs, result.map(|()| ExitCode::Ok))
+    let result = deploy_all(&plan, github, context, &mut values, &mut reports);
+    values.extend(outputs::environment(&plan.environments.join(",")));
+    values.extend(outputs::deploys(&reports));
+    values.extend(outputs::deploy_compiles_nothing());
+    (values, result.map(|()| ExitCode::Ok))
 }
 
 fn deploy_all(
-    plan: &DeployPlan,
+    plan: &DeployChain,
     github: Option<&GitHubApi>,
     context: &RunContext,
-    outputs: &mut Vec<(String, String)>,
+    values: &mut Outputs,
     reports: &mut Vec<DeployReport>,
 ) -> Result<()> {
-    let (changes, range) = detect(plan.git, plan.config, &plan.detect)?;
+    let (changes, range) = detect(plan.workspace, &plan.detect)?;
     eprintln!("{} changed file(s) {}", changes.files.len(), range.description);
-    outputs.extend(changes.outputs());
-    let summary_file = env_path("GITHUB_STEP_SUMMARY");
-    if let Some(file) = &summary_file {
-        append_summary(file, &render_detect_markdown(&changes, &range.description))?;
-    }
-    let root = plan.git.root();
+    values.extend(outputs::detect(&changes));
+    let edges = plan.edges;
+    edges.summary(&render_detect_markdown(&changes, &range.description))?;
     for (position, environment) in plan.environments.iter().enumerate() {
         eprintln!("== deploy to {environment}{}", if plan.dry_run { " (dry run)" } else { "" });
-        let args = DeployArgs {
-            env: Some(environment.clone()),
-            branch: None,
-            dry_run: plan.dry_run,
-            allow_dirty: false,
-            allow_deletes: plan.allow_deletes,
-            concurrency: None,
-            lock_timeout: None,
-            dbt_artifacts: DbtArtifacts::Build,
-            format: OutputFormat::Text,
-        };
+        let request = DeployRequest::new(environment, plan.dry_run, plan.allow_deletes);
         let deployment = github.and_then(|github| start_deployment(plan.runtime, github, context, environment));
-        let result = deploy_one(plan.runtime, root, plan.config, environment, &args);
+        let result = deploy_one(plan.runtime, plan.workspace, &request, edges);
         if let (Some(github), Some(id)) = (github, deployment) {
             let (state, description) = match &result {
                 Ok(report) if report.up_to_date => (DeploymentState::Success, "up to date: nothing written".into()),
@@ -88,18 +64,14 @@ fn deploy_all(
         }
         match result {
             Ok(report) => {
-                print_stdout(&render_deploy_text(&report))?;
-                if let Some(file) = &summary_file {
-                    append_deploy_summary(file, &report)?;
-                }
+                edges.print(&render_deploy_text(&report))?;
+                edges.summary(&render_deploy_markdown(&report))?;
                 reports.push(report);
             }
             // Written, then the verify failed: the outputs say what was deployed, the exit says the failure.
             Err(Error::AfterDeploy { report, source }) => {
-                print_stdout(&render_deploy_text(&report))?;
-                if let Some(file) = &summary_file {
-                    append_deploy_summary(file, &report)?;
-                }
+                edges.print(&render_deploy_text(&report))?;
+                edges.summary(&render_deploy_markdown(&report))?;
                 reports.push(*report);
                 announce_chain_stop(environment, &plan.environments[position + 1..]);
                 return Err(*source);
