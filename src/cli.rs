@@ -57,6 +57,9 @@ pub enum Command {
     /// Check the DAGs with the repository's own Python + Airflow.
     #[command(subcommand)]
     Dags(DagsCommand),
+    /// What a change does: the modified and downstream dbt models (against an environment's state) and the DAGs
+    /// and tasks that run them, found by importing the DAGs with the repository's Airflow.
+    Impact(ImpactArgs),
     /// The GitHub Action: read the workflow run (event, payload, INPUT_* variables) and run its flow: a pull
     /// request check (detect, DAG check, dbt compile, deploy plan, PR comment), a push deploy, or a manual deploy.
     Ci,
@@ -118,6 +121,28 @@ pub struct DbtCompileArgs {
     /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ImpactArgs {
+    /// The branch the change would merge into, like origin/main: the environment deploying from it is the one
+    /// compared with.
+    #[arg(long, value_name = "REF", required_unless_present = "env")]
+    pub base: Option<String>,
+    /// The environment whose dbt state to compare with, instead of the one --base deploys to.
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub env: Option<String>,
+    /// How to print it: text, json, markdown (a comment), or mermaid (the lineage picture alone).
+    #[arg(long, value_enum, default_value_t = ImpactFormat::Text)]
+    pub format: ImpactFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImpactFormat {
+    Text,
+    Json,
+    Markdown,
+    Mermaid,
 }
 
 /// Where a deploy's dbt artifacts (published to the state prefix) come from.

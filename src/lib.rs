@@ -25,6 +25,7 @@ pub mod git;
 pub mod github;
 pub mod glob;
 pub mod hash;
+pub mod impact;
 pub mod notice;
 pub mod output_keys;
 pub mod platform;

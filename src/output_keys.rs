@@ -25,6 +25,7 @@ pub const MWAA_UPDATED: &str = "mwaa_updated";
 // dbt compile
 pub const DBT_CHANGED: &str = "dbt_changed";
 pub const MODIFIED_MODELS: &str = "modified_models";
+pub const DOWNSTREAM_MODELS: &str = "downstream_models";
 pub const DELETED_MODELS: &str = "deleted_models";
 pub const DBT_MODE: &str = "dbt_mode";
 pub const DBT_STATE: &str = "dbt_state";
@@ -33,6 +34,11 @@ pub const DBT_STATE: &str = "dbt_state";
 pub const DAGS_OK: &str = "dags_ok";
 pub const DAG_IMPORT_ERRORS: &str = "dag_import_errors";
 pub const DAG_IDS: &str = "dag_ids";
+pub const DAGS_ADDED: &str = "dags_added";
+pub const DAGS_REMOVED: &str = "dags_removed";
+
+// impact
+pub const IMPACTED_DAGS: &str = "impacted_dags";
 
 // drift
 pub const DRIFT: &str = "drift";

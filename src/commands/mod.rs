@@ -9,6 +9,7 @@ mod dbt;
 mod deploy;
 mod detect;
 mod history;
+mod impact;
 
 use crate::cli::{Cli, Command, ConfigCommand, DagsCommand, DbtCommand};
 use crate::error::Result;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => history::status(&cli, args),
         Command::Dbt(DbtCommand::Compile(args)) => dbt::compile(&cli, args),
         Command::Dags(DagsCommand::Check(args)) => dags::check(&cli, args),
+        Command::Impact(args) => impact::run(&cli, args),
         Command::Ci => ci::run(&cli),
         Command::Completions { shell } => completions::run(*shell),
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::run::{CheckedFile, CheckerOutput};
-use super::{DagFile, DagsReport, Duplicate, DuplicateSite, FileStatus, ImportError, Scope, Summary};
+use super::{DagDetail, DagFile, DagsReport, Duplicate, DuplicateSite, FileStatus, ImportError, Scope, Summary};
 use crate::redact::{keep_end, keep_start, redact};
 
 /// Bounds on what a DAG file's errors may put in a report (and so in a comment): a message, a traceback
@@ -88,6 +88,15 @@ fn dag_file(file: CheckedFile, facts: &RunFacts, root_prefix: &str, threshold: f
         status: file.status,
         dag_ids: file.dags.iter().map(|dag| dag.dag_id.clone()).collect(),
         tasks: file.dags.iter().map(|dag| dag.tasks).sum(),
+        dags: file
+            .dags
+            .into_iter()
+            .map(|dag| DagDetail {
+                dag_id: dag.dag_id,
+                schedule: dag.schedule,
+                dbt_tasks: dag.dbt_tasks.into_iter().filter_map(super::dbt_tasks::dbt_task).collect(),
+            })
+            .collect(),
         seconds: file.seconds,
         slow: file.status != FileStatus::Timeout && file.seconds > threshold,
         errors,
@@ -154,7 +163,10 @@ mod tests {
             path: path.into(),
             status: FileStatus::Ok,
             skip_reason: None,
-            dags: ids.iter().map(|id| CheckedDag { dag_id: id.to_string(), tasks: 2 }).collect(),
+            dags: ids
+                .iter()
+                .map(|id| CheckedDag { dag_id: id.to_string(), tasks: 2, schedule: None, dbt_tasks: Vec::new() })
+                .collect(),
             seconds,
             errors: Vec::new(),
             warnings: Vec::new(),

@@ -10,15 +10,23 @@ Works with Airflow 2.x and 3.x: DagBag lives in airflow.models.dagbag (2.x to 3.
 airflow.dag_processing.dagbag; both are tried. Exit codes: 0 the result was written (whatever the DAGs did),
 3 Airflow cannot be imported (the result says why), anything else a crash.
 """
+import inspect
 import json
 import os
 import re
+import shlex
 import sys
 import time
 import traceback
 
 FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 TIMEOUT_MARK = "DagBag import timeout for"
+DBT_WORD = re.compile(r"\bdbt\b")
+SHELLS = {"bash", "sh", "zsh", "dash", "ash"}
+SHELL_SEPARATORS = {"&&", "||", ";", "|", "&", "\n", "(", ")"}
+# Bounds on what one task may add to the result: its commands and the text quoted in messages.
+MAX_COMMANDS = 50
+MAX_TEXT = 2000
 
 
 def write_result(path, result):
@@ -115,6 +123,136 @@ def pre_import(path):
             pass
 
 
+def class_names(value):
+    return [klass.__name__ for klass in type(value).__mro__]
+
+
+def schedule_text(dag):
+    """The schedule as a person reads it: the cron or preset string, else the timetable's own summary."""
+    try:
+        schedule = getattr(dag, "schedule", None)
+        if schedule is None or isinstance(schedule, str):
+            return schedule
+        summary = getattr(getattr(dag, "timetable", None), "summary", None)
+        return str(summary) if summary is not None else str(schedule)
+    except Exception:
+        return None
+
+
+def shell_commands(text):
+    """A shell script as simple commands (lists of words), split at ;, &&, ||, | and newlines. Words are
+    not expanded: `$VAR` and Jinja templates stay as written (dagship reports them as unresolved)."""
+    lexer = shlex.shlex(text.replace("\\\n", " "), posix=True, punctuation_chars=";&|()\n")
+    lexer.whitespace = " \t\r"
+    lexer.whitespace_split = True
+    commands, current = [], []
+    for word in lexer:
+        if word in SHELL_SEPARATORS or set(word) <= set(";&|()\n"):
+            if current:
+                commands.append(current)
+            current = []
+        else:
+            current.append(word)
+    if current:
+        commands.append(current)
+    return commands[:MAX_COMMANDS]
+
+
+def argv_commands(argv):
+    """A container's command line: `sh -c SCRIPT` is the script's commands, anything else is one command."""
+    argv = [str(word) for word in argv]
+    if argv and os.path.basename(argv[0]) in SHELLS:
+        for index, word in enumerate(argv[1:-1], start=1):
+            if word.startswith("-") and "c" in word[1:]:
+                return shell_commands(argv[index + 1])
+    return [argv] if argv else []
+
+
+def runs_dbt(task):
+    """What dbt a task runs, as far as its objects tell before it runs: `commands` (simple commands to find dbt
+    invocations in), or `unresolved` (why the selection cannot be known), or None when it does not look like dbt."""
+    names = class_names(task)
+    bash = getattr(task, "bash_command", None)
+    if "BashOperator" in names and isinstance(bash, str):
+        return {"commands": shell_commands(bash)} if DBT_WORD.search(bash) else None
+    if "KubernetesPodOperator" in names:
+        argv = list(getattr(task, "cmds", None) or []) + list(getattr(task, "arguments", None) or [])
+        if any(not isinstance(word, str) for word in argv):
+            return {"unresolved": "the pod's cmds/arguments are not plain strings"} if DBT_WORD.search(repr(argv)) else None
+        return {"commands": argv_commands(argv)} if DBT_WORD.search(" ".join(argv)) else None
+    if "DockerOperator" in names:
+        command = getattr(task, "command", None)
+        if isinstance(command, str):
+            return {"commands": shell_commands(command)} if DBT_WORD.search(command) else None
+        if isinstance(command, (list, tuple)) and all(isinstance(word, str) for word in command):
+            return {"commands": argv_commands(command)} if DBT_WORD.search(" ".join(command)) else None
+    # A command made when the task runs (@task.bash, a Python callable running dbt): only its code tells.
+    callable_ = getattr(task, "python_callable", None)
+    if callable_ is not None:
+        try:
+            source = inspect.getsource(callable_)
+        except (OSError, TypeError):
+            source = ""
+        if DBT_WORD.search(source):
+            return {"unresolved": f"its dbt command is built when the task runs (in `{callable_.__name__}`)"}
+    return None
+
+
+def cosmos_selection(converter):
+    """An astronomer-cosmos DbtDag/DbtTaskGroup's render config: the selection its tasks were rendered from."""
+    render = getattr(getattr(converter, "dbt_graph", None), "render_config", None)
+    if render is None:
+        return {"unresolved": "a cosmos object without a render config"}
+    words = lambda value: [str(item) for item in (value or [])]  # noqa: E731
+    return {
+        "cosmos": {
+            "select": words(getattr(render, "select", None)),
+            "exclude": words(getattr(render, "exclude", None)),
+            "selector": getattr(render, "selector", None),
+        }
+    }
+
+
+def cosmos_groups(group):
+    """The cosmos task groups under `group`, depth first."""
+    found = []
+    for child in getattr(group, "children", {}).values():
+        if "DbtToAirflowConverter" in class_names(child):
+            found.append(child)
+        elif hasattr(child, "children"):
+            found.extend(cosmos_groups(child))
+    return found
+
+
+def dbt_tasks(dag):
+    """The tasks (and cosmos groups, or a whole cosmos DbtDag) that run dbt, with what they run."""
+    entries = []
+    if "DbtToAirflowConverter" in class_names(dag):
+        return [{"task_id": None, "operator": type(dag).__name__, **cosmos_selection(dag)}]
+    covered = set()
+    for group in cosmos_groups(getattr(dag, "task_group", None)):
+        entries.append({"task_id": group.group_id, "operator": type(group).__name__, **cosmos_selection(group)})
+        covered.update(task.task_id for task in dag.tasks if task.task_id.startswith(group.group_id + "."))
+    for task in dag.tasks:
+        if task.task_id in covered:
+            continue
+        try:
+            found = runs_dbt(task)
+        except Exception as err:  # an operator dagship does not know the shape of
+            found = {"unresolved": f"cannot read the task ({type(err).__name__})"}
+        if found is not None:
+            entries.append({"task_id": task.task_id, "operator": type(task).__name__, **found})
+    return entries
+
+
+def describe_dag(dag):
+    try:
+        tasks = dbt_tasks(dag)
+    except Exception as err:
+        tasks = [{"task_id": None, "operator": type(dag).__name__, "unresolved": f"cannot read the DAG ({err})"[:MAX_TEXT]}]
+    return {"dag_id": dag.dag_id, "tasks": len(dag.tasks), "schedule": schedule_text(dag), "dbt_tasks": tasks}
+
+
 def check_file(dagbag, path, safe):
     pre_import(path)
     before = set(dagbag.import_errors)
@@ -142,7 +280,7 @@ def check_file(dagbag, path, safe):
     return {
         "path": path,
         "status": status,
-        "dags": [{"dag_id": dag.dag_id, "tasks": len(dag.tasks)} for dag in found],
+        "dags": [describe_dag(dag) for dag in found],
         "seconds": seconds,
         "errors": errors,
         "warnings": warnings,

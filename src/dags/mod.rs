@@ -6,6 +6,8 @@
 mod annotate;
 mod build;
 mod check;
+mod dbt_tasks;
+mod diff;
 mod run;
 mod venv;
 
@@ -19,6 +21,8 @@ use crate::error_kind::ErrorKind;
 pub use annotate::{annotate_failure, annotate_report};
 pub use build::{RunFacts, build_report};
 pub use check::{check, check_with};
+pub use dbt_tasks::{DagDetail, DbtInvocation, DbtRun, DbtTask};
+pub use diff::{DagAt, DagDiff, diff};
 pub use run::{CheckRequest, run_checker};
 
 /// The checker script, written to a temp file for each run (so the binary is all a user installs).
@@ -62,6 +66,8 @@ pub struct DagFile {
     pub path: String,
     pub status: FileStatus,
     pub dag_ids: Vec<String>,
+    /// The file's DAGs with their schedule and the tasks that run dbt.
+    pub dags: Vec<DagDetail>,
     /// Tasks across the file's DAGs.
     pub tasks: usize,
     /// Import time in seconds.

@@ -89,6 +89,10 @@ pub struct CheckedFile {
 pub struct CheckedDag {
     pub dag_id: String,
     pub tasks: usize,
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub dbt_tasks: Vec<super::dbt_tasks::CheckedDbtTask>,
 }
 
 #[derive(Debug, Deserialize)]

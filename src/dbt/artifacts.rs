@@ -21,6 +21,31 @@ pub struct Node {
     pub original_file_path: String,
     #[serde(default)]
     pub package_name: String,
+    /// The node's place in the project (`[package, folders..., name]`), for dbt's fqn selector.
+    #[serde(default)]
+    pub fqn: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub depends_on: DependsOn,
+    /// Only the string-valued configs are kept (`materialized`, `schema`, ...), for `config.KEY:VALUE` selectors.
+    #[serde(default, deserialize_with = "string_configs")]
+    pub config: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DependsOn {
+    #[serde(default)]
+    pub nodes: Vec<String>,
+}
+
+fn string_configs<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw: Option<BTreeMap<String, serde_json::Value>> = Deserialize::deserialize(deserializer)?;
+    Ok(raw
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(key, value)| value.as_str().map(|value| (key, value.to_string())))
+        .collect())
 }
 
 impl Manifest {

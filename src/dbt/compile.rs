@@ -85,8 +85,11 @@ pub struct CompileReport {
     /// The selection arguments passed to dbt; empty for a full compile.
     pub selection: Vec<String>,
     pub total_models: usize,
-    /// The models the compile selected (changed and their children), sorted by name.
+    /// The models whose files or configs changed compared with the environment's state (dbt's
+    /// `state:modified`), sorted by name. A full compile has no state to compare with: every model is listed.
     pub modified_models: Vec<SelectedModel>,
+    /// The models selected only as children of modified ones (the `+` of `state:modified+`), sorted by name.
+    pub downstream_models: Vec<SelectedModel>,
     /// Models in the environment's manifest that the project no longer has.
     pub deleted_models: Vec<String>,
     /// Whether any model was selected or deleted (always true for a full compile of a non-empty project).
@@ -94,6 +97,16 @@ pub struct CompileReport {
     /// The selection covers most of a large project: probably env-dependent configs (see the warning).
     pub exploded: bool,
     pub commands: Vec<CommandReport>,
+    /// The manifest the compile wrote (the pull request's project), for the impact on DAGs.
+    #[serde(skip)]
+    pub manifest_path: PathBuf,
+}
+
+impl CompileReport {
+    /// Models the compile covered: the modified ones and their children.
+    pub fn selected_count(&self) -> usize {
+        self.modified_models.len() + self.downstream_models.len()
+    }
 }
 
 /// Runs the check: deps, compile (slim or full), the configured checks. `state` was fetched by the caller and
@@ -125,7 +138,7 @@ pub fn compile(
 
     let manifest = Manifest::read(&settings.target_path.join("manifest.json"))?;
     let run_results = RunResults::read(&settings.target_path.join("run_results.json"))?;
-    let modified_models = selected_models(settings, &manifest, &run_results);
+    let selected = selected_models(settings, &manifest, &run_results);
     let deleted_models = match state_dir {
         Some(dir) => deleted_models(&manifest, &dir.join("manifest.json")),
         None => Vec::new(),
@@ -133,9 +146,14 @@ pub fn compile(
     let total_models = manifest.models().count();
     let exploded = mode == Mode::Slim
         && total_models >= EXPLODED_MIN_MODELS
-        && modified_models.len() as f64 > EXPLODED_SHARE * total_models as f64;
+        && selected.len() as f64 > EXPLODED_SHARE * total_models as f64;
+    let nothing_selected = mode == Mode::Slim && selected.is_empty();
+    // Before the checks: a `build` check would change nothing here, but its failure must not hide the split.
+    let (modified_models, downstream_models) = match state_dir {
+        Some(dir) => split_modified(settings, &preflight, dir, selected, &mut commands)?,
+        None => (selected, Vec::new()),
+    };
 
-    let nothing_selected = mode == Mode::Slim && modified_models.is_empty();
     if !options.skip_checks && !nothing_selected {
         for check in &settings.dbt.checks {
             let target = check.target.as_deref().unwrap_or(&settings.check_target);
@@ -159,12 +177,65 @@ pub fn compile(
         exposures_pulled,
         selection,
         total_models,
-        dbt_changed: !modified_models.is_empty() || !deleted_models.is_empty(),
+        dbt_changed: !modified_models.is_empty() || !downstream_models.is_empty() || !deleted_models.is_empty(),
         modified_models,
+        downstream_models,
         deleted_models,
         exploded,
         commands,
+        manifest_path: settings.target_path.join("manifest.json"),
     })
+}
+
+// Which of a slim compile's models changed themselves and which were only selected as their children: dbt's own
+// `state:modified` (a `dbt ls` against the same state, reusing the compile's parse), intersected with the
+// compile's selection. dagship does not re-implement dbt's state comparison (bodies, configs, macros, contracts).
+
+/// The selected models split into (modified, downstream): a model is modified when `state:modified` names it.
+fn split_modified(
+    settings: &Settings,
+    preflight: &Preflight,
+    state_dir: &Path,
+    selected: Vec<SelectedModel>,
+    commands: &mut Vec<CommandReport>,
+) -> Result<(Vec<SelectedModel>, Vec<SelectedModel>), DbtError> {
+    if selected.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut args = base_args("ls", &settings.check_target, &settings.target_path, settings);
+    args.extend(
+        [
+            "--resource-type",
+            "model",
+            "--select",
+            "state:modified",
+            "--state",
+            &state_dir.display().to_string(),
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            "--quiet",
+        ]
+        .map(str::to_string),
+    );
+    let listed = run_checked(settings, preflight, &args, commands)?;
+    let modified = listed_ids(&listed.output);
+    Ok(selected.into_iter().partition(|model| modified.contains(&model.unique_id)))
+}
+
+/// The unique ids `dbt ls --output json` printed, one JSON object per line; other lines are ignored (only ids
+/// of the compile's own selection are used, so a line a project prints cannot add a model).
+fn listed_ids(output: &str) -> BTreeSet<String> {
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        unique_id: String,
+    }
+    output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Listed>(line.trim()).ok())
+        .map(|listed| listed.unique_id)
+        .collect()
 }
 
 /// `<command> --target T --vars V --target-path P`: the arguments every dbt call of an environment shares.
@@ -304,7 +375,7 @@ fn repo_path(settings: &Settings, project_path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::headline;
+    use super::{headline, listed_ids};
 
     #[test]
     fn the_error_keeps_dbts_cause_after_its_category() {
@@ -314,5 +385,11 @@ mod tests {
         );
         assert_eq!(headline("Database Error\n  connection refused\n  more"), "Database Error: connection refused");
         assert_eq!(headline("a plain message"), "a plain message");
+    }
+
+    #[test]
+    fn ids_come_from_json_lines_only() {
+        let output = "12:00:01  Running with dbt=1.11\n{\"unique_id\": \"model.shop.a\"}\n{\"name\": \"x\"}\n";
+        assert_eq!(listed_ids(output).into_iter().collect::<Vec<_>>(), ["model.shop.a"]);
     }
 }

@@ -13,7 +13,7 @@ mod settings;
 mod state;
 
 pub use annotations::{Annotation, annotations_from};
-pub use artifacts::{Manifest, RunResults};
+pub use artifacts::{DependsOn, Manifest, Node, RunResults};
 pub use compile::{CommandReport, CompileOptions, CompileReport, Mode, ParseCacheUse, SelectedModel, compile};
 pub use exposures::{BUCKET_EXPOSURES_DIR, ExposurePull, pull_exposures};
 pub use logs::{LogFacts, PartialParse};

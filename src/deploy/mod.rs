@@ -264,6 +264,20 @@ pub fn stage_source(
     commit_source::stage(&spec, |staged_root| generated_folders(config, staged_root))
 }
 
+/// Stages `folders` as they are in `revision`, with no exclude rules: a past commit's files to read or import
+/// (the DAG diff imports the base commit's DAG files), never to deploy.
+pub fn stage_folders(repo_root: &Path, revision: &str, folders: Vec<String>) -> Result<StagedSource, DeployError> {
+    let spec = SourceSpec {
+        repo_root,
+        revision: Some(revision),
+        folders,
+        files: Vec::new(),
+        exclude_from: None,
+        dbt_project_dir: None,
+    };
+    commit_source::stage(&spec, |_| Vec::new())
+}
+
 /// Folders dbt writes into the project when it runs (`target-path` and `log-path` of the commit's
 /// dbt_project.yml, `target` and `logs` by default): build output, never deployed from a mirrored folder that
 /// holds the project. The dbt state phase publishes what DAGs need from the target folder.

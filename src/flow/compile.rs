@@ -107,7 +107,7 @@ fn tell(report: &CompileReport) {
     if report.exploded {
         announce(
             Level::Warning,
-            &format!("{} of {} models selected. {EXPLODED_HINT}", report.modified_models.len(), report.total_models),
+            &format!("{} of {} models selected. {EXPLODED_HINT}", report.selected_count(), report.total_models),
         );
     }
 }

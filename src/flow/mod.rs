@@ -6,6 +6,7 @@ pub mod compile;
 pub mod deploy;
 pub mod detect;
 pub mod history;
+pub mod impact;
 pub mod verify;
 
 use crate::deploy::Request;

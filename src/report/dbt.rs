@@ -49,12 +49,18 @@ pub fn render_compile_text(report: &CompileReport) -> String {
     let _ = writeln!(text, "mode: {}", describe_mode(report));
     let _ = writeln!(text, "state: {}", describe_state(report));
     let _ = writeln!(text, "parse cache: {}", describe_parse_cache(&report.parse_cache));
-    let _ = writeln!(text, "selected: {} of {} models", report.modified_models.len(), report.total_models);
-    for model in report.modified_models.iter().take(LIST_LIMIT) {
-        let _ = writeln!(text, "  {} ({})", model.name, model.path);
-    }
-    if report.modified_models.len() > LIST_LIMIT {
-        let _ = writeln!(text, "  ... and {} more", report.modified_models.len() - LIST_LIMIT);
+    let _ = writeln!(text, "selected: {} of {} models", report.selected_count(), report.total_models);
+    for (label, models) in [("modified", &report.modified_models), ("downstream", &report.downstream_models)] {
+        if models.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "{label}: {}", models.len());
+        for model in models.iter().take(LIST_LIMIT) {
+            let _ = writeln!(text, "  {} ({})", model.name, model.path);
+        }
+        if models.len() > LIST_LIMIT {
+            let _ = writeln!(text, "  ... and {} more", models.len() - LIST_LIMIT);
+        }
     }
     if !report.deleted_models.is_empty() {
         let _ = writeln!(text, "deleted: {}", report.deleted_models.join(", "));
@@ -72,17 +78,30 @@ pub fn render_compile_markdown(report: &CompileReport) -> String {
     let _ = writeln!(md, "| mode | {} |", describe_mode(report));
     let _ = writeln!(md, "| state | {} |", code_span(&describe_state(report)));
     let _ = writeln!(md, "| parse cache | {} |", escape_markdown(&describe_parse_cache(&report.parse_cache)));
-    let _ = writeln!(md, "| selected | {} of {} models |", report.modified_models.len(), report.total_models);
+    let _ = writeln!(md, "| selected | {} of {} models |", report.selected_count(), report.total_models);
+    let _ = writeln!(md, "| modified | {} |", report.modified_models.len());
+    let _ = writeln!(md, "| downstream | {} |", report.downstream_models.len());
     let _ = writeln!(md, "| deleted | {} |", report.deleted_models.len());
     let seconds: f64 = report.commands.iter().map(|command| command.seconds).sum();
     let _ = writeln!(md, "| dbt time | {seconds:.1} s |");
-    if !report.modified_models.is_empty() {
-        let _ = writeln!(md, "\n<details><summary>{} selected model(s)</summary>\n", report.modified_models.len());
-        for model in report.modified_models.iter().take(LIST_LIMIT) {
+    let modified_label = match report.mode {
+        Mode::Slim => "modified model(s): changed in this pull request",
+        Mode::Full => "model(s) compiled: no state to compare with, so all count as modified",
+    };
+    let lists = [
+        (modified_label, &report.modified_models),
+        ("downstream model(s): selected as their children, unchanged", &report.downstream_models),
+    ];
+    for (label, models) in lists {
+        if models.is_empty() {
+            continue;
+        }
+        let _ = writeln!(md, "\n<details><summary>{} {label}</summary>\n", models.len());
+        for model in models.iter().take(LIST_LIMIT) {
             let _ = writeln!(md, "- {} ({})", code_span(&model.name), escape_markdown(&model.path));
         }
-        if report.modified_models.len() > LIST_LIMIT {
-            let _ = writeln!(md, "- ... and {} more", report.modified_models.len() - LIST_LIMIT);
+        if models.len() > LIST_LIMIT {
+            let _ = writeln!(md, "- ... and {} more", models.len() - LIST_LIMIT);
         }
         let _ = writeln!(md, "\n</details>");
     }

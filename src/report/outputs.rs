@@ -95,10 +95,13 @@ pub fn not_deployed() -> Outputs {
 
 /// A dbt compile, the same from `dagship dbt compile` and `dagship ci`.
 pub fn compile(report: &CompileReport) -> Outputs {
-    let names: Vec<&str> = report.modified_models.iter().map(|model| model.name.as_str()).collect();
+    let names = |models: &[crate::dbt::SelectedModel]| {
+        compact_json(&models.iter().map(|model| model.name.as_str()).collect::<Vec<&str>>())
+    };
     pairs([
         (DBT_CHANGED, report.dbt_changed.to_string()),
-        (MODIFIED_MODELS, compact_json(&names)),
+        (MODIFIED_MODELS, names(&report.modified_models)),
+        (DOWNSTREAM_MODELS, names(&report.downstream_models)),
         (DELETED_MODELS, compact_json(&report.deleted_models)),
         (DBT_MODE, report.mode.name().into()),
         (DBT_STATE, describe_state(report)),
@@ -107,12 +110,30 @@ pub fn compile(report: &CompileReport) -> Outputs {
 
 /// No dbt compile ran: nothing of the dbt project changed, or no environment to compile against.
 pub fn not_compiled() -> Outputs {
-    pairs([(DBT_CHANGED, "false".into()), (MODIFIED_MODELS, "[]".into()), (DELETED_MODELS, "[]".into())])
+    pairs([
+        (DBT_CHANGED, "false".into()),
+        (MODIFIED_MODELS, "[]".into()),
+        (DOWNSTREAM_MODELS, "[]".into()),
+        (DELETED_MODELS, "[]".into()),
+    ])
 }
 
 /// A deploy runs no pull request check: dbt is built for the artifacts, not selected by change.
 pub fn deploy_compiles_nothing() -> Outputs {
-    pairs([(DBT_CHANGED, "false".into()), (MODIFIED_MODELS, "[]".into())])
+    pairs([(DBT_CHANGED, "false".into()), (MODIFIED_MODELS, "[]".into()), (DOWNSTREAM_MODELS, "[]".into())])
+}
+
+/// The pull request check's impact: the DAG ids running a modified or downstream model (empty when not assessed).
+pub fn impact(impact: Option<&crate::impact::Impact>) -> Outputs {
+    let ids = impact.map(|impact| impact.dag_ids()).unwrap_or_default();
+    pairs([(IMPACTED_DAGS, compact_json(&ids))])
+}
+
+/// The DAG ids a pull request adds and removes compared with its base.
+pub fn dag_diff(diff: &crate::dags::DagDiff) -> Outputs {
+    let ids =
+        |dags: &[crate::dags::DagAt]| compact_json(&dags.iter().map(|dag| dag.dag_id.as_str()).collect::<Vec<&str>>());
+    pairs([(DAGS_ADDED, ids(&diff.added)), (DAGS_REMOVED, ids(&diff.removed))])
 }
 
 /// A DAG check: dags_ok, dag_import_errors (a count) and dag_ids (a JSON list).

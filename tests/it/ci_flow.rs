@@ -99,7 +99,8 @@ fn a_pull_request_is_checked_commented_once_then_updated_and_the_bucket_untouche
     assert_eq!(first.output("mode"), "check");
     assert_eq!(first.output("environment"), "prod");
     assert_eq!(first.output("dbt_changed"), "true");
-    assert_eq!(first.output("modified_models"), r#"["customer_orders","customer_summary"]"#);
+    assert_eq!(first.output("modified_models"), r#"["customer_orders"]"#);
+    assert_eq!(first.output("downstream_models"), r#"["customer_summary"]"#);
     assert_eq!(first.output("deployed"), "false");
     assert_eq!(first.output("plan_uploads"), "2", "the changed model and the new DAG\n{}", first.summary);
     assert_eq!(first.output("plan_deletions"), "0");
@@ -394,6 +395,7 @@ fn file_names_cannot_forge_outputs() {
         "head",
         "dbt_changed",
         "modified_models",
+        "downstream_models",
         "deleted_models",
         "plan_uploads",
         "plan_deletions",
@@ -404,6 +406,9 @@ fn file_names_cannot_forge_outputs() {
         "dags_ok",
         "dag_import_errors",
         "dag_ids",
+        "dags_added",
+        "dags_removed",
+        "impacted_dags",
     ]
     .into();
     assert_eq!(keys, expected);

@@ -54,7 +54,8 @@ fn an_edited_model_selects_it_and_its_children_and_defers_its_parent_to_the_envi
     assert_eq!(report["mode"], "slim");
     assert_eq!(report["state"]["found"], true);
     assert!(report["state"]["version"].as_str().is_some_and(|etag| !etag.is_empty()), "{report}");
-    assert_eq!(DbtProject::names(&report, "modified_models"), ["customer_orders", "customer_summary"]);
+    assert_eq!(DbtProject::names(&report, "modified_models"), ["customer_orders"]);
+    assert_eq!(DbtProject::names(&report, "downstream_models"), ["customer_summary"]);
     assert_eq!(report["total_models"], 3);
     assert_eq!(report["parse_cache"], serde_json::json!({"source": "bucket", "outcome": {"status": "used"}}));
 
@@ -146,7 +147,8 @@ fn a_refused_parse_cache_falls_back_to_a_full_parse_and_says_why() {
     let report = project.compile_json(&[]);
     assert_eq!(report["parse_cache"]["source"], "bucket");
     assert_eq!(report["parse_cache"]["outcome"]["status"], "rejected", "{report}");
-    assert_eq!(DbtProject::names(&report, "modified_models"), ["customer_orders", "customer_summary"]);
+    assert_eq!(DbtProject::names(&report, "modified_models"), ["customer_orders"]);
+    assert_eq!(DbtProject::names(&report, "downstream_models"), ["customer_summary"]);
 }
 
 #[test]

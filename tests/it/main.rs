@@ -26,6 +26,7 @@ mod fault_injection;
 mod help;
 mod history;
 mod hostile_input;
+mod impact;
 mod mwaa;
 mod properties;
 mod release;

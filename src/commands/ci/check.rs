@@ -19,8 +19,8 @@ use crate::github::event::RunContext;
 use crate::notice::{Level, announce};
 use crate::report::outputs::{self, Outputs};
 use crate::report::{
-    escape_markdown, render_compile_markdown, render_dags_markdown, render_detect_markdown, render_mwaa_markdown,
-    render_plan_markdown,
+    escape_markdown, render_compile_markdown, render_dag_diff_markdown, render_dags_markdown, render_detect_markdown,
+    render_impact_markdown, render_mwaa_markdown, render_plan_markdown,
 };
 use crate::workspace::Workspace;
 
@@ -45,6 +45,8 @@ pub(super) struct Check<'a> {
     pub environment: Option<String>,
     /// Set by the detect step; later steps read it.
     pub changes: Option<DetectReport>,
+    /// Set by the dbt step; the impact step reads it.
+    pub compile: Option<crate::dbt::CompileReport>,
     pub outputs: CheckOutputs,
 }
 
@@ -61,8 +63,13 @@ type Step = fn(&mut Check) -> Result<()>;
 
 /// The check's steps, in order. The plan comes before dbt: dbt writes its target folder into the project, which
 /// may live under the DAGs folder, and the plan must show the pull request's files, not the check's by-products.
-const CHECK_STEPS: &[(&str, Step)] =
-    &[("detect", detect_step), ("deploy plan", plan_step), ("DAG check", dags_step), ("dbt compile", dbt_step)];
+const CHECK_STEPS: &[(&str, Step)] = &[
+    ("detect", detect_step),
+    ("deploy plan", plan_step),
+    ("DAG check", dags_step),
+    ("dbt compile", dbt_step),
+    ("impact", impact_step),
+];
 
 /// Runs every step; returns what they produced and the first failure.
 pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
@@ -79,7 +86,7 @@ pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
         }
         found
     });
-    let mut check = Check { setup, environment, changes: None, outputs: CheckOutputs::default() };
+    let mut check = Check { setup, environment, changes: None, compile: None, outputs: CheckOutputs::default() };
     let mut first_error = None;
     for (name, step) in CHECK_STEPS {
         eprintln!("== {name}");
@@ -132,6 +139,10 @@ fn dags_step(check: &mut Check) -> Result<()> {
         .collect();
     if changed.is_empty() {
         eprintln!("no DAG file changed under {dags_dir}: DAG check skipped");
+        let deleted = changes.files.iter().any(|file| file.path.starts_with(&dags_dir) && file.path.ends_with(".py"));
+        if deleted {
+            dag_diff(check, None);
+        }
         return Ok(());
     }
     let report = match crate::dags::check(&workspace.root, config, Some(&changed)) {
@@ -146,11 +157,41 @@ fn dags_step(check: &mut Check) -> Result<()> {
     crate::dags::annotate_report(&report);
     check.outputs.values.extend(outputs::dags(&report));
     check.outputs.sections.push(render_dags_markdown(&report));
-    if report.ok {
+    let collisions = dag_diff(check, Some(&report));
+    if report.ok && collisions == 0 {
         Ok(())
     } else {
-        let failed = report.summary.import_errors + report.duplicates.len();
+        let failed = report.summary.import_errors + report.duplicates.len() + collisions;
         Err(crate::dags::DagsError::Failed(failed).into())
+    }
+}
+
+/// The DAG ids added, removed and changed compared with the base commit: outputs `dags_added`, `dags_removed`
+/// and a section. A diff that cannot be made is a warning (the DAG check itself decides); an added id another
+/// file already defines is an error annotation, counted in the returned number.
+fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) -> usize {
+    let Some(changes) = &check.changes else { return 0 };
+    let workspace = check.setup.workspace;
+    match crate::dags::diff(&workspace.root, &workspace.config, &changes.base, &changes.files, head) {
+        Ok(diff) => {
+            check.outputs.values.extend(outputs::dag_diff(&diff));
+            check.outputs.sections.push(render_dag_diff_markdown(&diff));
+            for collision in &diff.collisions {
+                for site in &collision.files {
+                    crate::notice::annotate(
+                        Level::Error,
+                        Some(&site.path),
+                        site.line,
+                        &format!("DAG id `{}` is defined by more than one file", collision.dag_id),
+                    );
+                }
+            }
+            diff.collisions.len()
+        }
+        Err(err) => {
+            announce(Level::Warning, &format!("cannot compare the DAG ids with the base commit: {err}"));
+            0
+        }
     }
 }
 
@@ -175,6 +216,24 @@ fn dbt_step(check: &mut Check) -> Result<()> {
     let report = compile(workspace, &CompileRequest { environment, full: check.setup.full, skip_checks: false })?;
     check.outputs.values.extend(outputs::compile(&report));
     check.outputs.sections.push(render_compile_markdown(&report));
+    check.compile = Some(report);
+    Ok(())
+}
+
+/// The DAGs and tasks that run the compile's modified and downstream models (src/impact).
+fn impact_step(check: &mut Check) -> Result<()> {
+    let workspace = check.setup.workspace;
+    let run = check.compile.as_ref().filter(|_| workspace.config.dags_check.pull_requests);
+    let Some(compile) = run else {
+        check.outputs.values.extend(outputs::impact(None));
+        return Ok(());
+    };
+    let result = crate::flow::impact::assess(&workspace.root, &workspace.config, compile);
+    let impact = result.inspect_err(|_| check.outputs.values.extend(outputs::impact(None)))?;
+    check.outputs.values.extend(outputs::impact(Some(&impact)));
+    if impact.dbt_dags > 0 || !impact.modified.is_empty() {
+        check.outputs.sections.push(render_impact_markdown(&impact));
+    }
     Ok(())
 }
 

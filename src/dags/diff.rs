@@ -1,0 +1,114 @@
+//! The DAG ids a change adds, removes, or keeps in a changed file, compared with the base commit: the changed
+//! DAG files are imported at head (the DAG check) and their base versions at the base commit (staged from git,
+//! with the DAGs and plugins folders and `dags_check.pythonpath`), both with the repository's Airflow.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{DagsError, DagsReport, Duplicate, FileStatus};
+use crate::config::Config;
+use crate::detect::{FileChange, Status};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DagDiff {
+    /// Ids defined at head by a changed file and nowhere in the base versions of the changed files.
+    pub added: Vec<DagAt>,
+    /// Ids the base versions of the changed files defined and no changed file defines at head.
+    pub removed: Vec<DagAt>,
+    /// Ids defined before and after in a changed file (a rename or a move between files shows `previous_file`).
+    pub changed: Vec<DagAt>,
+    /// Base versions that did not import: their ids are unknown, so `removed` may miss some.
+    pub unreadable_base_files: Vec<String>,
+    /// Added ids that another file of the DAGs folder defines too (found by importing the whole folder at head,
+    /// only when ids were added): Airflow would keep one and fail the other.
+    pub collisions: Vec<Duplicate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DagAt {
+    pub dag_id: String,
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_file: Option<String>,
+}
+
+/// The interpreter the head check uses, resolved from the repository (the staged base has no venv nor
+/// requirements file of its own).
+fn interpreter(root: &Path, config: &Config) -> Result<String, DagsError> {
+    let settings = &config.dags_check;
+    let python = match &settings.requirements {
+        Some(requirements) => super::venv::requirements_python(root, requirements)?,
+        None if settings.python.contains('/') => root.join(&settings.python),
+        None => settings.python.clone().into(),
+    };
+    Ok(python.display().to_string())
+}
+
+/// Compares `head` (the DAG check of the changed files; None when only deletions) with the base versions of the changed DAG files.
+pub fn diff(
+    root: &Path,
+    config: &Config,
+    base: &str,
+    changes: &[FileChange],
+    head: Option<&DagsReport>,
+) -> Result<DagDiff, DagsError> {
+    let prefix = format!("{}/", config.dags_dir.trim_end_matches('/'));
+    let at_base: Vec<String> = changes
+        .iter()
+        .filter(|change| change.status != Status::Added)
+        .map(|change| change.old_path.clone().unwrap_or_else(|| change.path.clone()))
+        .filter(|path| path.starts_with(&prefix) && path.ends_with(".py"))
+        .collect();
+    let mut diff = DagDiff::default();
+    let mut before: BTreeMap<String, String> = BTreeMap::new();
+    if !at_base.is_empty() {
+        let mut folders = vec![config.dags_dir.clone()];
+        folders.extend(config.plugins_dir.clone());
+        folders.extend(config.dags_check.pythonpath.iter().cloned());
+        let staged = crate::deploy::stage_folders(root, base, folders)
+            .map_err(|err| DagsError::Setup(format!("cannot stage the base commit's DAG files: {err}")))?;
+        let python = interpreter(root, config)?;
+        let report = super::check_with(staged.root(), config, Some(&at_base), Some(&python))?;
+        for file in &report.files {
+            match file.status {
+                FileStatus::Ok => {
+                    before.extend(file.dag_ids.iter().map(|id| (id.clone(), file.path.clone())));
+                }
+                FileStatus::Error | FileStatus::Timeout => diff.unreadable_base_files.push(file.path.clone()),
+                FileStatus::Skipped => {}
+            }
+        }
+    }
+    let after: BTreeMap<&str, &str> = head
+        .iter()
+        .flat_map(|report| &report.files)
+        .filter(|file| file.status == FileStatus::Ok)
+        .flat_map(|file| file.dag_ids.iter().map(|id| (id.as_str(), file.path.as_str())))
+        .collect();
+    for (dag_id, file) in &after {
+        let entry = |previous_file| DagAt { dag_id: dag_id.to_string(), file: file.to_string(), previous_file };
+        match before.get(*dag_id) {
+            None => diff.added.push(entry(None)),
+            Some(previous) => diff.changed.push(entry(Some(previous.clone()).filter(|previous| previous != file))),
+        }
+    }
+    for (dag_id, file) in &before {
+        if !after.contains_key(dag_id.as_str()) {
+            diff.removed.push(DagAt { dag_id: dag_id.clone(), file: file.clone(), previous_file: None });
+        }
+    }
+    if !diff.added.is_empty() {
+        let whole = super::check(root, config, None)?;
+        diff.collisions = whole
+            .duplicates
+            .into_iter()
+            .filter(|duplicate| diff.added.iter().any(|added| added.dag_id == duplicate.dag_id))
+            // Two changed files defining one id are already the DAG check's own duplicate.
+            .filter(|duplicate| {
+                head.is_none_or(|head| head.duplicates.iter().all(|known| known.dag_id != duplicate.dag_id))
+            })
+            .collect();
+    }
+    Ok(diff)
+}
