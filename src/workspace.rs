@@ -7,6 +7,7 @@ use crate::config::{self, Config, Environment};
 use crate::error::{Error, Result};
 use crate::git::Git;
 use crate::notice::{Level, announce};
+use crate::store::StoreUrl;
 
 pub struct Workspace {
     /// The git work tree's top folder, else the folder the command was pointed at.
@@ -49,6 +50,21 @@ impl Workspace {
     pub fn environment(&self, name: &str) -> Result<&Environment> {
         self.config.environment(name).map_err(Error::Usage)
     }
+
+    /// The named environment with its bucket URL parsed: the one place a bucket URL becomes a `StoreUrl`
+    /// (relative `file://` paths are inside the repository).
+    pub fn target(&self, name: &str) -> Result<Target<'_>> {
+        let settings = self.environment(name)?;
+        let url = StoreUrl::parse(&settings.bucket, &self.root)
+            .map_err(|err| Error::Usage(format!("environments.{name}.bucket: {err}")))?;
+        Ok(Target { settings, url })
+    }
+}
+
+/// An environment resolved for the engines: its settings and its parsed bucket URL.
+pub struct Target<'a> {
+    pub settings: &'a Environment,
+    pub url: StoreUrl,
 }
 
 /// The config path: `--config` (or the action's `config` input), else dagship.yml (or a spelling

@@ -91,6 +91,9 @@ pub struct Request<'a> {
     pub repo_root: &'a Path,
     pub config: &'a Config,
     pub environment: &'a str,
+    /// The environment's settings and bucket URL, resolved once by the caller (`Workspace::target`).
+    pub settings: &'a Environment,
+    pub url: StoreUrl,
     pub store_options: StoreOptions,
     pub allow_deletes: Option<usize>,
     /// The staged dbt artifacts to publish to the state prefix, when this deploy publishes them.
@@ -104,26 +107,15 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    fn environment(&self) -> Result<&Environment, DeployError> {
-        self.config.environment(self.environment).map_err(DeployError::Input)
-    }
-
-    /// The environment's bucket URL, parsed (relative `file://` paths are inside the repository).
-    pub fn url(&self) -> Result<StoreUrl, DeployError> {
-        let environment = self.environment()?;
-        StoreUrl::parse(&environment.bucket, self.repo_root)
-            .map_err(|err| DeployError::Input(format!("environments.{}.bucket: {err}", self.environment)))
-    }
-
     /// Opens the environment's store, with the config's request timeout and its endpoint override when there is
     /// one.
     pub async fn open_store(&self) -> Result<Arc<dyn Store>, DeployError> {
         let mut options = self.store_options.clone();
         options.request_timeout = self.config.deploy.request_timeout();
         if options.endpoint.is_none() {
-            options.endpoint = self.environment()?.endpoint.clone();
+            options.endpoint = self.settings.endpoint.clone();
         }
-        Ok(store::open(&self.url()?, &options).await?)
+        Ok(store::open(&self.url, &options).await?)
     }
 }
 
@@ -145,7 +137,7 @@ pub async fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
 async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Prepared, DeployError> {
     let source =
         request.source.ok_or_else(|| DeployError::Input("internal: a plan needs the commit's staged files".into()))?;
-    let mappings = layout::mappings(request.config, request.environment()?.platform, request.dbt_state);
+    let mappings = layout::mappings(request.config, request.settings.platform, request.dbt_state);
     let owned_prefixes = layout::owned_prefixes(request.config, &mappings);
     let protected = Protected::new(&request.config.deploy.protect)?;
 

@@ -46,7 +46,8 @@ pub fn compile(workspace: &Workspace, request: &CompileRequest) -> Result<Compil
 /// Fetches the state and exposures while the preflight checks run, then runs dbt. The state folder lives until
 /// the report is made.
 fn run_compile(workspace: &Workspace, settings: &Settings, options: CompileOptions) -> Result<CompileReport, DbtError> {
-    let request = engine_request(workspace, &settings.environment, None);
+    let request =
+        engine_request(workspace, &settings.environment, None).map_err(|err| DbtError::Setup(err.to_string()))?;
     let runtime = super::runtime().map_err(|err| DbtError::Setup(err.to_string()))?;
     let (preflight, fetched) = std::thread::scope(|scope| {
         let preflight = scope.spawn(|| dbt::preflight(settings));

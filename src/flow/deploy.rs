@@ -81,7 +81,7 @@ pub fn plan(runtime: &tokio::runtime::Runtime, workspace: &Workspace, request: &
     let env = request.environment.as_str();
     let source = deploy::stage_source(&workspace.root, &workspace.config, env, None)?;
     let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, false)?;
-    let mut engine = engine_request(workspace, env, request.allow_deletes);
+    let mut engine = engine_request(workspace, env, request.allow_deletes)?;
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(&source);
     engine.allow_dirty = request.allow_dirty;
@@ -101,7 +101,7 @@ fn plan_mwaa(runtime: &tokio::runtime::Runtime, request: &Request<'_>) -> Option
     environment.mwaa.as_ref()?;
     let root = request.source?.root();
     let result = runtime.block_on(async {
-        let step = MwaaStep::new(root, request.config, environment, &request.url()?).await?;
+        let step = MwaaStep::new(root, request.config, environment, &request.url).await?;
         match step {
             Some(step) => Ok::<_, DeployError>(Some(step.apply(true).await?)),
             None => Ok(None),
@@ -146,14 +146,14 @@ pub fn deploy_one(
     // The commit's files are staged first: everything deployed, MWAA's plugins.zip included, comes from them.
     let source = deploy::stage_source(root, config, env, request.revision.as_deref())?;
     let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, request.dry_run)?;
-    let mut engine = engine_request(workspace, env, request.allow_deletes);
+    let mut engine = engine_request(workspace, env, request.allow_deletes)?;
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(&source);
     engine.allow_dirty = request.allow_dirty;
     engine.overwrite_drift = request.overwrite_drift;
     let environment = workspace.environment(env)?;
     let mwaa = runtime
-        .block_on(MwaaStep::new(source.root(), config, environment, &engine.url()?))
+        .block_on(MwaaStep::new(source.root(), config, environment, &engine.url))
         .map_err(DeployError::from)?
         .map(Arc::new);
     let options = deploy::DeployOptions {
@@ -230,7 +230,7 @@ fn stage_dbt(
     }
     let settings = Settings::resolve(&workspace.root, config, env)?;
     if mode == ArtifactsMode::Build {
-        let request = engine_request(workspace, env, None);
+        let request = engine_request(workspace, env, None)?;
         runtime.block_on(async {
             let store = request.open_store().await?;
             let pulled = dbt::pull_exposures(store.as_ref(), &settings).await?;
@@ -252,7 +252,7 @@ fn stage_dbt(
 
 /// Removes the environment's deploy lock; the holder it removed, if any.
 pub fn unlock(workspace: &Workspace, environment: &str, force: bool) -> Result<Option<Holder>> {
-    let request = engine_request(workspace, environment, None);
+    let request = engine_request(workspace, environment, None)?;
     Ok(super::runtime()?.block_on(deploy::unlock(&request, force))?)
 }
 

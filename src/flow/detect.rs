@@ -120,7 +120,7 @@ fn since_deploy(
     default_branch: Option<&str>,
     policy: &FetchPolicy,
 ) -> Result<Range> {
-    let request = engine_request(workspace, environment, None);
+    let request = engine_request(workspace, environment, None)?;
     let full = |why: String| -> Result<Range> {
         let mut range = range::resolve(git, &RangeRequest::Full { head: head.to_string() }, default_branch, policy)?;
         range.notices.push(why);

@@ -27,7 +27,7 @@ pub struct RollbackRequest {
 /// The environment's newest `limit` ledger records, newest first.
 pub fn history(workspace: &Workspace, environment: &str, limit: usize) -> Result<Vec<ledger::Record>> {
     workspace.environment(environment)?;
-    Ok(runtime()?.block_on(deploy::history(&engine_request(workspace, environment, None), limit))?)
+    Ok(runtime()?.block_on(deploy::history(&engine_request(workspace, environment, None)?, limit))?)
 }
 
 /// Finds the record to restore, then deploys its commit's tree (not the work tree) as a rollback.
@@ -40,7 +40,7 @@ pub fn rollback(
     let env = request.environment.as_str();
     workspace.environment(env)?;
     let (current, target) =
-        runtime.block_on(deploy::rollback_target(&engine_request(workspace, env, None), request.to.as_deref()))?;
+        runtime.block_on(deploy::rollback_target(&engine_request(workspace, env, None)?, request.to.as_deref()))?;
     let in_repository =
         workspace.git.as_ref().and_then(|git| git.resolve_commit(&target.commit).ok().flatten()).is_some();
     if !in_repository {
@@ -125,7 +125,7 @@ fn warn_if_not_restored(report: &DeployReport, target: &ledger::Record) {
 pub fn drift(runtime: &tokio::runtime::Runtime, workspace: &Workspace, env: &str) -> Result<Option<Drift>> {
     workspace.environment(env)?;
     let source = deploy::stage_source(&workspace.root, &workspace.config, env, None)?;
-    let mut request = engine_request(workspace, env, None);
+    let mut request = engine_request(workspace, env, None)?;
     request.source = Some(&source);
     request.allow_dirty = true;
     let prepared = runtime.block_on(deploy::prepare(&request))?;
@@ -159,7 +159,7 @@ pub fn status(runtime: &tokio::runtime::Runtime, workspace: &Workspace) -> Vec<E
 }
 
 fn fill_status(runtime: &tokio::runtime::Runtime, workspace: &Workspace, status: &mut EnvironmentStatus) -> Result<()> {
-    let request = engine_request(workspace, &status.environment, None);
+    let request = engine_request(workspace, &status.environment, None)?;
     let (marker, holder) =
         runtime.block_on(async { futures::try_join!(deploy::last_deploy(&request), deploy::lock_holder(&request)) })?;
     status.lock = holder.map(|holder| holder.describe());

@@ -22,17 +22,25 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|err| Error::Usage(format!("cannot start the async runtime: {err}")))
 }
 
-/// What the deploy engine needs to know about `environment`; the detect and compile stages use it too.
-pub fn engine_request<'a>(workspace: &'a Workspace, environment: &'a str, allow_deletes: Option<usize>) -> Request<'a> {
-    Request {
+/// What the deploy engine needs to know about `environment` (its settings and bucket URL, resolved once); the
+/// detect and compile stages use it too.
+pub fn engine_request<'a>(
+    workspace: &'a Workspace,
+    environment: &'a str,
+    allow_deletes: Option<usize>,
+) -> Result<Request<'a>> {
+    let target = workspace.target(environment)?;
+    Ok(Request {
         repo_root: &workspace.root,
         config: &workspace.config,
         environment,
+        settings: target.settings,
+        url: target.url,
         store_options: StoreOptions::default(),
         allow_deletes,
         dbt_state: None,
         source: None,
         allow_dirty: false,
         overwrite_drift: false,
-    }
+    })
 }

@@ -150,20 +150,6 @@ fn dry_run_and_plan_write_nothing(backend: Backend) {
     assert!(project.bucket.objects().is_empty(), "plan and --dry-run write nothing");
 }
 
-macro_rules! on_backends {
-    ($case:ident: $($backend_mod:ident => $backend:expr),+) => {
-        mod $case {
-            use super::*;
-            $(
-                #[test]
-                fn $backend_mod() {
-                    super::$case($backend)
-                }
-            )+
-        }
-    };
-}
-
 on_backends!(first_deploy_then_rerun_uploads_nothing: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
 on_backends!(same_size_edit_with_old_mtime_is_detected: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
 on_backends!(empty_source_is_refused_and_nothing_is_deleted: local => Backend::Local, s3 => Backend::S3);

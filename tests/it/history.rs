@@ -13,20 +13,6 @@ use common::run_command;
 
 const CONFIG: &str = "deploy:\n  max_delete: 100%\n";
 
-macro_rules! on_backends {
-    ($case:ident: $($backend_mod:ident => $backend:expr),+) => {
-        mod $case {
-            use super::*;
-            $(
-                #[test]
-                fn $backend_mod() {
-                    super::$case($backend)
-                }
-            )+
-        }
-    };
-}
-
 /// `history --format json`, newest first.
 fn history(project: &Project) -> Vec<serde_json::Value> {
     let run = project.run(&["history", "--env", "test", "--format", "json"]);

@@ -5,6 +5,7 @@
 //! directory, signal handlers); each passes what it needs to the child `Command` instead.
 //! Run one topic with `cargo test --test it deploy::`.
 
+#[macro_use]
 mod common;
 
 mod bad_input;

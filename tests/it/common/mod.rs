@@ -336,3 +336,19 @@ pub fn run_watched(command: &mut Command, limit: std::time::Duration) -> Watched
 pub fn figure(text: &str) {
     eprintln!("figure: {text}");
 }
+
+/// `on_backends!(case: local => Backend::Local, s3 => Backend::S3)`: one test per backend, named
+/// `case::local`, `case::s3`, ..., each calling the module's function `case(backend)`.
+macro_rules! on_backends {
+    ($case:ident: $($backend_mod:ident => $backend:expr),+) => {
+        mod $case {
+            use super::*;
+            $(
+                #[test]
+                fn $backend_mod() {
+                    super::$case($backend)
+                }
+            )+
+        }
+    };
+}
