@@ -14,7 +14,7 @@ mkdir -p "$(dirname "$log")"
 # One filter per row group of the table (libtest runs every test whose name holds any of them).
 rows=(
   fault_injection:: request_timeouts:: crash_recovery:: concurrent_deploys:: hostile_input:: secrets::
-  deploy:: deploy_reliability:: properties:: verify::a_parse_from_before mwaa::plugins_zip_holds
+  deploy:: deploy_reliability:: properties:: verify::a_parse_from_before mwaa::plugins_zip_holds history::
 )
 
 started=$SECONDS
