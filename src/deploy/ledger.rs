@@ -245,10 +245,14 @@ impl Intent {
     }
 }
 
+/// Where the intent of the deploy recorded as `id` is kept.
+pub fn intent_key(id: &str) -> String {
+    format!("{INTENT_PREFIX}{id}{SUFFIX}")
+}
+
 pub async fn write_intent(store: &dyn Store, intent: &Intent) -> Result<(), StoreError> {
     let bytes = Bytes::from(serde_json::to_vec(intent).expect("intents serialize"));
-    let key = format!("{INTENT_PREFIX}{}{SUFFIX}", intent.id);
-    store.put(&PutRequest::bytes(&key, bytes, PutMode::Overwrite)).await.map(|_| ())
+    store.put(&PutRequest::bytes(&intent_key(&intent.id), bytes, PutMode::Overwrite)).await.map(|_| ())
 }
 
 /// The intents of deploys that stopped part-way (normally none), with their keys.

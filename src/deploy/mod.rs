@@ -502,15 +502,18 @@ async fn apply_and_record(
     let mut objects: std::collections::BTreeMap<String, ObjectRecord> =
         plan.phases.iter().flat_map(|phase| phase.unchanged_objects.iter().cloned()).collect();
     objects.extend(applied.written);
-    // The ledger record first (its commit point), then the marker that points at it.
+    // The ledger record first (its commit point), then the marker that points at it. The record was made before
+    // the writes (its id names the intent): when it is written and how long the deploy took are known only now.
+    let written_at = lock::format_time(now_seconds());
     record.objects = objects.clone();
+    record.time = written_at.clone();
     record.duration_seconds = ledger::format_seconds(started.elapsed());
     apply::stop_if_cancelled()?;
     ledger::append(store, &record).await?;
     let marker = Marker {
         environment: record.environment.clone(),
         commit: commit.to_string(),
-        deployed_at: lock::format_time(now_seconds()),
+        deployed_at: written_at,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         objects,
         ledger_id: Some(record.id.clone()),
@@ -519,7 +522,7 @@ async fn apply_and_record(
     // This deploy's intent, and those of deploys that stopped part-way (this one completed them). Best effort: the
     // deploy is recorded and its marker written, so it succeeded; an intent left behind names objects the ledger
     // now holds (never taken for drift), and the next deploy removes it.
-    let own = format!("{}{}.json", ledger::INTENT_PREFIX, record.id);
+    let own = ledger::intent_key(&record.id);
     for key in stale_intents.iter().chain(std::iter::once(&own).filter(|_| !plan.is_noop())) {
         if let Err(err) = store.delete(key).await {
             crate::notice::announce(
