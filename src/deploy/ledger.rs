@@ -157,6 +157,20 @@ pub async fn last_deployed(store: &dyn Store) -> Result<Option<Record>, StoreErr
     Ok(None)
 }
 
+/// Removes the oldest records beyond the newest `keep`, never `current` (the record the marker names), and
+/// returns how many it removed. Run after a deploy is recorded, under its lock.
+pub async fn prune(store: &dyn Store, keep: usize, current: &str) -> Result<usize, StoreError> {
+    let ids = ids(store).await?;
+    let excess = ids.len().saturating_sub(keep.max(1));
+    let oldest = ids.iter().take(excess).filter(|id| id.as_str() != current);
+    let mut removed = 0;
+    for id in oldest {
+        store.delete(&key_of(id)).await?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// Every deployed record, newest first (what `rollback` chooses from).
 pub async fn deployed(store: &dyn Store) -> Result<Vec<Record>, StoreError> {
     let all = newest(store, usize::MAX).await?;

@@ -106,7 +106,12 @@ async fn deploy(store: &MemoryStore, commit: &Commit, guards: &Guards, concurren
         return Ok(());
     }
     let stale_intents = ledger::intents(store).await.unwrap().into_iter().map(|(key, _)| key).collect();
-    let entry = LedgerEntry { record: record_of(commit), started: std::time::Instant::now(), stale_intents };
+    let entry = LedgerEntry {
+        record: record_of(commit),
+        started: std::time::Instant::now(),
+        stale_intents,
+        keep: crate::config::DEFAULT_HISTORY_KEEP,
+    };
     apply_and_record(store, &plan, &commit.id, concurrency, entry).await.map(|_| ())
 }
 
