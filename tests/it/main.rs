@@ -26,6 +26,7 @@ mod examples;
 mod fault_injection;
 mod help;
 mod history;
+mod history_settings;
 mod history_versions;
 mod hostile_input;
 mod impact;
