@@ -83,6 +83,15 @@ fn an_unknown_drift_policy_is_a_config_error() {
     assert!(project.deployed().is_empty(), "nothing was written");
 }
 
+/// `history.keep: 0` would keep nothing: a config error naming the key.
+#[test]
+fn keeping_no_history_is_a_config_error() {
+    let project = Project::new(Backend::Local, "history:\n  keep: 0\n");
+    let run = project.run(&["deploy", "--env", "test"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("history.keep") && run.stderr.contains("at least 1"), "{}", run.stderr);
+}
+
 /// `history.keep: 2`: after four deploys the ledger holds the newest two records, the marker's among them, and
 /// a rollback to the older one still works.
 #[test]
