@@ -134,6 +134,7 @@ fn a_staging_change_names_exactly_the_dags_and_tasks_that_run_it_and_the_runtime
     let impact = &report["impact"];
     assert_eq!(impact["modified"], serde_json::json!(["stg_orders"]), "{impact}");
     assert_eq!(impact["downstream"], serde_json::json!(["customer_orders", "customer_summary"]), "{impact}");
+    assert_eq!(impact["deferred"], serde_json::json!(["raw_orders"]), "the seed comes from the environment: {impact}");
     assert_eq!(impact["dbt_dags"], 4, "{impact}");
     let dags = impact["dags"].as_array().unwrap();
     let ids: Vec<&str> = dags.iter().map(|dag| dag["dag_id"].as_str().unwrap()).collect();
@@ -194,6 +195,8 @@ fn the_pull_request_check_outputs_the_impacted_dags_and_draws_the_lineage() {
     let mermaid =
         summary.split("```mermaid\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a Mermaid block");
     for line in [
+        "p0[\"raw_orders\"]:::deferred",
+        "p0 --> m0",
         "m0[\"stg_orders\"]:::modified",
         "d0[\"customer_orders\"]:::downstream",
         "d1[\"customer_summary\"]:::downstream",
