@@ -75,7 +75,9 @@ pub fn demo_comment() -> String {
     append("orchestration/dags/daily_orders.py", "\n# retries added in the demo pull request\n");
     append("orchestration/dags/dbt_project/models/staging/stg_orders.sql", "\n-- demo edit\n");
     append("jobs/etl_jobs/external/brevo/main.py", "\n# demo edit\n");
-    let head = repo.commit("Edit orders DAG, staging model and brevo job");
+    // As scripts/demo.sh: only the tracked files (the deploy left dbt's target folder in the work tree).
+    repo.git(&["commit", "-q", "-am", "Edit orders DAG, staging model and brevo job"]);
+    let head = repo.head();
 
     let github = GitHub::start();
     github.accept_new_comment(7, 1);
@@ -133,6 +135,11 @@ fn the_demo_comments_mermaid_blocks_render_in_chromium_and_a_broken_block_fails(
     let png = std::fs::read(&screenshot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} is a real picture", screenshot.display());
     eprintln!("the demo comment, rendered: {}", screenshot.display());
+
+    // The README shows the demo's lineage as this run draws it.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let lineage = blocks.last().unwrap();
+    assert!(readme.contains(&format!("```mermaid\n{lineage}```")), "README.md lacks the demo's lineage:\n{lineage}");
 
     let broken = &report["broken"]["diagrams"][0];
     assert_eq!(broken["ok"], false, "{report}");

@@ -192,8 +192,10 @@ fn the_pull_request_check_outputs_the_impacted_dags_and_draws_the_lineage() {
         "{summary}"
     );
     assert!(summary.contains("`shop_runtime` / chosen (dags/shop\\_runtime.py)"), "unresolved, named: {summary}");
+    // The impact section's picture (the plan's folder tree comes before it).
+    let impact_section = summary.split("### Impact").nth(1).expect("an impact section");
     let mermaid =
-        summary.split("```mermaid\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a Mermaid block");
+        impact_section.split("```mermaid\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a picture");
     for line in [
         "p0[\"raw_orders\"]:::deferred",
         "p0 --> m0",
