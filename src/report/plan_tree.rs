@@ -7,7 +7,10 @@ use std::fmt::Write;
 
 use super::code_span;
 use super::impact::mermaid_label;
-use crate::deploy::Plan;
+use crate::deploy::{Change, Plan};
+
+/// Adds one change to a folder's counts.
+type Tally = fn(&mut Counts);
 
 /// Folders drawn before the rest become one "and N more folders" node.
 pub const FOLDERS_SHOWN: usize = 40;
@@ -31,7 +34,7 @@ impl Counts {
 pub fn folder_counts(plan: &Plan) -> BTreeMap<String, Counts> {
     let mut folders: BTreeMap<String, Counts> = BTreeMap::new();
     for phase in &plan.phases {
-        let lists: [(&[crate::deploy::Change], fn(&mut Counts)); 3] = [
+        let lists: [(&[Change], Tally); 3] = [
             (&phase.uploads, |counts| counts.uploads += 1),
             (&phase.replacements, |counts| counts.replacements += 1),
             (&phase.deletions, |counts| counts.deletions += 1),
