@@ -73,6 +73,11 @@ pub struct Record {
     /// Every object the mappings hold after the deploy, keyed relative to the environment URL (the marker's set).
     #[serde(default)]
     pub objects: BTreeMap<String, ObjectRecord>,
+    /// The DAG ids each deployed DAG file defines (file path in the repository -> ids), when a DAG check ran for
+    /// the deploy; empty otherwise. A pull request check compares its DAG ids with these (the environment's, not
+    /// the base commit's) when they are there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dags: BTreeMap<String, Vec<String>>,
 }
 
 impl Record {

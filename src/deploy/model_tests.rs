@@ -140,6 +140,7 @@ fn record_of(commit: &Commit) -> ledger::Record {
         reasons: Vec::new(),
         tool_version: "test".into(),
         objects: BTreeMap::new(),
+        dags: BTreeMap::new(),
     }
 }
 

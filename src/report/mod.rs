@@ -7,10 +7,13 @@ mod dbt;
 mod deploy;
 mod history;
 mod impact;
+#[cfg(test)]
+mod large_comment_tests;
 mod markdown;
 mod mwaa;
 pub mod outputs;
 mod plan;
+mod plan_tree;
 mod text;
 
 pub use dag_diff::render_dag_diff_markdown;
@@ -25,4 +28,5 @@ pub use impact::{render_impact_markdown, render_impact_mermaid, render_impact_te
 pub use markdown::{code_span, escape_markdown, render_detect_markdown};
 pub use mwaa::{render_mwaa_markdown, render_mwaa_text};
 pub use plan::{render_plan_markdown, render_plan_text};
+pub use plan_tree::{render_plan_tree_markdown, render_plan_tree_mermaid};
 pub use text::render_detect_text;

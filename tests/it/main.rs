@@ -10,6 +10,7 @@ mod common;
 
 mod bad_input;
 mod ci_flow;
+mod comment_pictures;
 mod concurrent_deploys;
 mod container;
 mod crash_recovery;
