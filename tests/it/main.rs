@@ -29,6 +29,7 @@ mod history;
 mod hostile_input;
 mod impact;
 mod mwaa;
+mod output_style;
 mod properties;
 mod release;
 mod request_timeouts;
