@@ -67,11 +67,8 @@ fn check_adapters(python: &str, executable: &Path, adapters: &[(String, String)]
 /// `dbt-duckdb` for a profile whose targets are DuckDB: the packages the targets dagship passes need, read from
 /// the profile (a placeholder when it cannot be read).
 fn adapter_packages(settings: &Settings) -> String {
-    let mut packages: Vec<String> = check_profile(settings)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(_, adapter)| format!("dbt-{adapter}"))
-        .collect();
+    let mut packages: Vec<String> =
+        check_profile(settings).unwrap_or_default().into_iter().map(|(_, adapter)| format!("dbt-{adapter}")).collect();
     packages.dedup();
     if packages.is_empty() { "dbt-<adapter of your profile>".into() } else { packages.join(" ") }
 }

@@ -150,7 +150,8 @@ pub fn deploy_one(
     runtime.block_on(async { crate::cancel::listen() });
     // The commit's files are staged first: everything deployed, MWAA's plugins.zip included, comes from them.
     let source = deploy::stage_source(root, config, env, request.revision.as_deref())?;
-    let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, request.dry_run, request.dbt_target.as_deref())?;
+    let staged =
+        stage_dbt(runtime, workspace, env, request.dbt_artifacts, request.dry_run, request.dbt_target.as_deref())?;
     let mut engine = engine_request(workspace, env, request.allow_deletes)?;
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(&source);

@@ -260,9 +260,7 @@ fn bare_detect_compares_with_the_default_branch_merge_base_and_names_it() {
 #[test]
 fn bare_detect_in_actions_still_needs_a_range() {
     let repo = diverged();
-    let run = common::run_command(
-        common::dagship_command(repo.path()).args(["detect"]).env("GITHUB_ACTIONS", "true"),
-    );
+    let run = common::run_command(common::dagship_command(repo.path()).args(["detect"]).env("GITHUB_ACTIONS", "true"));
     run.assert_code(2);
     assert!(run.stderr.contains("detect needs a range"), "{}", run.stderr);
 }

@@ -213,7 +213,8 @@ fn dbt_step(check: &mut Check) -> Result<()> {
         check.outputs.values.extend(outputs::not_compiled());
         return Ok(());
     }
-    let report = compile(workspace, &CompileRequest { environment, full: check.setup.full, skip_checks: false, target: None })?;
+    let report =
+        compile(workspace, &CompileRequest { environment, full: check.setup.full, skip_checks: false, target: None })?;
     check.outputs.values.extend(outputs::compile(&report));
     check.outputs.sections.push(render_compile_markdown(&report));
     check.compile = Some(report);

@@ -23,7 +23,8 @@ pub struct Api {
     pub endpoint_variables: [&'static str; 2],
 }
 
-pub const MWAA_API: Api = Api { name: "the MWAA API", endpoint_variables: ["AWS_ENDPOINT_URL_MWAA", "AWS_ENDPOINT_URL"] };
+pub const MWAA_API: Api =
+    Api { name: "the MWAA API", endpoint_variables: ["AWS_ENDPOINT_URL_MWAA", "AWS_ENDPOINT_URL"] };
 pub const S3_API: Api = Api { name: "S3", endpoint_variables: ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"] };
 
 /// `operation` says what was asked (`MWAA GetEnvironment `name``); `note` follows the reason (what state the
@@ -65,10 +66,8 @@ fn unreachable_endpoint(api: &Api, raw: &str, ambient: &Ambient) -> String {
         "network error"
     };
     let name = api.name;
-    let endpoint = api
-        .endpoint_variables
-        .iter()
-        .find_map(|&name| (ambient.var)(name).map(|value| format!("{value} ({name})")));
+    let endpoint =
+        api.endpoint_variables.iter().find_map(|&name| (ambient.var)(name).map(|value| format!("{value} ({name})")));
     match endpoint {
         Some(endpoint) => format!("cannot reach {name} at {endpoint}: {reason}; check that URL"),
         None => format!(
