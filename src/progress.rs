@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn a_transfer_shows_bytes_a_rate_in_bytes_per_second_and_an_eta() {
-        let text = transfer_text(1536, 40 * 1024 * 1024, 1_496.6298 * 1024.0, Duration::from_secs(125));
+        let text = transfer_text(1536, 40 * 1024 * 1024, 1_536.0 * 1024.0, Duration::from_secs(125));
         assert_eq!(text, "1.5 KiB / 40.0 MiB, 1.5 MiB/s, ETA 2m05s");
         assert_eq!(transfer_text(0, 10, f64::NAN, Duration::ZERO), "0 B / 10 B, 0 B/s, ETA 0s");
     }
