@@ -25,7 +25,7 @@ impl Transfer {
     pub fn new(step: &str, files: usize, bytes: u64) -> Transfer {
         let bar = if shown() { ProgressBar::new(bytes) } else { ProgressBar::hidden() };
         bar.set_style(
-            ProgressStyle::with_template("{prefix:>14} [{bar:30}] {transfer} {msg}")
+            ProgressStyle::with_template("{prefix:>14} [{wide_bar}] {transfer}, {msg}")
                 .expect("valid template")
                 .with_key("transfer", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
                     let _ = out.write_str(&transfer_text(
@@ -61,7 +61,7 @@ pub fn count_bar(step: &str, total: usize) -> ProgressBar {
     }
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} objects, ETA {eta}")
+        ProgressStyle::with_template("{prefix:>14} [{wide_bar}] {pos}/{len} objects, ETA {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );

@@ -83,3 +83,15 @@ fn progress_and_spinners_stay_off_a_pipe() {
     assert_eq!(steps.len(), 1, "{}", run.stderr);
     assert!(steps[0].contains(" objects, "), "{}", steps[0]);
 }
+
+/// A refusal (exit 3) is told apart from a failure by its colour.
+#[test]
+fn forced_colour_paints_a_refusal_apart_from_an_error() {
+    let project = Project::new(Backend::Local, "");
+    run_with(&project, &["deploy", "--env", "test"], &[]).assert_code(0);
+    project.repo.remove("dags/daily.py").remove("dags/sql/report.sql");
+    project.repo.commit("every DAG deleted");
+    let refused = run_with(&project, &["deploy", "--env", "test"], &[("CLICOLOR_FORCE", "1")]);
+    refused.assert_code(3);
+    assert!(refused.stderr.contains("\u{1b}[1m\u{1b}[35merror:\u{1b}[0m "), "{:?}", refused.stderr);
+}
