@@ -33,7 +33,8 @@ FLOORS = [
     ("engines", ["detect/", "deploy/", "store/", "dbt/", "dags/", "impact/", "config/", "platform/", "git.rs", "child/",
                  "cancel.rs"]),
     ("leaves", ["notice.rs", "error_kind.rs", "exit_code.rs", "output_keys.rs", "hash.rs", "random.rs", "glob.rs",
-                "change_status.rs", "redact.rs", "plural.rs", "verbose.rs"]),
+                "change_status.rs", "redact.rs", "plural.rs", "verbose.rs", "style.rs",
+                "progress.rs"]),
 ]
 RANK = {name: rank for rank, (name, _) in enumerate(FLOORS)}
 USE = re.compile(r"\buse\s+([^;]+);")

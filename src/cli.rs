@@ -24,6 +24,10 @@ pub struct Cli {
     /// Print errors' raw detail too (an SDK's whole credential chain) under their one-line message.
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
+    /// Colour the success, warning, error and refusal words: auto (on a terminal, unless NO_COLOR is set or
+    /// CLICOLOR_FORCE forces it), always or never. Never in JSON, step outputs or the step summary.
+    #[arg(long, global = true, value_enum, default_value_t = crate::style::ColorWhen::Auto, value_name = "WHEN")]
+    pub color: crate::style::ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,7 +37,8 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// List the changed files, the filters they trigger and the job matrix.
+    /// List the changed files, the filters they trigger and the job matrix. With no range flags (outside
+    /// GitHub Actions): from HEAD's merge-base with the default branch (origin/HEAD, else main or master).
     Detect(DetectArgs),
     /// Show what a deploy to an environment would upload, replace and delete. Writes nothing.
     Plan(PlanArgs),
@@ -70,6 +75,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff): `dagship man > ~/.local/share/man/man1/dagship.1`, or `dagship man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +126,10 @@ pub struct DbtCompileArgs {
     /// Compile only; skip the configured `dbt.checks`.
     #[arg(long)]
     pub skip_checks: bool,
+    /// The dbt target (a profiles.yml output) to run dbt with, over DBT_TARGET and the environment's
+    /// `dbt_target` / `dbt_check_target`.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
     /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -133,6 +144,10 @@ pub struct ImpactArgs {
     /// The environment whose dbt state to compare with, instead of the one --base deploys to.
     #[arg(long, short = 'e', value_name = "NAME")]
     pub env: Option<String>,
+    /// The dbt target (a profiles.yml output) to run dbt with, over DBT_TARGET and the environment's
+    /// `dbt_target` / `dbt_check_target`.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
     /// How to print it: text, json, markdown (a comment), or mermaid (the lineage picture alone).
     #[arg(long, value_enum, default_value_t = ImpactFormat::Text)]
     pub format: ImpactFormat,
@@ -178,6 +193,10 @@ pub struct PlanArgs {
     /// Plan HEAD's tree even though tracked files under the deployed folders differ in the work tree.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// The dbt target (a profiles.yml output) to run dbt with, over DBT_TARGET and the environment's
+    /// `dbt_target` / `dbt_check_target`.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
     /// Plan to replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
     #[arg(long)]
     pub overwrite_drift: bool,
@@ -214,6 +233,10 @@ pub struct DeployArgs {
     /// Where the dbt artifacts published to the state prefix come from (when dagship.yml has `dbt`).
     #[arg(long, value_enum, default_value_t = DbtArtifacts::Build)]
     pub dbt_artifacts: DbtArtifacts,
+    /// The dbt target (a profiles.yml output) to run dbt with, over DBT_TARGET and the environment's
+    /// `dbt_target` / `dbt_check_target`.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
     /// Replace DAGs and plugins edited in the bucket since the last deploy (`dagship drift`) instead of refusing.
     #[arg(long)]
     pub overwrite_drift: bool,

@@ -2,6 +2,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use dagship::style::{self, Stream, Tone};
 
 fn main() -> ExitCode {
     // Before any thread starts: children running a pull request's code must not read the token from
@@ -11,10 +12,15 @@ fn main() -> ExitCode {
     dagship::github::container::map_runner_paths_into_workspace();
     let cli = dagship::cli::Cli::parse();
     dagship::verbose::set(cli.verbose);
+    dagship::style::set(cli.color);
     match dagship::commands::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("{}", dagship::error::render(&err));
+            let tone = match err.kind() {
+                dagship::error_kind::ErrorKind::Refused => Tone::Refusal,
+                _ => Tone::Error,
+            };
+            eprintln!("{}", style::label(Stream::Stderr, tone, "error:", &dagship::error::render(&err)));
             err.exit_code().into()
         }
     }

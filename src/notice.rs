@@ -25,6 +25,16 @@ pub enum Level {
 }
 
 impl Level {
+    /// `warning:` and the like for stderr, coloured on a terminal.
+    fn painted(self) -> String {
+        let tone = match self {
+            Level::Notice => crate::style::Tone::Notice,
+            Level::Warning => crate::style::Tone::Warning,
+            Level::Error => crate::style::Tone::Error,
+        };
+        crate::style::paint(crate::style::Stream::Stderr, tone, &format!("{}:", self.name()))
+    }
+
     fn name(self) -> &'static str {
         match self {
             Level::Notice => "notice",
@@ -41,7 +51,7 @@ pub fn announce(level: Level, message: &str) {
     if in_actions() {
         eprintln!("::{}::{}", level.name(), escape_data(message));
     } else {
-        eprintln!("{}: {}", level.name(), escape_controls(message));
+        eprintln!("{} {}", level.painted(), escape_controls(message));
     }
 }
 
@@ -55,7 +65,7 @@ pub fn annotate(level: Level, file: Option<&str>, line: Option<u32>, message: &s
         eprintln!("::{} file={}{line}::{}", level.name(), escape_property(file), escape_data(message));
     } else {
         let line = line.map(|line| format!(":{line}")).unwrap_or_default();
-        eprintln!("{}: {}{line}: {}", level.name(), escape_controls(file), message);
+        eprintln!("{} {}{line}: {}", level.painted(), escape_controls(file), message);
     }
 }
 

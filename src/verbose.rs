@@ -11,3 +11,8 @@ pub fn set(verbose: bool) {
 pub fn is_on() -> bool {
     VERBOSE.load(Ordering::Relaxed)
 }
+
+/// `\n  raw error: <detail>` under a one-line message with `--verbose`, else nothing.
+pub fn raw_detail(detail: &str) -> String {
+    if is_on() { format!("\n  raw error: {detail}") } else { String::new() }
+}

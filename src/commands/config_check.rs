@@ -16,6 +16,7 @@ pub fn run(cli: &Cli, format: ConfigFormat) -> Result<ExitCode> {
     };
     println!("{}", rendered.trim_end());
     let warnings = crate::plural::plural(loaded.warnings.len(), "warning");
-    eprintln!("{}: valid ({warnings})", path.display());
+    let valid = crate::style::paint(crate::style::Stream::Stderr, crate::style::Tone::Success, "valid");
+    eprintln!("{}: {valid} ({warnings})", path.display());
     Ok(ExitCode::Ok)
 }

@@ -14,6 +14,7 @@ pub fn compile(cli: &Cli, args: &DbtCompileArgs) -> Result<ExitCode> {
         environment: environment_for(&workspace, args.env.as_deref(), args.base_ref.as_deref())?,
         full: args.full,
         skip_checks: args.skip_checks,
+        target: args.target.clone(),
     };
     let report = run_compile(&workspace, &request)?;
     let edges = Edges::from_env();

@@ -33,6 +33,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
         allow_dirty: args.allow_dirty,
         dbt_artifacts: dbt_artifacts(args.dbt_artifacts),
         overwrite_drift: args.overwrite_drift,
+        dbt_target: args.target.clone(),
     };
     let planned = stage::plan(&runtime()?, &workspace, &request)?;
     let plan = &planned.plan;
@@ -81,6 +82,7 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
             lock_timeout: args.lock_timeout,
             dbt_artifacts: dbt_artifacts(args.dbt_artifacts),
             overwrite_drift: args.overwrite_drift,
+            dbt_target: args.target.clone(),
             // A laptop deploy of an older commit warns; `ci` refuses it (DeployRequest::new).
             older: OlderCommit::Warn,
             ..DeployRequest::new(env, args.dry_run, args.allow_deletes)

@@ -43,6 +43,8 @@ fn range_request(args: &DetectArgs, head: String) -> Result<RangeRequest> {
     }
     match (args.event, &args.base) {
         (None, Some(base)) => Ok(RangeRequest::Explicit { base: base.clone(), head, merge_base: args.merge_base }),
+        // On a laptop, the question is "what did my branch change": from its merge-base with the default branch.
+        (None, None) if !crate::notice::in_actions() => Ok(RangeRequest::DefaultBranch { head }),
         (None, None) => Err(Error::Usage(
             "detect needs a range: --base REV [--head REV], or --event with its details, or --all".into(),
         )),

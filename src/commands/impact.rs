@@ -18,6 +18,7 @@ pub fn run(cli: &Cli, args: &ImpactArgs) -> Result<ExitCode> {
         environment: environment_for(&workspace, args.env.as_deref(), branch)?,
         full: false,
         skip_checks: true,
+        target: args.target.clone(),
     };
     let report = compile(&workspace, &request)?;
     let impact = crate::flow::impact::assess(&workspace.root, &workspace.config, &report)?;

@@ -10,6 +10,7 @@ mod deploy;
 mod detect;
 mod history;
 mod impact;
+mod man;
 
 use crate::cli::{Cli, Command, ConfigCommand, DagsCommand, DbtCommand};
 use crate::error::Result;
@@ -31,5 +32,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Impact(args) => impact::run(&cli, args),
         Command::Ci => ci::run(&cli),
         Command::Completions { shell } => completions::run(*shell),
+        Command::Man => man::run(),
     }
 }

@@ -187,7 +187,9 @@ pub fn run_checker(request: &CheckRequest) -> Result<CheckerOutput, DagsError> {
         let output = Arc::clone(&output);
         std::thread::spawn(move || drain(stream, &output));
     }
-    let waited = watch(&mut child, &output, &mut progress, limit);
+    let spinner = crate::progress::spinner("importing DAGs");
+    let waited = watch(&mut child, &output, &mut progress, limit, &spinner);
+    drop(spinner);
     let tampered = file_commands.restore();
     if !tampered.is_empty() {
         let files = tampered.iter().map(|name| format!("${name}")).collect::<Vec<String>>().join(", ");
@@ -249,7 +251,9 @@ fn interpreter(root: &Path, python: &str) -> PathBuf {
 /// its own, never ~/airflow; no example DAGs; the per-file timeout; full tracebacks, since the default depth
 /// of 2 frames can miss the DAG file's own frame), PYTHONPATH, then `dags_check.env`, which overrides them. No
 /// database is needed: DagBag imports files without one. AIRFLOW__CORE__UNIT_TEST_MODE stays unset: it swaps
-/// in Airflow's test configuration, which would override the user's own settings.
+/// in Airflow's test configuration, which would override the user's own settings. Airflow logs at ERROR only:
+/// its INFO chatter (alembic's plugin lines on 3.x) would crowd out a DAG file's own lines in the output a
+/// crashed check quotes; import errors are the result's data, not log lines, so none is lost.
 fn child_env(request: &CheckRequest, airflow_home: &Path) -> BTreeMap<String, String> {
     let path = |path: &Path| path.to_string_lossy().into_owned();
     let mut env: BTreeMap<String, String> = [
@@ -259,6 +263,7 @@ fn child_env(request: &CheckRequest, airflow_home: &Path) -> BTreeMap<String, St
         ("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", format!("{}", request.file_timeout.as_secs_f64())),
         ("AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS", "True".into()),
         ("AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACK_DEPTH", "100".into()),
+        ("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR".into()),
         ("PYTHONDONTWRITEBYTECODE", "1".into()),
         ("PYTHONUNBUFFERED", "1".into()),
         ("PYTHONPATH", python_path(request).to_string_lossy().into_owned()),
@@ -326,9 +331,23 @@ enum Waited {
 }
 
 /// Waits for the child, killing it (and its process group) when no file started for `limit`.
-fn watch(child: &mut Child, output: &Mutex<Output>, progress: &mut Progress, limit: Duration) -> Waited {
+fn watch(
+    child: &mut Child,
+    output: &Mutex<Output>,
+    progress: &mut Progress,
+    limit: Duration,
+    spinner: &crate::progress::Spinner,
+) -> Waited {
     loop {
         progress.update();
+        if let Some(current) = &progress.current {
+            spinner.set_message(format!(
+                "importing DAGs: {}/{} {}",
+                progress.next,
+                progress.max_files,
+                escape_controls(current)
+            ));
+        }
         match child.try_wait() {
             Ok(Some(status)) => {
                 progress.update();

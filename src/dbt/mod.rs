@@ -11,6 +11,7 @@ mod process;
 mod publish;
 mod settings;
 mod state;
+mod target;
 
 pub use annotations::{Annotation, annotations_from};
 pub use artifacts::{DependsOn, Manifest, Node, RunResults};

@@ -17,9 +17,10 @@ pub struct Preflight {
 pub fn check(settings: &Settings) -> Result<Preflight, DbtError> {
     let executable = locate(&settings.dbt.executable, &settings.repo_root).ok_or_else(|| {
         DbtError::Setup(format!(
-            "dbt executable `{}` not found on PATH; install dbt and its adapter (e.g. `pip install dbt-core \
-             dbt-bigquery`) or set `dbt.executable` in dagship.yml",
-            settings.dbt.executable
+            "dbt executable `{}` not found on PATH; install dbt and the adapter your profile uses (`pip install \
+             dbt-core {}`) or set `dbt.executable` in dagship.yml",
+            settings.dbt.executable,
+            adapter_packages(settings)
         ))
     })?;
     let python = python_behind(&executable);
@@ -61,6 +62,15 @@ fn check_adapters(python: &str, executable: &Path, adapters: &[(String, String)]
          `dbt-{adapter}` into that Python.{image}",
         executable.display()
     )))
+}
+
+/// `dbt-duckdb` for a profile whose targets are DuckDB: the packages the targets dagship passes need, read from
+/// the profile (a placeholder when it cannot be read).
+fn adapter_packages(settings: &Settings) -> String {
+    let mut packages: Vec<String> =
+        check_profile(settings).unwrap_or_default().into_iter().map(|(_, adapter)| format!("dbt-{adapter}")).collect();
+    packages.dedup();
+    if packages.is_empty() { "dbt-<adapter of your profile>".into() } else { packages.join(" ") }
 }
 
 /// A name is looked up on PATH; anything with a `/` is a path (relative to the repository root).

@@ -34,17 +34,42 @@ pub struct Settings {
 
 impl Settings {
     /// Resolves the dbt settings of `environment`. Errors name the key to set.
-    pub fn resolve(repo_root: &Path, config: &Config, environment: &str) -> Result<Settings, DbtError> {
+    /// `target_flag` is `--target`, which (like DBT_TARGET) overrides the environment's targets (super::target).
+    pub fn resolve(
+        repo_root: &Path,
+        config: &Config,
+        environment: &str,
+        target_flag: Option<&str>,
+    ) -> Result<Settings, DbtError> {
         let dbt = config.dbt.clone().ok_or_else(|| {
             DbtError::Setup("dagship.yml has no `dbt` section; add `dbt: { project_dir: <folder> }`".into())
         })?;
         let env = config.environment(environment).map_err(DbtError::Setup)?;
-        let target = env.dbt_target.clone().ok_or_else(|| {
+        let variable = std::env::var(super::target::TARGET_VARIABLE).ok();
+        let chosen = super::target::choose(
+            target_flag,
+            variable.as_deref(),
+            env.dbt_target.as_deref(),
+            env.dbt_check_target.as_deref(),
+            environment,
+        )
+        .ok_or_else(|| {
             DbtError::Setup(format!(
-                "environments.{environment}.dbt_target is not set: name the profiles.yml target dbt uses for it"
+                "environments.{environment}.dbt_target is not set: name the profiles.yml target dbt uses for it \
+                 (or pass --target, or set DBT_TARGET)"
             ))
         })?;
-        let check_target = env.dbt_check_target.clone().unwrap_or_else(|| target.clone());
+        // An override of a configured target is said: a check against another target than usual is no surprise.
+        if env.dbt_target.is_some() && chosen.overridden {
+            crate::notice::announce(
+                crate::notice::Level::Notice,
+                &format!(
+                    "dbt target `{}` (from {}) instead of environments.{environment}.dbt_target / dbt_check_target",
+                    chosen.target, chosen.source
+                ),
+            );
+        }
+        let (target, check_target) = (chosen.target, chosen.check_target);
         let project_relative = dbt.project_dir.trim_end_matches('/').to_string();
         let project_dir = repo_root.join(&project_relative);
         let project_file = project_dir.join("dbt_project.yml");

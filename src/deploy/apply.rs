@@ -2,17 +2,17 @@
 //! with bounded concurrency. Every upload is checksum-verified by the backend; the first failure stops the
 //! deploy, and the next run's plan picks up whatever is left.
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::DeployError;
 use super::layout::Phase;
 use super::marker::ObjectRecord;
 use super::plan::{Change, Plan};
+pub use crate::progress::human_bytes;
+use crate::progress::{Transfer, count_bar};
 use crate::store::{Body, PutMode, PutRequest, Store};
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,14 +52,14 @@ pub async fn apply(store: &dyn Store, plan: &Plan, concurrency: usize) -> Result
             continue;
         }
         let started = Instant::now();
-        let progress = progress_bar(&format!("upload {}", phase.name()), changes.len());
+        let bytes = changes.iter().map(|change| change.size).sum();
+        let progress = Transfer::new(&format!("upload {}", phase.name()), changes.len(), bytes);
         let results: Vec<(String, ObjectRecord)> = futures::stream::iter(changes.iter().copied())
             .map(|change| upload(store, change, &progress))
             .buffer_unordered(concurrency)
             .try_collect()
             .await?;
-        progress.finish_and_clear();
-        let bytes = changes.iter().map(|change| change.size).sum();
+        progress.finish();
         applied.steps.push(finish_step(format!("upload {}", phase.name()), changes.len(), bytes, started));
         applied.written.extend(results);
     }
@@ -75,7 +75,7 @@ pub async fn apply(store: &dyn Store, plan: &Plan, concurrency: usize) -> Result
             continue;
         }
         let started = Instant::now();
-        let progress = progress_bar(&format!("delete {}", phase.name()), keys.len());
+        let progress = count_bar(&format!("delete {}", phase.name()), keys.len());
         futures::stream::iter(keys.iter().copied())
             .map(|key| {
                 let progress = &progress;
@@ -126,7 +126,7 @@ fn blocking_deletions(plan: &Plan) -> std::collections::BTreeSet<String> {
 async fn upload(
     store: &dyn Store,
     change: &Change,
-    progress: &ProgressBar,
+    progress: &Transfer,
 ) -> Result<(String, ObjectRecord), DeployError> {
     let (Some(path), Some(md5)) = (&change.local, change.md5) else {
         unreachable!("uploads always carry their local file and hash")
@@ -140,41 +140,15 @@ async fn upload(
         mode: PutMode::Overwrite,
     };
     let stored = store.put(&request).await?;
-    progress.inc(1);
+    progress.file_done(change.size);
     Ok((
         change.key.clone(),
         ObjectRecord { md5, size: change.size, version: stored.version, version_id: stored.version_id },
     ))
 }
 
-/// A bar on a terminal; in CI logs nothing until the step's one summary line.
-fn progress_bar(step: &str, total: usize) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} {per_sec}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(step.to_string());
-    bar
-}
-
 fn finish_step(step: String, objects: usize, bytes: u64, started: Instant) -> StepReport {
     let seconds = started.elapsed().as_secs_f64();
-    eprintln!("{step}: {objects} object(s), {} in {seconds:.2}s", human_bytes(bytes));
+    eprintln!("{step}: {}, {} in {seconds:.2}s", crate::plural::plural(objects, "object"), human_bytes(bytes));
     StepReport { step, objects, bytes, seconds: (seconds * 1000.0).round() / 1000.0 }
-}
-
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }

@@ -76,6 +76,7 @@ fn refuse(path: &Path, why: &str) -> DeployError {
 
 /// Hashes files on up to 4 threads: a 7,000-file DAGs folder is read in well under a second.
 fn hash_all(found: Vec<(String, PathBuf)>) -> Result<BTreeMap<String, LocalFile>, DeployError> {
+    let _spinner = crate::progress::spinner(format!("hashing {}", crate::plural::plural(found.len(), "file")));
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let chunk = found.len().div_ceil(workers).max(1);
     let results: Vec<Result<Vec<(String, LocalFile)>, DeployError>> = std::thread::scope(|scope| {

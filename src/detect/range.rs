@@ -17,6 +17,8 @@ pub enum RangeRequest {
     Push { before: String, head: String, forced: bool },
     /// Every file at head, as added.
     Full { head: String },
+    /// No range given (a bare `dagship detect` on a laptop): from head's merge-base with the default branch.
+    DefaultBranch { head: String },
 }
 
 /// Where missing history may be fetched from.
@@ -118,6 +120,7 @@ impl<'a> Deepener<'a> {
         };
         args.push(self.policy.remote.clone());
         args.extend(self.refspecs.iter().cloned());
+        let _spinner = crate::progress::spinner(format!("fetching more history of the shallow clone ({})", args[0]));
         self.git.fetch(&args)?;
         if self.next_depth <= LAST_DEEPEN {
             self.fetched_commits += self.next_depth;
@@ -200,6 +203,10 @@ pub fn resolve(
             })
         }
         RangeRequest::Push { before, head, forced } => resolve_push(git, before, head, *forced, default_branch, policy),
+        RangeRequest::DefaultBranch { head } => {
+            let head_commit = git.require_commit(head, "pass an existing commit as --head")?;
+            against_default_branch(git, &head_commit, default_branch, policy, Vec::new(), "no range given")
+        }
         RangeRequest::Full { head } => Ok(Range {
             base: git.empty_tree()?,
             head: git.require_commit(head, "pass an existing commit as --head")?,

@@ -16,6 +16,8 @@ pub struct CompileRequest {
     /// Compile the whole project, even when the environment has state.
     pub full: bool,
     pub skip_checks: bool,
+    /// `--target`: overrides DBT_TARGET and the environment's targets (dbt/target.rs).
+    pub target: Option<String>,
 }
 
 /// The environment a compile runs against: `environment` when given, else the one a pull request into
@@ -36,7 +38,8 @@ pub fn environment_for(workspace: &Workspace, environment: Option<&str>, base_re
 /// Resolves the environment's dbt settings, runs the compile, annotates dbt's errors on their files and
 /// prints the notices about the state it used.
 pub fn compile(workspace: &Workspace, request: &CompileRequest) -> Result<CompileReport> {
-    let settings = Settings::resolve(&workspace.root, &workspace.config, &request.environment)?;
+    let settings =
+        Settings::resolve(&workspace.root, &workspace.config, &request.environment, request.target.as_deref())?;
     let options = CompileOptions { full: request.full, skip_checks: request.skip_checks };
     let report = run_compile(workspace, &settings, options).inspect_err(annotate_failure)?;
     tell(&report);

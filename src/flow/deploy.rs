@@ -24,6 +24,8 @@ pub struct PlanRequest {
     pub dbt_artifacts: Option<ArtifactsMode>,
     /// Plan to replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
     pub overwrite_drift: bool,
+    /// `--target`: the dbt target the artifacts are built with, over DBT_TARGET and the config (dbt/target.rs).
+    pub dbt_target: Option<String>,
 }
 
 /// What a deploy of one environment needs.
@@ -40,6 +42,8 @@ pub struct DeployRequest {
     pub dbt_artifacts: Option<ArtifactsMode>,
     /// Replace DAGs and plugins edited in the bucket since the last deploy instead of refusing.
     pub overwrite_drift: bool,
+    /// `--target`: the dbt target the artifacts are built with, over DBT_TARGET and the config (dbt/target.rs).
+    pub dbt_target: Option<String>,
     /// The commit to deploy; HEAD when unset (a rollback names an earlier deploy's commit).
     pub revision: Option<String>,
     /// A deploy or a rollback, for the ledger; for a rollback, the record it restores.
@@ -61,6 +65,7 @@ impl DeployRequest {
             lock_timeout: None,
             dbt_artifacts: Some(ArtifactsMode::Build),
             overwrite_drift: false,
+            dbt_target: None,
             revision: None,
             kind: ledger::Kind::Deploy,
             rollback_to: None,
@@ -80,7 +85,7 @@ pub struct Planned {
 pub fn plan(runtime: &tokio::runtime::Runtime, workspace: &Workspace, request: &PlanRequest) -> Result<Planned> {
     let env = request.environment.as_str();
     let source = deploy::stage_source(&workspace.root, &workspace.config, env, None)?;
-    let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, false)?;
+    let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, false, request.dbt_target.as_deref())?;
     let mut engine = engine_request(workspace, env, request.allow_deletes)?;
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(&source);
@@ -159,7 +164,8 @@ pub fn deploy_staged(
 ) -> Result<DeployReport> {
     let (config, env) = (&workspace.config, request.environment.as_str());
     runtime.block_on(async { crate::cancel::listen() });
-    let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, request.dry_run)?;
+    let staged =
+        stage_dbt(runtime, workspace, env, request.dbt_artifacts, request.dry_run, request.dbt_target.as_deref())?;
     let mut engine = engine_request(workspace, env, request.allow_deletes)?;
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(source);
@@ -217,6 +223,7 @@ fn stage_dbt(
     env: &str,
     mode: Option<ArtifactsMode>,
     dry_run: bool,
+    target_flag: Option<&str>,
 ) -> Result<Option<tempfile::TempDir>> {
     let config = &workspace.config;
     let mode = match mode {
@@ -242,7 +249,7 @@ fn stage_dbt(
         announce(Level::Notice, &format!("environments.{env} has no dbt_target: its dbt state is not published"));
         return Ok(None);
     }
-    let settings = Settings::resolve(&workspace.root, config, env)?;
+    let settings = Settings::resolve(&workspace.root, config, env, target_flag)?;
     if mode == ArtifactsMode::Build {
         let request = engine_request(workspace, env, None)?;
         runtime.block_on(async {

@@ -90,6 +90,7 @@ pub fn rollback(
         lock_timeout: request.lock_timeout,
         dbt_artifacts: None,
         overwrite_drift: request.overwrite_drift,
+        dbt_target: None,
         revision: Some(target.commit.clone()),
         kind: ledger::Kind::Rollback,
         rollback_to: Some(target.id.clone()),

@@ -21,6 +21,10 @@ pub enum PlatformError {
     /// A request to the platform failed.
     #[error("{0}")]
     Remote(String),
+    /// A request failed, said in one line (which credentials or network, and the fix); the SDK's raw chain is
+    /// printed under it with `--verbose`.
+    #[error("{message}{}", crate::verbose::raw_detail(.detail))]
+    RemoteExplained { message: String, detail: String },
     /// The deploy worked but Airflow reports the deployed DAG files broken.
     #[error("{0}")]
     ChecksFailed(String),
@@ -31,7 +35,7 @@ impl PlatformError {
         match self {
             PlatformError::Input(_) => ErrorKind::Usage,
             PlatformError::Refused(_) => ErrorKind::Refused,
-            PlatformError::Remote(_) => ErrorKind::Remote,
+            PlatformError::Remote(_) | PlatformError::RemoteExplained { .. } => ErrorKind::Remote,
             PlatformError::ChecksFailed(_) => ErrorKind::ChecksFailed,
         }
     }

@@ -16,7 +16,8 @@ pub fn render_deploy_text(report: &DeployReport) -> String {
         if let Some(previous) = &report.took_over_lock_from {
             text.push_str(&format!("took over a stale lock held by {}\n", previous.describe()));
         }
-        text.push_str(&format!("deployed commit {} to {} ({})\n", report.commit, report.environment, report.bucket));
+        let deployed = crate::style::paint(crate::style::Stream::Stdout, crate::style::Tone::Success, "deployed");
+        text.push_str(&format!("{deployed} commit {} to {} ({})\n", report.commit, report.environment, report.bucket));
     }
     if let Some(mwaa) = &report.mwaa {
         text.push_str(&render_mwaa_text(mwaa));

@@ -49,6 +49,27 @@ pub fn aws_no_credentials(ambient: &Ambient) -> String {
     }
 }
 
+/// AWS credentials were found but refused (a bad key, an expired SSO session): where they came from, and the fix.
+pub fn aws_refused_credentials(ambient: &Ambient, code: &str) -> String {
+    if (ambient.var)("AWS_ACCESS_KEY_ID").is_some() {
+        return format!(
+            "AWS refused the credentials in AWS_ACCESS_KEY_ID ({code}): check the key, its AWS_SESSION_TOKEN and \
+             that it belongs to the environment's account"
+        );
+    }
+    match (ambient.var)("AWS_PROFILE") {
+        Some(profile) => format!(
+            "AWS refused the credentials of profile `{profile}` (AWS_PROFILE, {code}): for SSO run `aws sso login \
+             --profile {profile}`, else check its keys"
+        ),
+        None => format!(
+            "AWS refused the credentials of the default chain (profile `default`, web identity, instance \
+             metadata; {code}): run `aws sso login` or `aws configure`, or in a workflow \
+             aws-actions/configure-aws-credentials"
+        ),
+    }
+}
+
 /// Why Application Default Credentials were not found, and what to do.
 pub fn google_no_credentials(ambient: &Ambient) -> String {
     if let Some(file) = (ambient.var)("GOOGLE_APPLICATION_CREDENTIALS") {

@@ -90,8 +90,8 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}{}", self.operation, self.target, self.message, self.hint())?;
         match &self.detail {
-            Some(detail) if crate::verbose::is_on() => write!(f, "\n  raw error: {detail}"),
-            _ => Ok(()),
+            Some(detail) => write!(f, "{}", crate::verbose::raw_detail(detail)),
+            None => Ok(()),
         }
     }
 }

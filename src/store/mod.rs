@@ -1,7 +1,7 @@
 //! Object storage behind one small async trait. `open` picks the backend from the URL scheme:
 //! `gs://` (GCS JSON API), `s3://` (S3), `file://` (a directory). Every backend is wrapped in
 //! [`Retrying`], so callers never write their own retry loops.
-mod credentials_hint;
+pub mod credentials_hint;
 mod error;
 mod gcs;
 mod local;

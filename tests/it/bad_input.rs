@@ -1,7 +1,7 @@
 //! Bad input: each case is a clear message naming the file, line, key or value, and exit code 2.
 use crate::common;
 
-use common::{CONFIG, Repo, run_dagship};
+use common::{CONFIG, Repo, dagship_command, run_command, run_dagship};
 
 fn repo_with_config(config: &str) -> Repo {
     let repo = Repo::new();
@@ -120,7 +120,9 @@ fn not_a_git_repository() {
 #[test]
 fn missing_range_flags() {
     let repo = repo_with_config(CONFIG);
-    let run = run_dagship(repo.path(), &["detect"]);
+    // Outside Actions a bare detect compares with the default branch (detect_ranges.rs); in a workflow it needs
+    // a range.
+    let run = run_command(dagship_command(repo.path()).arg("detect").env("GITHUB_ACTIONS", "true"));
     run.assert_code(2);
     assert!(run.stderr.contains("detect needs a range"), "{}", run.stderr);
     let run = run_dagship(repo.path(), &["detect", "--event", "push"]);

@@ -371,3 +371,26 @@ fn endless_lines_and_bad_bytes_from_a_dag_file_leave_the_check_bounded_and_corre
     eprintln!("256 MB on one line: dagship peaked at {} MiB, took {:?}", watched.peak_kib / 1024, watched.took);
     assert!(watched.peak_kib < 100 * 1024, "dagship peaked at {} KiB", watched.peak_kib);
 }
+
+/// Airflow's own logging (alembic's plugin lines, `[info]` start-up chatter) stays out of dagship's output: not
+/// in a clean check's stderr, not in the output a crashed check quotes, where only the DAG file's lines and the
+/// failure remain.
+#[test]
+fn airflow_logging_stays_out_of_the_check_and_its_crash_report() {
+    let python = airflow_python();
+    let quiet = |stderr: &str| {
+        !stderr.lines().any(|line| line.contains("alembic") || line.contains("[info") || line.contains(" INFO "))
+    };
+    let repo = Repo::new();
+    repo.write("dagship.yml", "dags_dir: dags\n").write("dags/a_fine.py", &dag("fine", ""));
+    let clean = run_command(dagship_command(repo.path()).args(["dags", "check", "--python", &python]));
+    clean.assert_code(0);
+    assert!(quiet(&clean.stderr), "{}", clean.stderr);
+
+    repo.write("dags/b_exits.py", "import os\nfrom airflow import DAG\nprint('the DAG says why')\nos._exit(7)\n");
+    let crashed = run_command(dagship_command(repo.path()).args(["dags", "check", "--python", &python]));
+    crashed.assert_code(1);
+    assert!(crashed.stderr.contains("exit status: 7"), "{}", crashed.stderr);
+    assert!(crashed.stderr.contains("  | the DAG says why"), "{}", crashed.stderr);
+    assert!(quiet(&crashed.stderr), "{}", crashed.stderr);
+}

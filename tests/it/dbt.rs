@@ -344,3 +344,36 @@ fn an_unusable_manifest_in_the_bucket_falls_back_to_a_full_compile_with_a_warnin
         );
     }
 }
+
+/// The dbt target: `--target` over DBT_TARGET over the environment's `dbt_target`/`dbt_check_target`; an
+/// override says so, and an unknown target is named before dbt runs.
+#[test]
+fn the_dbt_target_comes_from_the_flag_then_dbt_target_then_the_config() {
+    let project = DbtProject::new(Backend::Local, "");
+    assert_eq!(project.compile_json(&[])["target"], "dev", "the config's dbt_check_target");
+
+    let mut command = project.command(&["dbt", "compile", "--env", "prod", "--format", "json"]);
+    let from_variable = common::run_command(command.env("DBT_TARGET", "prod"));
+    from_variable.assert_code(0);
+    assert_eq!(from_variable.json()["target"], "prod");
+    assert!(from_variable.stderr.contains("dbt target `prod` (from DBT_TARGET)"), "{}", from_variable.stderr);
+
+    let mut command = project.command(&["dbt", "compile", "--env", "prod", "--target", "dev", "--format", "json"]);
+    let from_flag = common::run_command(command.env("DBT_TARGET", "prod"));
+    from_flag.assert_code(0);
+    assert_eq!(from_flag.json()["target"], "dev", "the flag wins over DBT_TARGET");
+
+    let unknown = project.run(&["dbt", "compile", "--env", "prod", "--target", "staging"]);
+    unknown.assert_code(2);
+    assert!(unknown.stderr.contains("profile `shop` has no target `staging`"), "{}", unknown.stderr);
+}
+
+/// dbt missing altogether: the hint names the adapter the profile needs (DuckDB here), not some other one.
+#[test]
+fn a_missing_dbt_names_the_adapter_the_profile_needs() {
+    let project = DbtProject::new(Backend::Local, "  executable: dbt-not-installed-here");
+    let run = project.run(&["dbt", "compile", "--env", "prod"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("`pip install dbt-core dbt-duckdb`"), "{}", run.stderr);
+    assert!(!run.stderr.contains("bigquery"), "{}", run.stderr);
+}

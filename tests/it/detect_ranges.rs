@@ -224,3 +224,43 @@ fn unrelated_histories_fail_clearly() {
     run.assert_code(2);
     assert!(run.stderr.contains("unrelated"), "stderr: {}", run.stderr);
 }
+
+/// A bare `dagship detect` on a laptop answers "what did my branch change": from HEAD's merge-base with the
+/// default branch (origin/HEAD, else the one of main/master that exists), and says which base it used.
+#[test]
+fn bare_detect_compares_with_the_default_branch_merge_base_and_names_it() {
+    let repo = diverged();
+    let local = run_dagship(repo.path(), &["detect", "--format", "json"]);
+    local.assert_code(0);
+    assert_eq!(local.file_list(), vec!["modified a.py"]);
+    assert_eq!(local.json()["base"], repo.git(&["merge-base", "main", "feature"]));
+    assert!(local.stderr.contains("assuming `main`"), "{}", local.stderr);
+    let text = run_dagship(repo.path(), &["detect"]);
+    text.assert_code(0);
+    assert!(text.stdout.contains("(no range given: from its merge-base with `main`)"), "{}", text.stdout);
+
+    // A clone knows the remote's default branch (origin/HEAD): no guess, no notice.
+    repo.checkout("main");
+    repo.git(&["branch", "-m", "main", "trunk"]);
+    let clone = Repo::clone_from(&repo, &[]);
+    clone.git(&["checkout", "-q", "feature"]);
+    let cloned = run_dagship(clone.path(), &["detect"]);
+    cloned.assert_code(0);
+    assert!(cloned.stdout.contains("from its merge-base with `trunk`"), "{}", cloned.stdout);
+    assert!(cloned.stdout.contains("\n  M  a.py\n"), "{}", cloned.stdout);
+    assert!(!cloned.stderr.contains("assuming"), "{}", cloned.stderr);
+
+    // No origin/HEAD and neither main nor master: an error with the fix, not a guess.
+    let bare = run_dagship(repo.path(), &["detect"]);
+    bare.assert_code(2);
+    assert!(bare.stderr.contains("cannot tell the default branch: pass --default-branch"), "{}", bare.stderr);
+}
+
+/// In a workflow a range is always given: a bare detect there is a usage error, never a guess.
+#[test]
+fn bare_detect_in_actions_still_needs_a_range() {
+    let repo = diverged();
+    let run = common::run_command(common::dagship_command(repo.path()).args(["detect"]).env("GITHUB_ACTIONS", "true"));
+    run.assert_code(2);
+    assert!(run.stderr.contains("detect needs a range"), "{}", run.stderr);
+}

@@ -26,3 +26,26 @@ fn completions_are_generated_for_bash_zsh_and_fish() {
     }
     run_dagship(repo.path(), &["completions", "tcsh"]).assert_code(2);
 }
+
+#[test]
+fn man_page_renders_with_every_subcommand_and_global_flag() {
+    let repo = Repo::new();
+    let run = run_dagship(repo.path(), &["man"]);
+    run.assert_code(0);
+    assert!(run.stdout.starts_with(".ie \\n(.g .ds Aq") || run.stdout.contains(".TH dagship 1"), "{}", run.stdout);
+    // Rendered by man itself (groff), as a reader sees it: the sections, the flags, the subcommands, the exit codes.
+    let page = repo.scratch().join("dagship.1");
+    std::fs::write(&page, &run.stdout).unwrap();
+    let rendered = std::process::Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(&page)
+        .env("MANWIDTH", "120")
+        .output()
+        .expect("man is installed");
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    for expected in ["NAME", "SYNOPSIS", "OPTIONS", "SUBCOMMANDS", "--strict", "--verbose", "deploy", "completions"] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    assert!(text.contains("130"), "the exit-code table is in the page:\n{text}");
+}

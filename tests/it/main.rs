@@ -32,6 +32,7 @@ mod history_versions;
 mod hostile_input;
 mod impact;
 mod mwaa;
+mod output_style;
 mod properties;
 mod release;
 mod request_timeouts;

@@ -438,3 +438,92 @@ fn a_rollback_restores_the_plugins_version_the_environment_ran_and_updates_only_
     assert_eq!(Setup::artifact(&run.json(), "plugins")["action"], "reused");
     assert_eq!(setup.versions("plugins.zip").len(), 2, "nothing uploaded again");
 }
+
+/// The whole stderr of a failed run: its `error:` line and what follows it.
+fn error_text(run: &Run) -> &str {
+    let start = run.stderr.find("error: ").unwrap_or_else(|| panic!("no error line in:\n{}", run.stderr));
+    &run.stderr[start..]
+}
+
+/// An MWAA API that cannot be reached is one line naming the endpoint and the cause; the SDK's chain is shown
+/// only with --verbose. Nothing is written.
+#[test]
+fn an_unreachable_mwaa_api_is_one_line_naming_the_endpoint_and_the_raw_chain_is_behind_verbose() {
+    let setup = Setup::new(true, "");
+    // A port nothing listens on: the connection is refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let endpoint = format!("http://{closed}");
+    let mut command = setup.command(&["deploy", "--env", "test"]);
+    command.env("AWS_ENDPOINT_URL_MWAA", &endpoint);
+    let run = run_command(&mut command);
+    run.assert_code(4);
+    assert_eq!(
+        error_text(&run).trim_end(),
+        format!(
+            "error: MWAA GetEnvironment `{ENVIRONMENT}`: cannot reach the MWAA API at {endpoint} \
+             (AWS_ENDPOINT_URL_MWAA): connection refused; check that URL"
+        )
+    );
+    assert!(setup.bucket.keys().is_empty(), "nothing written");
+
+    let mut command = setup.command(&["deploy", "--env", "test", "-v"]);
+    command.env("AWS_ENDPOINT_URL_MWAA", &endpoint);
+    let verbose = run_command(&mut command);
+    verbose.assert_code(4);
+    assert!(verbose.stderr.contains("\n  raw error: dispatch failure"), "{}", verbose.stderr);
+}
+
+/// Credentials AWS refuses (a wrong key, an expired session) name where they came from and the fix.
+#[test]
+fn refused_mwaa_credentials_name_their_source_and_the_fix() {
+    let setup = Setup::new(true, "");
+    let refusing = block_on(async {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(
+                wiremock::ResponseTemplate::new(403)
+                    .insert_header("x-amzn-ErrorType", "UnrecognizedClientException")
+                    .set_body_json(serde_json::json!({
+                        "message": "The security token included in the request is invalid."
+                    })),
+            )
+            .mount(&server)
+            .await;
+        server
+    });
+    let mut command = setup.command(&["deploy", "--env", "test"]);
+    command.env("AWS_ENDPOINT_URL_MWAA", refusing.uri());
+    let run = run_command(&mut command);
+    run.assert_code(4);
+    assert_eq!(
+        error_text(&run).trim_end(),
+        format!(
+            "error: MWAA GetEnvironment `{ENVIRONMENT}`: AWS refused the credentials in AWS_ACCESS_KEY_ID \
+             (UnrecognizedClientException): check the key, its AWS_SESSION_TOKEN and that it belongs to the \
+             environment's account"
+        )
+    );
+    assert!(setup.bucket.keys().is_empty(), "nothing written");
+}
+
+/// No credentials at all (a profile that does not exist): the same one line as the S3 and GCS stores give.
+#[test]
+fn missing_mwaa_credentials_name_the_profile_tried_and_the_fix() {
+    let setup = Setup::new(true, "");
+    let home = setup.repo.scratch().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut command = setup.command(&["deploy", "--env", "test"]);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "nope")
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let run = run_command(&mut command);
+    run.assert_code(4);
+    let text = error_text(&run);
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+    assert!(text.contains("no AWS profile `nope` (AWS_PROFILE)"), "{text}");
+    assert!(text.contains("`aws configure list-profiles`"), "{text}");
+    assert!(setup.bucket.keys().is_empty(), "nothing written");
+}

@@ -245,7 +245,8 @@ fn dbt_step(check: &mut Check) -> Result<()> {
         check.outputs.values.extend(outputs::not_compiled());
         return Ok(());
     }
-    let report = compile(workspace, &CompileRequest { environment, full: check.setup.full, skip_checks: false })?;
+    let report =
+        compile(workspace, &CompileRequest { environment, full: check.setup.full, skip_checks: false, target: None })?;
     check.outputs.values.extend(outputs::compile(&report));
     check.outputs.sections.push(render_compile_markdown(&report));
     check.compile = Some(report);
@@ -278,6 +279,7 @@ fn plan_step(check: &mut Check) -> Result<()> {
         allow_dirty: false,
         dbt_artifacts: None,
         overwrite_drift: false,
+        dbt_target: None,
     };
     let planned = plan(check.setup.runtime, check.setup.workspace, &request)?;
     let plan = &planned.plan;

@@ -1,6 +1,5 @@
 //! Airflow's REST API, read-only: import errors and DAGs, from Airflow 2 (`/api/v1`) or Airflow 3 (`/api/v2`),
 //! over HTTP with a bearer token or a Google access token, or through MWAA's InvokeRestApi.
-use aws_sdk_mwaa::error::DisplayErrorContext;
 use aws_sdk_mwaa::types::RestApiMethod;
 use aws_smithy_types::{Document, Number};
 use serde_json::Value;
@@ -122,10 +121,12 @@ impl Transport {
                     .send()
                     .await
                     .map_err(|err| {
-                        PlatformError::Remote(format!(
-                            "MWAA InvokeRestApi {path} on `{name}`: {}",
-                            DisplayErrorContext(&err)
-                        ))
+                        crate::platform::mwaa::sdk_error::explain(
+                            &crate::platform::mwaa::sdk_error::MWAA_API,
+                            &format!("MWAA InvokeRestApi {path} on `{name}`"),
+                            &err,
+                            "",
+                        )
                     })?;
                 Ok(output.rest_api_response().map(document_to_json).unwrap_or(Value::Null))
             }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::BucketVersioningStatus;
 use serde::Serialize;
@@ -87,8 +87,12 @@ pub struct Versions<'a> {
 }
 
 impl Versions<'_> {
-    fn remote(&self, what: &str, err: impl std::error::Error) -> PlatformError {
-        PlatformError::Remote(format!("s3://{}: {what}: {}", self.bucket, DisplayErrorContext(err)))
+    fn remote<E, R>(&self, what: &str, err: SdkError<E, R>) -> PlatformError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        super::sdk_error::explain(&super::sdk_error::S3_API, &format!("s3://{}: {what}", self.bucket), &err, "")
     }
 
     /// MWAA names object versions: without versioning there are none to name.

@@ -3,11 +3,11 @@
 //! version ids. A DAG-only change never updates the environment.
 mod artifacts;
 mod client;
+pub(crate) mod sdk_error;
 mod status;
 
 use std::path::Path;
 
-use aws_sdk_mwaa::error::DisplayErrorContext;
 use serde::Serialize;
 
 pub use artifacts::Kind;
@@ -235,11 +235,12 @@ impl MwaaStep {
             };
         }
         request.send().await.map_err(|err| {
-            PlatformError::Remote(format!(
-                "MWAA UpdateEnvironment `{}`: {}; the new files are uploaded and the next run reuses them",
-                self.name(),
-                DisplayErrorContext(&err)
-            ))
+            sdk_error::explain(
+                &sdk_error::MWAA_API,
+                &format!("MWAA UpdateEnvironment `{}`", self.name()),
+                &err,
+                "; the new files are uploaded and the next run reuses them",
+            )
         })?;
         eprintln!("mwaa: update of {} requested", self.name());
         if !self.settings.wait {

@@ -2,7 +2,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_mwaa::Client;
-use aws_sdk_mwaa::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_mwaa::error::ProvideErrorMetadata;
 use aws_sdk_mwaa::types::{Environment, EnvironmentStatus, UpdateStatus};
 
 use crate::platform::PlatformError;
@@ -16,7 +16,7 @@ pub async fn get(client: &Client, name: &str) -> Result<Environment, PlatformErr
                  `mwaa.environment_name` and AWS_REGION"
             ))
         } else {
-            PlatformError::Remote(format!("MWAA GetEnvironment `{name}`: {}", DisplayErrorContext(&err)))
+            super::sdk_error::explain(&super::sdk_error::MWAA_API, &format!("MWAA GetEnvironment `{name}`"), &err, "")
         }
     })?;
     output.environment.ok_or_else(|| PlatformError::Remote(format!("MWAA GetEnvironment `{name}`: no environment")))
