@@ -19,8 +19,8 @@ pub use error::{ConfigError, ConfigWarning};
 pub use find::{ALTERNATIVE_FILE_NAMES, Found, find_config};
 pub use key_path::{KeyPath, Segment};
 pub use parse::{load, parse_str};
-pub use prefixes::RECORDS_PREFIX;
 pub use platform::{AirflowApi, MwaaConfig, MwaaKeys, VerifyAuth, VerifyConfig};
+pub use prefixes::RECORDS_PREFIX;
 pub use types::*;
 
 /// The file name dagship looks for at the repository root.

@@ -63,11 +63,14 @@ pub fn dbt(root: &Path, config: &Config, environments: &[String]) -> Vec<Check> 
         .map(|environment| {
             let settings = match crate::dbt::Settings::resolve(root, config, environment) {
                 Ok(settings) => settings,
-                Err(err) => return Check::fail(CHECK, err.to_string(), "fix the `dbt` key named above").of(environment),
+                Err(err) => {
+                    return Check::fail(CHECK, err.to_string(), "fix the `dbt` key named above").of(environment);
+                }
             };
             match crate::dbt::preflight(&settings) {
                 Ok(found) => {
-                    let version = found.version.map_or_else(|| "version unknown".into(), |version| format!("dbt-core {version}"));
+                    let version =
+                        found.version.map_or_else(|| "version unknown".into(), |version| format!("dbt-core {version}"));
                     let targets = if settings.target == settings.check_target {
                         format!("target `{}`", settings.target)
                     } else {
@@ -75,7 +78,11 @@ pub fn dbt(root: &Path, config: &Config, environments: &[String]) -> Vec<Check> 
                     };
                     Check::pass(
                         CHECK,
-                        format!("{version} at {}; profile `{}` with {targets}", found.executable.display(), settings.profile),
+                        format!(
+                            "{version} at {}; profile `{}` with {targets}",
+                            found.executable.display(),
+                            settings.profile
+                        ),
                     )
                     .of(environment)
                 }
@@ -120,7 +127,9 @@ pub fn airflow(root: &Path, config: &Config) -> Check {
         return match pin {
             Some(pin) => Check::pass(
                 CHECK,
-                format!("`{pin}` from dags_check.requirements `{requirements}`, installed into a cached venv by the DAG check"),
+                format!(
+                    "`{pin}` from dags_check.requirements `{requirements}`, installed into a cached venv by the DAG check"
+                ),
             ),
             None => Check::fail(
                 CHECK,
@@ -129,7 +138,11 @@ pub fn airflow(root: &Path, config: &Config) -> Check {
             ),
         };
     }
-    let python = if settings.python.contains('/') { root.join(&settings.python).display().to_string() } else { settings.python.clone() };
+    let python = if settings.python.contains('/') {
+        root.join(&settings.python).display().to_string()
+    } else {
+        settings.python.clone()
+    };
     let fix = "point `dags_check.python` at a Python with your Airflow, or set `dags_check.requirements` to a file \
                pinning apache-airflow (dagship installs it)";
     // A fresh AIRFLOW_HOME: importing Airflow must not create or read ~/airflow.

@@ -16,7 +16,13 @@ const AIRFLOW_API_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn environments(root: &Path, config: &Config, names: &[String], write: bool) -> Vec<Check> {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(err) => return vec![Check::fail("bucket read", format!("cannot start the async runtime: {err}"), "run doctor again")],
+        Err(err) => {
+            return vec![Check::fail(
+                "bucket read",
+                format!("cannot start the async runtime: {err}"),
+                "run doctor again",
+            )];
+        }
     };
     let mut checks = Vec::new();
     for name in names {

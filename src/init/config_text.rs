@@ -9,7 +9,10 @@ pub fn dagship_yml(layout: &Layout, provider: Provider, targets: &[Target], defa
     let mut text = String::new();
     let out = &mut text;
     line(out, "# dagship.yml, written by `dagship init` from what the repository holds. Every key is described in");
-    line(out, "# the README (\"Configuration\"); `dagship config check --strict` validates it, `dagship doctor` checks");
+    line(
+        out,
+        "# the README (\"Configuration\"); `dagship config check --strict` validates it, `dagship doctor` checks",
+    );
     line(out, "# the tools and access it needs.");
     let dags_dir = layout.dags_dir.as_deref().unwrap_or("dags");
     match &layout.dags_dir {
@@ -21,7 +24,11 @@ pub fn dagship_yml(layout: &Layout, provider: Provider, targets: &[Target], defa
         line(out, "# The Airflow plugins folder, mirrored to plugins/ (on MWAA: zipped into plugins.zip).");
         let _ = writeln!(out, "plugins_dir: {}", quoted(plugins));
     }
-    let _ = writeln!(out, "# The branch new branches and force pushes are compared with.\ndefault_branch: {}", quoted(default_branch));
+    let _ = writeln!(
+        out,
+        "# The branch new branches and force pushes are compared with.\ndefault_branch: {}",
+        quoted(default_branch)
+    );
 
     if let Some(dbt) = &layout.dbt {
         line(out, "");
@@ -44,8 +51,7 @@ pub fn dagship_yml(layout: &Layout, provider: Provider, targets: &[Target], defa
     };
     let _ = writeln!(out, "  orchestration: [{}, \"!**/*.md\"]", quoted(&format!("{orchestration}/**")));
     if !layout.job_roots.is_empty() {
-        let globs: Vec<String> =
-            layout.job_roots.iter().map(|root| quoted(&format!("{root}/*.py"))).collect();
+        let globs: Vec<String> = layout.job_roots.iter().map(|root| quoted(&format!("{root}/*.py"))).collect();
         let _ = writeln!(out, "  jobs_code: [{}]", globs.join(", "));
     }
 
@@ -72,7 +78,8 @@ pub fn dagship_yml(layout: &Layout, provider: Provider, targets: &[Target], defa
         let _ = writeln!(out, "  {}:", target.name);
         let _ = writeln!(out, "    platform: {}", provider.platform_name());
         if target.placeholder {
-            let _ = writeln!(out, "    # Replace with your {} bucket (`dagship init --env NAME=URL`).", provider.title());
+            let _ =
+                writeln!(out, "    # Replace with your {} bucket (`dagship init --env NAME=URL`).", provider.title());
         }
         let _ = writeln!(out, "    bucket: {}", quoted(&target.bucket));
         if let Some(dbt_target) = layout.dbt.as_ref().and_then(|dbt| dbt.target_for(&target.name)) {

@@ -95,9 +95,13 @@ impl InitError {
 /// Parses `NAME=BUCKET_URL`: a name dagship.yml can hold as a key, a URL of the provider's scheme.
 fn parse_target(text: &str, provider: Provider) -> Result<Target, InitError> {
     let (name, bucket) = text.split_once('=').ok_or_else(|| {
-        InitError::Input(format!("--env `{text}`: expected NAME=BUCKET_URL, like prod={}/", provider.placeholder_bucket()))
+        InitError::Input(format!(
+            "--env `{text}`: expected NAME=BUCKET_URL, like prod={}/",
+            provider.placeholder_bucket()
+        ))
     })?;
-    let valid_name = !name.is_empty() && name.chars().all(|char| char.is_ascii_alphanumeric() || char == '_' || char == '-');
+    let valid_name =
+        !name.is_empty() && name.chars().all(|char| char.is_ascii_alphanumeric() || char == '_' || char == '-');
     if !valid_name {
         return Err(InitError::Input(format!(
             "--env `{text}`: the environment name `{name}` must be letters, digits, `_` or `-`"
@@ -136,10 +140,7 @@ fn targets(request: &InitRequest) -> Result<Vec<Target>, InitError> {
 fn files(layout: &Layout, request: &InitRequest, targets: &[Target]) -> Vec<(String, String)> {
     let names: Vec<String> = targets.iter().map(|target| target.name.clone()).collect();
     vec![
-        (
-            "dagship.yml".into(),
-            config_text::dagship_yml(layout, request.provider, targets, &request.default_branch),
-        ),
+        ("dagship.yml".into(), config_text::dagship_yml(layout, request.provider, targets, &request.default_branch)),
         (workflows::PULL_REQUEST_FILE.into(), workflows::pull_request(layout, request.provider)),
         (workflows::DEPLOY_FILE.into(), workflows::deploy(request.provider, &request.default_branch, &names[0])),
         (workflows::MANUAL_FILE.into(), workflows::manual(request.provider, &names)),

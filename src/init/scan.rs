@@ -7,7 +7,8 @@ use ignore::WalkBuilder;
 
 /// Folders never searched: build output, installed packages and virtual environments (hidden folders and what
 /// .gitignore lists are skipped by the walker itself).
-const SKIPPED_DIRS: &[&str] = &["target", "dbt_packages", "node_modules", "venv", "__pycache__", "site-packages", "logs"];
+const SKIPPED_DIRS: &[&str] =
+    &["target", "dbt_packages", "node_modules", "venv", "__pycache__", "site-packages", "logs"];
 
 /// How much of a Python file is read to see whether it imports Airflow.
 const HEAD_BYTES: usize = 16 * 1024;
@@ -121,12 +122,12 @@ pub fn scan(root: &Path) -> Layout {
         .collect();
     let dags_dir = find_dags_dir(root, &tree, &jobs, dbt.as_ref());
     // A DAGs folder's own tests are not a job.
-    let jobs: Vec<String> =
-        jobs.into_iter().filter(|job| dags_dir.as_deref().is_none_or(|dags| !inside(job, dags) && !inside(dags, job))).collect();
-    let mut job_roots: Vec<String> = jobs
-        .iter()
-        .map(|job| format!("{}/**", job.split('/').next().unwrap_or(job)))
+    let jobs: Vec<String> = jobs
+        .into_iter()
+        .filter(|job| dags_dir.as_deref().is_none_or(|dags| !inside(job, dags) && !inside(dags, job)))
         .collect();
+    let mut job_roots: Vec<String> =
+        jobs.iter().map(|job| format!("{}/**", job.split('/').next().unwrap_or(job))).collect();
     job_roots.dedup();
     let job_templates = jobs
         .iter()
@@ -136,19 +137,33 @@ pub fn scan(root: &Path) -> Layout {
     let plugins_dir = dags_dir.as_deref().and_then(|dags| {
         [joined(parent(dags), "plugins"), "plugins".to_string()].into_iter().find(|dir| tree.dirs.contains(dir))
     });
-    let in_dags = |file: &str| dags_dir.as_deref().map(|dags| joined(dags, file)).filter(|path| root.join(path).is_file());
-    let exclude_file = in_dags(".rsyncignore").or_else(|| root.join(".rsyncignore").is_file().then(|| ".rsyncignore".into()));
+    let in_dags =
+        |file: &str| dags_dir.as_deref().map(|dags| joined(dags, file)).filter(|path| root.join(path).is_file());
+    let exclude_file =
+        in_dags(".rsyncignore").or_else(|| root.join(".rsyncignore").is_file().then(|| ".rsyncignore".into()));
     let airflowignore = in_dags(".airflowignore");
     let dags_requirements = find_airflow_requirements(root, &tree, dags_dir.as_deref());
     let workflows = workflows(root);
-    Layout { dags_dir, plugins_dir, dbt, jobs, job_roots, job_templates, exclude_file, airflowignore, dags_requirements, workflows }
+    Layout {
+        dags_dir,
+        plugins_dir,
+        dbt,
+        jobs,
+        job_roots,
+        job_templates,
+        exclude_file,
+        airflowignore,
+        dags_requirements,
+        workflows,
+    }
 }
 
 /// The shallowest dbt_project.yml, with its profile's targets when the project carries its profiles.yml.
 fn find_dbt(root: &Path, tree: &Tree) -> Option<DbtFound> {
     let file = tree.files.iter().filter(|file| name(file) == "dbt_project.yml").min_by_key(|file| depth(file))?;
     let project_dir = parent(file).to_string();
-    let read = |path: &Path| -> Option<serde_json::Value> { yaml_serde::from_str(&std::fs::read_to_string(path).ok()?).ok() };
+    let read =
+        |path: &Path| -> Option<serde_json::Value> { yaml_serde::from_str(&std::fs::read_to_string(path).ok()?).ok() };
     let profile = read(&root.join(file)).and_then(|project| Some(project.get("profile")?.as_str()?.to_string()));
     let profiles = read(&root.join(&project_dir).join("profiles.yml"));
     let profile_entry = profiles.as_ref().zip(profile.as_deref()).and_then(|(profiles, profile)| profiles.get(profile));
@@ -159,17 +174,16 @@ fn find_dbt(root: &Path, tree: &Tree) -> Option<DbtFound> {
     Some(DbtFound { project_dir, profile, targets, default_target })
 }
 
-/// A folder named `dags` holding Python files (the shallowest), else the folder of the shallowest Python file
-/// importing Airflow outside the job folders and the dbt project.
+/// A folder named `dags` holding Python files at any depth (the shallowest), else the folder of the shallowest
+/// Python file importing Airflow outside the job folders and the dbt project.
 fn find_dags_dir(root: &Path, tree: &Tree, jobs: &[String], dbt: Option<&DbtFound>) -> Option<String> {
-    let outside = |path: &str| {
-        !jobs.iter().any(|job| inside(path, job)) && dbt.is_none_or(|dbt| !inside(path, &dbt.project_dir))
-    };
+    let outside =
+        |path: &str| !jobs.iter().any(|job| inside(path, job)) && dbt.is_none_or(|dbt| !inside(path, &dbt.project_dir));
     let named = tree
         .dirs
         .iter()
         .filter(|dir| name(dir) == "dags" && outside(dir))
-        .filter(|dir| tree.files.iter().any(|file| parent(file) == dir.as_str() && file.ends_with(".py")))
+        .filter(|dir| tree.files.iter().any(|file| inside(file, dir) && file.ends_with(".py") && outside(file)))
         .min_by_key(|dir| depth(dir));
     if let Some(dir) = named {
         return Some(dir.clone());
