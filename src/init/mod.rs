@@ -152,10 +152,8 @@ pub fn init(request: &InitRequest) -> Result<InitReport, InitError> {
     let layout = scan(&request.root);
     let files = files(&layout, request, &targets);
     let exists = |relative: &str| request.root.join(relative).symlink_metadata().is_ok();
-    if !request.force {
-        if let Some((file, _)) = files.iter().find(|(file, _)| exists(file)) {
-            return Err(InitError::Exists { file: file.clone() });
-        }
+    if let Some((file, _)) = files.iter().find(|(file, _)| !request.force && exists(file)) {
+        return Err(InitError::Exists { file: file.clone() });
     }
     let mut written = Vec::new();
     for (relative, content) in &files {

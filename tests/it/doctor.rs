@@ -3,7 +3,6 @@
 //! new user meets named with its fix: dbt missing, a bucket that cannot be read, MWAA not AVAILABLE.
 use crate::common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::buckets::{Backend, Bucket};
