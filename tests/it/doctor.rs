@@ -186,3 +186,21 @@ fn doctor_without_a_config_says_to_run_init() {
     assert_eq!(lines[1], "    fix: run `dagship init` to write one from the repository, or pass --config");
     assert_eq!(lines[2], "0 passed, 1 failed, 0 skipped");
 }
+
+#[test]
+fn doctor_names_the_fix_for_a_shallow_clone_without_the_default_branch() {
+    let origin = Repo::new();
+    origin.write("dagship.yml", "dags_dir: dags\ndefault_branch: main\n").write("dags/daily.py", "# daily\n");
+    origin.commit("project");
+    origin.checkout_new("feature", "main");
+    origin.write("dags/weekly.py", "# weekly\n");
+    origin.commit("a change");
+    let clone = Repo::clone_from(&origin, &["--depth", "1", "--branch", "feature"]);
+    let run = common::run_dagship(clone.path(), &["doctor", "--format", "json"]);
+    run.assert_code(1);
+    let json = run.json();
+    let history = json["checks"].as_array().unwrap().iter().find(|check| check["check"] == "git history").unwrap();
+    assert_eq!(history["status"], "fail");
+    assert_eq!(history["detail"], "the default branch `main` is not in this clone");
+    assert_eq!(history["fix"], "fetch it (`git fetch origin main`), or set `default_branch` in dagship.yml");
+}
