@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need, then runs formatting, lints and all tests.
-# Needs only the Rust toolchain and Python 3 on the machine; the emulators and dbt come from PyPI
-# (scripts/emulators.sh, scripts/dbt-venv.sh); Docker and debootstrap from Debian's packages when missing and run
+# Needs only the Rust toolchain, Python 3 and Node.js 20 + npm on the machine; the emulators and dbt come from PyPI
+# (scripts/emulators.sh, scripts/dbt-venv.sh); Docker, debootstrap and Chromium from Debian's packages when missing and run
 # as root (scripts/container-test.sh: the Action's image, for tests/it/container.rs).
 set -euo pipefail
 
@@ -28,6 +28,11 @@ export DO_NOT_TRACK=1
 step "installing apache-airflow into $tools/airflow-venv (PyPI) for the DAG import checks"
 DAGSHIP_TEST_AIRFLOW_PYTHON=$(DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/airflow-venv.sh")
 export DAGSHIP_TEST_AIRFLOW_PYTHON
+
+step "installing Chromium (Debian) and mermaid + playwright-core (npm ci) into $tools/mermaid for the comment's pictures"
+DAGSHIP_TEST_MERMAID_DIR=$(DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/mermaid-tools.sh")
+DAGSHIP_TEST_CHROMIUM=${DAGSHIP_TEST_CHROMIUM:-/usr/bin/chromium}
+export DAGSHIP_TEST_MERMAID_DIR DAGSHIP_TEST_CHROMIUM
 
 step "building the Action's image in the background for tests/it/container.rs (scripts/container-test.sh: Docker," \
   "a debootstrap base, dbt-duckdb; log in $tools/container-test.log)"

@@ -50,8 +50,9 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// An environment's deploy history (its ledger), newest first.
     History(HistoryArgs),
-    /// Put back the object set of an earlier deploy (by default the one before the current), from its commit:
-    /// through the same plan, guards, lock, phases, marker and ledger as a deploy.
+    /// Put back the object set of an earlier deploy (by default the one before the current), from its commit, or
+    /// from the bucket's object versions when the commit is gone: through the same plan, guards, lock, phases,
+    /// marker and ledger as a deploy.
     Rollback(RollbackArgs),
     /// Compare the bucket with the last deploy's recorded objects: what changed outside dagship. Exits 1 when
     /// something drifted.

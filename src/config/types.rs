@@ -30,6 +30,9 @@ pub struct Config {
     /// How `dagship dags check` imports the DAGs with the user's Airflow.
     #[serde(default)]
     pub dags_check: DagsCheckConfig,
+    /// The deploy ledger's retention.
+    #[serde(default)]
+    pub history: HistoryConfig,
 }
 
 impl Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             deploy: DeployConfig::default(),
             detect: DetectConfig::default(),
             dags_check: DagsCheckConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -305,6 +309,53 @@ pub struct DeployConfig {
     /// The longest one bucket request may wait for the server to start answering (its upload included), like
     /// "20s"; a request past it is retried, and the deploy fails with exit 4 once the retries are spent.
     pub request_timeout: String,
+    /// Per mapping, what a deploy does when it would overwrite or delete an object changed in the bucket outside
+    /// dagship since the last deploy: `refuse` (exit 3, unless --overwrite-drift) or `report`.
+    pub drift: DriftPolicies,
+}
+
+/// What a deploy does about drift under one mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftPolicy {
+    /// Refuse a deploy that would overwrite or delete the drifted objects.
+    Refuse,
+    /// Report the drift and deploy over it.
+    Report,
+}
+
+/// `deploy.drift`: the drift policy of each mapping. DAGs and plugins are written only by deploys, so a change
+/// there is a hand edit; data folders are often written by Airflow tasks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DriftPolicies {
+    pub dags: DriftPolicy,
+    pub plugins: DriftPolicy,
+    pub data: DriftPolicy,
+}
+
+impl Default for DriftPolicies {
+    fn default() -> Self {
+        DriftPolicies { dags: DriftPolicy::Refuse, plugins: DriftPolicy::Refuse, data: DriftPolicy::Report }
+    }
+}
+
+/// `history`: the deploy ledger's retention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryConfig {
+    /// How many ledger records an environment keeps: after a successful deploy the oldest beyond this are removed
+    /// (never the one the marker names).
+    pub keep: usize,
+}
+
+/// Enough for years of daily deploys; a record is a few KB plus a line per object.
+pub const DEFAULT_HISTORY_KEEP: usize = 500;
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig { keep: DEFAULT_HISTORY_KEEP }
+    }
 }
 
 impl Default for DeployConfig {
@@ -317,6 +368,7 @@ impl Default for DeployConfig {
             lock_timeout: "10m".into(),
             lock_ttl: "2m".into(),
             request_timeout: humantime::format_duration(crate::store::DEFAULT_REQUEST_TIMEOUT).to_string(),
+            drift: DriftPolicies::default(),
         }
     }
 }

@@ -56,6 +56,13 @@ pub fn validate(config: &Config) -> Result<(), Problem> {
         check_relative_dir(exclude_from, deploy.key("exclude_from"))?;
     }
     check_globs(&config.deploy.protect, &deploy.key("protect"), false)?;
+    if config.history.keep == 0 {
+        // The record the marker names is never pruned, so keeping none would mean keeping one anyway.
+        return Err(problem(
+            root.key("history").key("keep"),
+            "expected how many deploy records to keep, at least 1 (the default is 500)".into(),
+        ));
+    }
     if config.deploy.concurrency == 0 || config.deploy.concurrency > 512 {
         return Err(problem(deploy.key("concurrency"), "expected a number of parallel requests from 1 to 512".into()));
     }

@@ -23,6 +23,8 @@ pub struct DagDiff {
     /// Added ids that another file of the DAGs folder defines too (found by importing the whole folder at head,
     /// only when ids were added): Airflow would keep one and fail the other.
     pub collisions: Vec<Duplicate>,
+    /// What `added` and `removed` were compared with.
+    pub compared_with: ComparedWith,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -111,4 +113,70 @@ pub fn diff(
             .collect();
     }
     Ok(diff)
+}
+
+/// What the added and removed ids were compared with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ComparedWith {
+    /// The base commit's versions of the changed files.
+    #[default]
+    BaseCommit,
+    /// The DAG ids the environment's last deploy record holds (src/deploy/ledger.rs).
+    DeployRecord { id: String },
+}
+
+/// Re-bases `diff`'s added and removed ids on the environment: what a deploy of `head` (the changed files that
+/// imported at head -> their ids) and the deletion of the `deleted` files would add to and remove from an environment whose
+/// deployed files define `deployed` (file -> ids, from its last deploy record `record_id`). The environment's
+/// files with the changed ones replaced are compared with the environment as it is; `changed` stays the base
+/// commit's.
+pub fn against_deployed(
+    diff: &mut DagDiff,
+    record_id: &str,
+    deployed: &BTreeMap<String, Vec<String>>,
+    head: &BTreeMap<String, Vec<String>>,
+    deleted: &[String],
+) {
+    let mut after = deployed.clone();
+    for file in deleted {
+        after.remove(file);
+    }
+    after.extend(head.iter().map(|(file, ids)| (file.clone(), ids.clone())));
+    let by_id = |map: &BTreeMap<String, Vec<String>>| -> BTreeMap<String, String> {
+        map.iter().flat_map(|(file, ids)| ids.iter().map(move |id| (id.clone(), file.clone()))).collect()
+    };
+    let (before, after) = (by_id(deployed), by_id(&after));
+    let only = |from: &BTreeMap<String, String>, not_in: &BTreeMap<String, String>| -> Vec<DagAt> {
+        from.iter()
+            .filter(|(id, _)| !not_in.contains_key(*id))
+            .map(|(id, file)| DagAt { dag_id: id.clone(), file: file.clone(), previous_file: None })
+            .collect()
+    };
+    diff.added = only(&after, &before);
+    diff.removed = only(&before, &after);
+    diff.compared_with = ComparedWith::DeployRecord { id: record_id.to_string() };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_compared_with_what_the_environment_runs_not_the_base_commit() {
+        let deployed: BTreeMap<String, Vec<String>> = [
+            ("dags/a.py".to_string(), vec!["a".to_string()]),
+            ("dags/b.py".to_string(), vec!["b".to_string(), "b_old".to_string()]),
+            ("dags/c.py".to_string(), vec!["c".to_string()]),
+        ]
+        .into();
+        let head: BTreeMap<String, Vec<String>> =
+            [("dags/b.py".to_string(), vec!["b".to_string(), "b_new".to_string()])].into();
+        let mut diff = DagDiff::default();
+        against_deployed(&mut diff, "2026-rec", &deployed, &head, &["dags/c.py".to_string()]);
+        let ids = |dags: &[DagAt]| dags.iter().map(|dag| dag.dag_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&diff.added), ["b_new"]);
+        assert_eq!(ids(&diff.removed), ["b_old", "c"]);
+        assert_eq!(diff.compared_with, ComparedWith::DeployRecord { id: "2026-rec".into() });
+    }
 }

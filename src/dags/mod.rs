@@ -22,7 +22,7 @@ pub use annotate::{annotate_failure, annotate_report};
 pub use build::{RunFacts, build_report};
 pub use check::{check, check_with};
 pub use dbt_tasks::{DagDetail, DbtInvocation, DbtRun, DbtTask};
-pub use diff::{DagAt, DagDiff, diff};
+pub use diff::{ComparedWith, DagAt, DagDiff, against_deployed, diff};
 pub use run::{CheckRequest, run_checker};
 
 /// The checker script, written to a temp file for each run (so the binary is all a user installs).

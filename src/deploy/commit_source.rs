@@ -50,6 +50,12 @@ pub struct StagedSource {
 }
 
 impl StagedSource {
+    /// Files staged some other way than from git (a ledger record's object versions, src/deploy/restore.rs):
+    /// the commit they are, with no work-tree comparison (the commit is not checked out).
+    pub(super) fn from_dir(commit: String, dir: tempfile::TempDir, excludes: Arc<Excludes>) -> StagedSource {
+        StagedSource { commit, dir, excludes, excluded: BTreeMap::new(), dirty: Vec::new(), untracked: Vec::new() }
+    }
+
     /// The staging folder: the repository's layout, holding only the commit's deployable files.
     pub fn root(&self) -> &Path {
         self.dir.path()

@@ -5,14 +5,16 @@
 //! An object counts as unchanged when its version is the one recorded, or (rewritten with the same bytes) its
 //! MD5 and size are. What a deploy that stopped part-way wrote or deleted (its intent, src/deploy/ledger.rs, is
 //! still there) is not drift either: rolling back after a failed deploy must not be refused as a hand edit. Objects the mirror leaves alone (excluded, protected, unnameable) are not drift. A deploy that
-//! would overwrite or delete a drifted object under the DAGs or plugins prefix is refused unless
-//! `--overwrite-drift`; under data and the dbt state (which Airflow tasks and dbt write) drift is only reported.
+//! would overwrite or delete a drifted object under a mapping whose `deploy.drift` policy is `refuse` (DAGs and
+//! plugins by default) is refused unless `--overwrite-drift`; under `report` mappings (data by default, which
+//! Airflow tasks write) and the dbt state, drift is only reported.
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use super::drifted::{Drift, DriftKind, Drifted, kind_name};
 use super::layout::{Mapping, Phase, owned_by_deeper};
 use super::marker::ObjectRecord;
 use super::plan::PhasePlan;
+use crate::config::{DriftPolicies, DriftPolicy};
 use crate::store::ObjectMeta;
 
 /// The baseline: what the last complete deploy left under the mappings.
@@ -37,37 +39,56 @@ pub fn compute(
         let left_alone: BTreeSet<&str> = phase.kept.iter().chain(&phase.ignored).map(String::as_str).collect();
         let listed: BTreeMap<&str, &ObjectMeta> =
             listing.iter().filter(|object| mine(&object.key)).map(|object| (object.key.as_str(), object)).collect();
-        let drifted = |key: &str, kind| Drifted { key: key.to_string(), kind, phase: mapping.phase };
+        let drifted = |key: &str, kind, changed_at: Option<&String>| Drifted {
+            key: key.to_string(),
+            kind,
+            phase: mapping.phase,
+            changed_at: changed_at.cloned(),
+        };
         for (key, object) in &listed {
             // What a deploy that stopped part-way wrote is dagship's, not a hand edit.
             if left_alone.contains(key) || object.md5.is_some_and(|md5| explained(key, Some(md5))) {
                 continue;
             }
             match baseline.objects.get(*key) {
-                None => objects.push(drifted(key, DriftKind::Added)),
-                Some(record) if !same(object, record) => objects.push(drifted(key, DriftKind::Changed)),
+                None => objects.push(drifted(key, DriftKind::Added, object.modified.as_ref())),
+                Some(record) if !same(object, record) => {
+                    objects.push(drifted(key, DriftKind::Changed, object.modified.as_ref()))
+                }
                 Some(_) => {}
             }
         }
         for key in baseline.objects.keys().filter(|key| mine(key)) {
             if !listed.contains_key(key.as_str()) && !explained(key, None) {
-                objects.push(drifted(key, DriftKind::Removed));
+                objects.push(drifted(key, DriftKind::Removed, None));
             }
         }
     }
     objects.sort_by(|a, b| a.key.cmp(&b.key));
-    Drift { since: baseline.since.clone(), since_commit: baseline.commit.clone(), objects }
+    Drift { since: baseline.since.clone(), since_commit: baseline.commit.clone(), objects, who: None }
 }
 
 fn same(object: &ObjectMeta, record: &ObjectRecord) -> bool {
     object.version == record.version || (object.md5 == Some(record.md5) && object.size == record.size)
 }
 
-/// Drifted DAGs and plugins this plan would overwrite or delete: a hand edit lost without anyone deciding so.
-pub fn refusal(drift: &Drift, phases: &[PhasePlan], environment: &str) -> Option<String> {
+/// What a deploy does about drift under a phase's mapping: `deploy.drift` for DAGs, plugins and data; the dbt
+/// state (which dbt and Airflow tasks write) is always reported only.
+pub fn policy(policies: &DriftPolicies, phase: Phase) -> DriftPolicy {
+    match phase {
+        Phase::Dags => policies.dags,
+        Phase::Plugins => policies.plugins,
+        Phase::Data => policies.data,
+        Phase::DbtState => DriftPolicy::Report,
+    }
+}
+
+/// Drifted objects under a `refuse` mapping (by default DAGs and plugins) this plan would overwrite or delete: a
+/// hand edit lost without anyone deciding so.
+pub fn refusal(drift: &Drift, phases: &[PhasePlan], environment: &str, policies: &DriftPolicies) -> Option<String> {
     let touched: BTreeSet<&str> = phases
         .iter()
-        .filter(|phase| matches!(phase.phase, Phase::Dags | Phase::Plugins))
+        .filter(|phase| policy(policies, phase.phase) == DriftPolicy::Refuse)
         .flat_map(|phase| phase.replacements.iter().chain(&phase.deletions))
         .map(|change| change.key.as_str())
         .collect();
@@ -80,15 +101,23 @@ pub fn refusal(drift: &Drift, phases: &[PhasePlan], environment: &str) -> Option
         return None;
     }
     const SHOWN: usize = 10;
-    let mut listed: Vec<String> =
-        lost.iter().take(SHOWN).map(|object| format!("`{}` ({})", object.key, kind_name(object.kind))).collect();
+    let mut listed: Vec<String> = lost
+        .iter()
+        .take(SHOWN)
+        .map(|object| match &object.changed_at {
+            Some(at) => format!("`{}` ({} {at})", object.key, kind_name(object.kind)),
+            None => format!("`{}` ({})", object.key, kind_name(object.kind)),
+        })
+        .collect();
     if lost.len() > SHOWN {
         listed.push(format!("and {} more", lost.len() - SHOWN));
     }
+    let who = drift.who.as_deref().map(|who| format!(". Who: {who}")).unwrap_or_default();
     Some(format!(
-        "{} object(s) under the DAGs or plugins prefix were changed in the bucket outside dagship since deploy {} \
-         (commit {}), and this deploy would overwrite or delete them: {}. See them with `dagship drift --env \
-         {environment}`; put the edits into the repository, or pass --overwrite-drift to replace them",
+        "{} object(s) under a prefix whose drift policy is `refuse` (`deploy.drift`; DAGs and plugins by default) \
+         were changed in the bucket outside dagship since deploy {} (commit {}), and this deploy would overwrite or \
+         delete them: {}. See them with `dagship drift --env {environment}`; put the edits into the repository, or \
+         pass --overwrite-drift to replace them{who}",
         lost.len(),
         drift.since,
         &drift.since_commit[..drift.since_commit.len().min(12)],
@@ -132,11 +161,17 @@ mod tests {
             size: content.len() as u64,
             md5: Some(Md5::of_bytes(content.as_bytes())),
             version: version.into(),
+            ..Default::default()
         }
     }
 
     fn recorded(content: &str, version: &str) -> ObjectRecord {
-        ObjectRecord { md5: Md5::of_bytes(content.as_bytes()), size: content.len() as u64, version: version.into() }
+        ObjectRecord {
+            md5: Md5::of_bytes(content.as_bytes()),
+            size: content.len() as u64,
+            version: version.into(),
+            version_id: None,
+        }
     }
 
     fn kinds(drift: &Drift) -> Vec<(&str, DriftKind)> {

@@ -64,6 +64,10 @@ impl Store for GuardedStore {
         self.inner.get_versioned(key).await
     }
 
+    async fn get_version(&self, key: &str, version_id: &str) -> Result<Option<Bytes>, StoreError> {
+        self.inner.get_version(key, version_id).await
+    }
+
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
         // The ledger record and the marker are the deploy's commit points: written only with a fresh lease.
         if request.key == MARKER_KEY || request.key.starts_with(HISTORY_PREFIX) {

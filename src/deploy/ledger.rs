@@ -73,6 +73,11 @@ pub struct Record {
     /// Every object the mappings hold after the deploy, keyed relative to the environment URL (the marker's set).
     #[serde(default)]
     pub objects: BTreeMap<String, ObjectRecord>,
+    /// The DAG ids each deployed DAG file defines (file path in the repository -> ids), when a DAG check ran for
+    /// the deploy; empty otherwise. A pull request check compares its DAG ids with these (the environment's, not
+    /// the base commit's) when they are there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dags: BTreeMap<String, Vec<String>>,
 }
 
 impl Record {
@@ -155,6 +160,20 @@ pub async fn last_deployed(store: &dyn Store) -> Result<Option<Record>, StoreErr
         }
     }
     Ok(None)
+}
+
+/// Removes the oldest records beyond the newest `keep`, never `current` (the record the marker names), and
+/// returns how many it removed. Run after a deploy is recorded, under its lock.
+pub async fn prune(store: &dyn Store, keep: usize, current: &str) -> Result<usize, StoreError> {
+    let ids = ids(store).await?;
+    let excess = ids.len().saturating_sub(keep.max(1));
+    let oldest = ids.iter().take(excess).filter(|id| id.as_str() != current);
+    let mut removed = 0;
+    for id in oldest {
+        store.delete(&key_of(id)).await?;
+        removed += 1;
+    }
+    Ok(removed)
 }
 
 /// Every deployed record, newest first (what `rollback` chooses from).

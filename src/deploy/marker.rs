@@ -15,6 +15,10 @@ pub struct ObjectRecord {
     pub md5: Md5,
     pub size: u64,
     pub version: String,
+    /// The id the bucket keeps this content under (S3 VersionId, GCS generation; see
+    /// [`crate::store::ObjectMeta::version_id`]): what a rollback restores from when the commit is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 pub const MARKER_KEY: &str = ".dagship/last-deploy.json";

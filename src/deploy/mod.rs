@@ -16,6 +16,7 @@ mod model_tests;
 mod older;
 mod plan;
 mod record;
+mod restore;
 mod safety;
 mod source;
 
@@ -184,12 +185,14 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
     let unfinished: Vec<ledger::Intent> = intents.iter().map(|(_, intent)| intent.clone()).collect();
     let drift = baseline.map(|baseline| {
         let explained = |key: &str, md5| unfinished.iter().any(|intent| intent.explains(key, md5));
-        drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, explained)
+        let mut drift = drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, explained);
+        drift.who = (!drift.is_empty()).then(|| drifted::who_hint(store.url().scheme).to_string());
+        drift
     });
     if let Some(drift) = &drift
         && !request.overwrite_drift
     {
-        refusals.extend(drift::refusal(drift, &phases, request.environment));
+        refusals.extend(drift::refusal(drift, &phases, request.environment, &request.config.deploy.drift));
     }
     let plan = Plan {
         environment: request.environment.to_string(),
@@ -457,6 +460,7 @@ async fn deploy_locked(
         ),
         started,
         stale_intents: prepared.intents.clone(),
+        keep: request.config.history.keep,
     };
     let ledger_id = entry.record.id.clone();
     let steps = apply_and_record(store.as_ref(), &prepared.plan, commit, options.concurrency, entry).await?;
@@ -478,6 +482,8 @@ struct LedgerEntry {
     record: ledger::Record,
     started: std::time::Instant,
     stale_intents: Vec<String>,
+    /// How many ledger records to keep (`history.keep`): older ones are pruned once this one is written.
+    keep: usize,
 }
 
 /// States the deploy's intent, applies the plan, then appends the ledger record and writes the marker naming
@@ -491,7 +497,7 @@ async fn apply_and_record(
     concurrency: usize,
     entry: LedgerEntry,
 ) -> Result<Vec<StepReport>, DeployError> {
-    let LedgerEntry { mut record, started, stale_intents } = entry;
+    let LedgerEntry { mut record, started, stale_intents, keep } = entry;
     if !plan.is_noop() {
         apply::stop_if_cancelled()?;
         ledger::write_intent(store, &record::intent(&record.id, commit, plan)).await?;
@@ -530,6 +536,13 @@ async fn apply_and_record(
                 &format!("the deploy intent `{key}` stays until the next deploy removes it: {err}"),
             );
         }
+    }
+    // Retention, best effort like the intents: the deploy succeeded; a record left over is pruned next time.
+    if let Err(err) = ledger::prune(store, keep, &record.id).await {
+        crate::notice::announce(
+            crate::notice::Level::Warning,
+            &format!("could not prune the deploy history to its newest {keep} records (`history.keep`): {err}"),
+        );
     }
     Ok(applied.steps)
 }
@@ -588,6 +601,20 @@ pub async fn rollback_target(
         ledger::RollbackError::Store(err) => DeployError::Store(err),
         other => DeployError::Input(other.to_string()),
     })
+}
+
+/// Whether `record` can be restored from the bucket's object versions (every object has a kept version).
+pub fn restorable_from_versions(record: &ledger::Record) -> bool {
+    restore::restorable(record)
+}
+
+/// Stages `record`'s object set from the bucket's kept object versions, each checked against the record's MD5
+/// (see src/deploy/restore.rs). Reads only.
+pub async fn stage_versions(request: &Request<'_>, record: &ledger::Record) -> Result<StagedSource, DeployError> {
+    let store = request.open_store().await?;
+    let concurrency = request.config.deploy.concurrency;
+    restore::stage_versions(store.as_ref(), request.repo_root, request.config, request.settings, record, concurrency)
+        .await
 }
 
 /// Who holds the environment's deploy lock, if anyone.

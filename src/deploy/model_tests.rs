@@ -98,6 +98,17 @@ async fn plan_for(store: &MemoryStore, commit: &Commit, guards: &Guards) -> (Pla
 
 /// What `deploy` does once it holds the lock: plan, refuse, skip when up to date, apply and record.
 async fn deploy(store: &MemoryStore, commit: &Commit, guards: &Guards, concurrency: usize) -> Result<(), DeployError> {
+    deploy_keeping(store, commit, guards, concurrency, crate::config::DEFAULT_HISTORY_KEEP).await
+}
+
+/// [`deploy`] with a `history.keep`.
+async fn deploy_keeping(
+    store: &MemoryStore,
+    commit: &Commit,
+    guards: &Guards,
+    concurrency: usize,
+    keep: usize,
+) -> Result<(), DeployError> {
     let (plan, marker) = plan_for(store, commit, guards).await;
     if !plan.refusals.is_empty() {
         return Err(DeployError::Refused(plan.refusals));
@@ -106,7 +117,7 @@ async fn deploy(store: &MemoryStore, commit: &Commit, guards: &Guards, concurren
         return Ok(());
     }
     let stale_intents = ledger::intents(store).await.unwrap().into_iter().map(|(key, _)| key).collect();
-    let entry = LedgerEntry { record: record_of(commit), started: std::time::Instant::now(), stale_intents };
+    let entry = LedgerEntry { record: record_of(commit), started: std::time::Instant::now(), stale_intents, keep };
     apply_and_record(store, &plan, &commit.id, concurrency, entry).await.map(|_| ())
 }
 
@@ -129,6 +140,7 @@ fn record_of(commit: &Commit) -> ledger::Record {
         reasons: Vec::new(),
         tool_version: "test".into(),
         objects: BTreeMap::new(),
+        dags: BTreeMap::new(),
     }
 }
 
@@ -342,6 +354,34 @@ fn a_deploy_killed_after_any_write_is_completed_by_the_next() {
             });
         }
     }
+}
+
+/// Retention (`history.keep`) runs after the marker, best effort: a refused prune leaves the deploy succeeded,
+/// the next deploy prunes what was left, and the record the marker names is never removed.
+#[test]
+fn history_pruning_is_best_effort_and_keeps_the_markers_record() {
+    let files = |content: &str| -> BTreeMap<String, String> { [("dags/a.py".into(), content.into())].into() };
+    let store = MemoryStore::new(false);
+    let marker_id = |store: &MemoryStore| {
+        let bytes = run(store.get(marker::MARKER_KEY)).unwrap().unwrap();
+        serde_json::from_slice::<Marker>(&bytes).unwrap().ledger_id.unwrap()
+    };
+    for (index, content) in ["1", "22", "333"].into_iter().enumerate() {
+        // Record ids sort by their millisecond: deploys in one millisecond would sort by their random suffix.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        if index == 2 {
+            // The intent, dags/a.py, the record, the marker, the intent's removal; then the prune's delete.
+            store.refuse_one_write_after(Some(5));
+        }
+        let commit = Commit::new(&format!("c{index}"), files(content));
+        run(deploy_keeping(&store, &commit, &ALLOW_ALL, 1, 1)).expect("a failed prune fails no deploy");
+    }
+    let ids = run(ledger::ids(&store)).unwrap();
+    assert_eq!(ids.len(), 2, "the refused prune left the older record: {ids:?}");
+    assert_eq!(ids.last(), Some(&marker_id(&store)));
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    run(deploy_keeping(&store, &Commit::new("c3", files("4444")), &ALLOW_ALL, 1, 1)).unwrap();
+    assert_eq!(run(ledger::ids(&store)).unwrap(), [marker_id(&store)], "pruned to the marker's record");
 }
 
 /// The memory store behind the retries every real backend gets, with delays short enough for unit tests.

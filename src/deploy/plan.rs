@@ -160,7 +160,12 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
             Some(object) => match remote_md5(object, rules.marker) {
                 Some(md5) if md5 == file.md5 && object.size == file.size => {
                     phase.unchanged += 1;
-                    let record = ObjectRecord { md5, size: object.size, version: object.version.clone() };
+                    let record = ObjectRecord {
+                        md5,
+                        size: object.size,
+                        version: object.version.clone(),
+                        version_id: version_id(object, rules.marker),
+                    };
                     phase.unchanged_objects.push((key, record));
                 }
                 _ => phase.replacements.push(change),
@@ -191,6 +196,17 @@ fn remote_md5(object: &ObjectMeta, marker: Option<&Marker>) -> Option<Md5> {
         .filter(|record| record.version == object.version && record.size == object.size)
         .map(|record| record.md5)
         .or(object.md5)
+}
+
+/// The kept version an unchanged object is: the listing's (GCS generation), else the marker's record of this
+/// very object (S3 listings carry no VersionId).
+fn version_id(object: &ObjectMeta, marker: Option<&Marker>) -> Option<String> {
+    object.version_id.clone().or_else(|| {
+        marker
+            .and_then(|marker| marker.objects.get(&object.key))
+            .filter(|record| record.version == object.version && record.size == object.size)
+            .and_then(|record| record.version_id.clone())
+    })
 }
 
 pub fn summarize(phases: &[PhasePlan]) -> Summary {

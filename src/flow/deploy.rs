@@ -145,10 +145,24 @@ pub fn deploy_one(
     runtime.block_on(async { crate::cancel::listen() });
     // The commit's files are staged first: everything deployed, MWAA's plugins.zip included, comes from them.
     let source = deploy::stage_source(root, config, env, request.revision.as_deref())?;
+    deploy_staged(runtime, workspace, request, &source, edges)
+}
+
+/// [`deploy_one`] of files already staged: a commit's, or a ledger record's object versions (a rollback to a
+/// commit the repository no longer has).
+pub fn deploy_staged(
+    runtime: &tokio::runtime::Runtime,
+    workspace: &Workspace,
+    request: &DeployRequest,
+    source: &deploy::StagedSource,
+    edges: &Edges,
+) -> Result<DeployReport> {
+    let (config, env) = (&workspace.config, request.environment.as_str());
+    runtime.block_on(async { crate::cancel::listen() });
     let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, request.dry_run)?;
     let mut engine = engine_request(workspace, env, request.allow_deletes)?;
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
-    engine.source = Some(&source);
+    engine.source = Some(source);
     engine.allow_dirty = request.allow_dirty;
     engine.overwrite_drift = request.overwrite_drift;
     let environment = workspace.environment(env)?;

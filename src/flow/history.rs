@@ -2,7 +2,7 @@
 //! and every environment's status. `dagship history|rollback|drift|status` and `ci`'s `rollback-to` call these.
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::deploy::{DeployRequest, deploy_one};
+use super::deploy::{DeployRequest, deploy_staged};
 use super::{engine_request, runtime};
 use crate::deploy::{self, DeployError, DeployReport, Drift, OlderCommit, ledger};
 use crate::error::Result;
@@ -39,15 +39,27 @@ pub fn rollback(
 ) -> Result<DeployReport> {
     let env = request.environment.as_str();
     workspace.environment(env)?;
-    let (current, target) =
-        runtime.block_on(deploy::rollback_target(&engine_request(workspace, env, None)?, request.to.as_deref()))?;
+    let engine = engine_request(workspace, env, None)?;
+    let (current, target) = runtime.block_on(deploy::rollback_target(&engine, request.to.as_deref()))?;
     let in_repository =
         workspace.git.as_ref().and_then(|git| git.resolve_commit(&target.commit).ok().flatten()).is_some();
-    if !in_repository {
+    // The commit's tree when the repository has it; else the object versions the bucket kept, when every object
+    // of the record has one (a versioned S3 bucket, GCS). MWAA's plugins.zip and requirements are built from the
+    // commit, so there the commit is needed.
+    let from_versions = !in_repository && deploy::restorable_from_versions(&target) && engine.settings.mwaa.is_none();
+    if !in_repository && !from_versions {
         return Err(DeployError::Input(format!(
-            "deploy {} is of commit {}, which this repository does not have: fetch it (`git fetch origin {}`, or a \
-             deeper clone) and run the rollback again. Restoring from bucket object versions is not supported yet",
-            target.id, target.commit, target.commit
+            "deploy {} is of commit {}, which this repository does not have, and the bucket kept no version of its \
+             objects to restore from ({}): fetch the commit (`git fetch origin {}`, or a deeper clone) and run the \
+             rollback again",
+            target.id,
+            target.commit,
+            if engine.settings.mwaa.is_some() {
+                "an MWAA environment's plugins and requirements are built from the commit"
+            } else {
+                "the bucket is not versioned, or the backend keeps no versions"
+            },
+            target.commit
         ))
         .into());
     }
@@ -83,7 +95,22 @@ pub fn rollback(
         rollback_to: Some(target.id.clone()),
         older: OlderCommit::Rollback,
     };
-    let report = deploy_one(runtime, workspace, &deploy_request, edges)?;
+    let source = if from_versions {
+        announce(
+            Level::Notice,
+            &format!(
+                "commit {} is not in this repository: restoring deploy {}'s {} object(s) from the bucket's object \
+                 versions, each checked against its recorded MD5 first",
+                short(&target.commit),
+                target.id,
+                target.objects.len()
+            ),
+        );
+        runtime.block_on(deploy::stage_versions(&engine, &target))?
+    } else {
+        deploy::stage_source(&workspace.root, &workspace.config, env, Some(&target.commit))?
+    };
+    let report = deploy_staged(runtime, workspace, &deploy_request, &source, edges)?;
     warn_if_not_restored(&report, &target);
     Ok(report)
 }

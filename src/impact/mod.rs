@@ -20,7 +20,11 @@ pub struct Impact {
     /// Their unchanged children, by name.
     pub downstream: Vec<String>,
     pub deleted: Vec<String>,
-    /// `[parent, child]` edges between the modified and downstream models, by name.
+    /// Parents of the modified and downstream models that are not selected themselves (models, seeds,
+    /// snapshots), by name: a slim check builds against the environment's versions of them (`--defer`).
+    pub deferred: Vec<String>,
+    /// `[parent, child]` edges into the modified and downstream models, from each other and from the deferred
+    /// parents, by name.
     pub lineage: Vec<(String, String)>,
     /// DAGs with a task running a modified or downstream model.
     pub dags: Vec<ImpactedDag>,
@@ -88,11 +92,13 @@ pub fn compute(
     let names: BTreeMap<&str, &str> =
         modified.iter().chain(downstream).map(|model| (model.unique_id.as_str(), model.name.as_str())).collect();
     let modified_ids: BTreeSet<&str> = modified.iter().map(|model| model.unique_id.as_str()).collect();
+    let (lineage, deferred) = lineage(manifest, &names);
     let mut impact = Impact {
         modified: modified.iter().map(|model| model.name.clone()).collect(),
         downstream: downstream.iter().map(|model| model.name.clone()).collect(),
         deleted: deleted.to_vec(),
-        lineage: lineage(manifest, &names),
+        deferred,
+        lineage,
         dags: Vec::new(),
         unresolved: Vec::new(),
         dbt_dags: 0,
@@ -194,18 +200,32 @@ fn describe(invocation: &DbtInvocation) -> String {
     text
 }
 
-/// Parent -> child edges between the named models.
-fn lineage(manifest: &Manifest, names: &BTreeMap<&str, &str>) -> Vec<(String, String)> {
+/// Parent -> child edges into the named (selected) models, and the parents outside the selection that the
+/// environment provides (sorted names).
+fn lineage(manifest: &Manifest, names: &BTreeMap<&str, &str>) -> (Vec<(String, String)>, Vec<String>) {
     let mut edges: Vec<(String, String)> = Vec::new();
+    let mut deferred: BTreeSet<String> = BTreeSet::new();
     for (id, child) in names {
         let Some(node) = manifest.nodes.get(*id) else { continue };
         for parent in &node.depends_on.nodes {
-            if let Some(parent) = names.get(parent.as_str()) {
-                edges.push((parent.to_string(), child.to_string()));
-            }
+            let parent_name = match names.get(parent.as_str()) {
+                Some(name) => name.to_string(),
+                None => match manifest.nodes.get(parent) {
+                    // Sources and other resources are tables, not something a deploy builds: not deferred.
+                    Some(node) if DEFERRABLE.contains(&node.resource_type.as_str()) => {
+                        deferred.insert(node.name.clone());
+                        node.name.clone()
+                    }
+                    _ => continue,
+                },
+            };
+            edges.push((parent_name, child.to_string()));
         }
     }
     edges.sort();
     edges.dedup();
-    edges
+    (edges, deferred.into_iter().collect())
 }
+
+/// The resource types a slim build takes from the environment when they are not selected.
+const DEFERRABLE: &[&str] = &["model", "seed", "snapshot"];

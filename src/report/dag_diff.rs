@@ -2,7 +2,7 @@
 use std::fmt::Write;
 
 use super::{code_span, escape_markdown};
-use crate::dags::{DagAt, DagDiff};
+use crate::dags::{ComparedWith, DagAt, DagDiff};
 
 const SHOWN: usize = 50;
 
@@ -15,6 +15,14 @@ pub fn render_dag_diff_markdown(diff: &DagDiff) -> String {
         diff.removed.len(),
         diff.changed.len()
     );
+    let _ = match &diff.compared_with {
+        ComparedWith::BaseCommit => writeln!(md, "Added and removed: compared with the base commit.\n"),
+        ComparedWith::DeployRecord { id } => writeln!(
+            md,
+            "Added and removed: compared with what the environment runs (its last deploy record {}).\n",
+            code_span(id)
+        ),
+    };
     for (label, dags) in [("added", &diff.added), ("removed", &diff.removed), ("changed", &diff.changed)] {
         for dag in dags.iter().take(SHOWN) {
             let _ = writeln!(md, "- {label} {} ({})", code_span(&dag.dag_id), describe_file(dag));

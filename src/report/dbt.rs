@@ -106,7 +106,11 @@ pub fn render_compile_markdown(report: &CompileReport) -> String {
         let _ = writeln!(md, "\n</details>");
     }
     if !report.deleted_models.is_empty() {
-        let names: Vec<String> = report.deleted_models.iter().map(|name| code_span(name)).collect();
+        let mut names: Vec<String> =
+            report.deleted_models.iter().take(LIST_LIMIT).map(|name| code_span(name)).collect();
+        if report.deleted_models.len() > LIST_LIMIT {
+            names.push(format!("and {} more", report.deleted_models.len() - LIST_LIMIT));
+        }
         let _ = writeln!(md, "\nDeleted models: {}", names.join(", "));
     }
     if report.exploded {

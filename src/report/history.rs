@@ -109,7 +109,11 @@ pub fn render_drift_text(environment: &str, drift: Option<&Drift>) -> String {
         short(&drift.since_commit)
     );
     for object in &drift.objects {
-        text.push_str(&format!("  {:<8} {}\n", drift_kind_name(object.kind), object.key));
+        let at = object.changed_at.as_deref().map(|at| format!("  ({at})")).unwrap_or_default();
+        text.push_str(&format!("  {:<8} {}{at}\n", drift_kind_name(object.kind), object.key));
+    }
+    if let Some(who) = &drift.who {
+        text.push_str(&format!("who: {who}\n"));
     }
     text
 }
@@ -125,13 +129,18 @@ pub fn render_drift_markdown(environment: &str, drift: Option<&Drift>) -> String
         )),
         Some(drift) => {
             text.push_str(&format!(
-                "{} object(s) changed outside dagship since deploy {} (commit {}):\n\n| change | object |\n| --- | --- |\n",
+                "{} object(s) changed outside dagship since deploy {} (commit {}):\n\n| change | object | when |\n| --- \
+                 | --- | --- |\n",
                 drift.objects.len(),
                 code_span(&drift.since),
                 code_span(short(&drift.since_commit))
             ));
             for object in &drift.objects {
-                text.push_str(&format!("| {} | {} |\n", drift_kind_name(object.kind), code_span(&object.key)));
+                let at = object.changed_at.as_deref().unwrap_or("");
+                text.push_str(&format!("| {} | {} | {at} |\n", drift_kind_name(object.kind), code_span(&object.key)));
+            }
+            if let Some(who) = &drift.who {
+                text.push_str(&format!("\nWho: {who}.\n"));
             }
         }
     }

@@ -8,6 +8,8 @@ use crate::impact::Impact;
 
 /// Rows listed before the rest are counted in one line.
 const ROWS_SHOWN: usize = 50;
+/// Tables longer than this are folded into a `<details>` block.
+const ROWS_OPEN: usize = 10;
 /// Nodes drawn per column of the picture before the rest become one "and N more" node: a diagram larger than
 /// this is unreadable, and GitHub refuses very large ones.
 pub const MERMAID_MODELS_SHOWN: usize = 30;
@@ -26,9 +28,12 @@ pub fn render_impact_text(impact: &Impact) -> String {
         impact.downstream.len(),
         impact.deleted.len()
     );
-    for (label, names) in
-        [("modified", &impact.modified), ("downstream", &impact.downstream), ("deleted", &impact.deleted)]
-    {
+    for (label, names) in [
+        ("modified", &impact.modified),
+        ("downstream", &impact.downstream),
+        ("deleted", &impact.deleted),
+        ("deferred (from the environment)", &impact.deferred),
+    ] {
         if !names.is_empty() {
             let _ = writeln!(text, "  {label}: {}", names.join(", "));
         }
@@ -65,10 +70,12 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
     let _ = writeln!(md, "### Impact: models to DAGs\n");
     let _ = writeln!(
         md,
-        "{} modified, {} downstream, {} deleted model(s); **{} DAG(s)** run them (of {} that run dbt){}.\n",
+        "{} modified, {} downstream, {} deleted model(s), built on {} parent(s) from the environment (deferred); \
+         **{} DAG(s)** run them (of {} that run dbt){}.\n",
         impact.modified.len(),
         impact.downstream.len(),
         impact.deleted.len(),
+        impact.deferred.len(),
         impact.dags.len(),
         impact.dbt_dags,
         if impact.unresolved.is_empty() {
@@ -77,13 +84,18 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
             format!("; {} DAG(s) choose their models only when they run", impact.unresolved.len())
         }
     );
+    let total = impact.dags.iter().map(|dag| dag.tasks.len()).sum::<usize>();
+    // A long table folds away: the headline above and the picture below already say what it holds.
+    let folded = total > ROWS_OPEN;
+    if folded {
+        let _ = writeln!(md, "<details><summary>{total} task(s) running the models</summary>\n");
+    }
     if !impact.dags.is_empty() {
         let _ = writeln!(
             md,
             "| DAG | schedule | task | runs | modified | downstream |\n| --- | --- | --- | --- | --- | --- |"
         );
         let rows = impact.dags.iter().flat_map(|dag| dag.tasks.iter().map(move |task| (dag, task)));
-        let total = impact.dags.iter().map(|dag| dag.tasks.len()).sum::<usize>();
         for (dag, task) in rows.take(ROWS_SHOWN) {
             let spans = |names: &[String]| names.iter().map(|name| code_span(name)).collect::<Vec<_>>().join(", ");
             let _ = writeln!(
@@ -105,6 +117,9 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
             let _ = writeln!(md, "\n... and {} more task(s) in the JSON report.", total - ROWS_SHOWN);
         }
     }
+    if folded {
+        let _ = writeln!(md, "\n</details>");
+    }
     if !impact.unresolved.is_empty() {
         let _ = writeln!(md, "\n**Unresolved** (the selection is only known when the task runs; not guessed):\n");
         for dag in impact.unresolved.iter().take(ROWS_SHOWN) {
@@ -125,40 +140,60 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
         let _ = writeln!(md, "\n> [!WARNING]\n> Not imported, so not assessed: {}", files.join(", "));
     }
     if !impact.modified.is_empty() || !impact.downstream.is_empty() {
+        let columns = [
+            (impact.deferred.len(), MERMAID_MODELS_SHOWN),
+            (impact.modified.len(), MERMAID_MODELS_SHOWN),
+            (impact.downstream.len(), MERMAID_MODELS_SHOWN),
+            (impact.dags.len(), MERMAID_DAGS_SHOWN),
+        ];
+        let left_out: usize = columns.iter().map(|(count, cap)| count.saturating_sub(*cap)).sum();
+        if left_out > 0 {
+            let drawn: usize = columns.iter().map(|(count, cap)| (*count).min(*cap)).sum();
+            let _ = writeln!(
+                md,
+                "\n<details><summary>Lineage: {drawn} node(s) drawn, {left_out} left out (counted in the picture)</summary>"
+            );
+        }
         let _ = writeln!(md, "\n```mermaid\n{}```", render_impact_mermaid(impact));
+        if left_out > 0 {
+            let _ = writeln!(md, "\n</details>");
+        }
     }
     md
 }
 
 /// A Mermaid id or label: only characters that cannot end a label, a node or the code block.
-fn label(text: &str) -> String {
+pub(super) fn mermaid_label(text: &str) -> String {
     text.chars().map(|c| if c.is_ascii_alphanumeric() || "_-. /:@+".contains(c) { c } else { '_' }).collect()
 }
 
-/// The lineage as a left-to-right flowchart: modified models, then downstream ones, then the impacted DAGs, each
-/// column capped (the rest is one "and N more" node).
+/// The lineage as a left-to-right flowchart: the deferred parents (the environment's versions, dashed), the
+/// modified models, the downstream ones, then the impacted DAGs, each column capped (the rest is one "and N more"
+/// node).
 pub fn render_impact_mermaid(impact: &Impact) -> String {
     let mut out = String::from("flowchart LR\n");
     out.push_str("  classDef modified fill:#ffebe9,stroke:#cf222e\n");
     out.push_str("  classDef downstream fill:#fff8c5,stroke:#9a6700\n");
     out.push_str("  classDef dag fill:#ddf4ff,stroke:#0969da\n");
+    out.push_str("  classDef deferred fill:#f6f8fa,stroke:#59636e,color:#59636e,stroke-dasharray:4\n");
     out.push_str("  classDef more fill:#f6f8fa,stroke:#8c959f,stroke-dasharray:3\n");
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     let mut column = |names: &[String], prefix: &str, class: &str, cap: usize, what: &str, out: &mut String| {
         for (index, name) in names.iter().take(cap).enumerate() {
             let id = format!("{prefix}{index}");
-            let _ = writeln!(out, "  {id}[\"{}\"]:::{class}", label(name));
+            let _ = writeln!(out, "  {id}[\"{}\"]:::{class}", mermaid_label(name));
             ids.insert(format!("{prefix}:{name}"), id);
         }
         if names.len() > cap {
             let _ = writeln!(out, "  {prefix}_more[\"... and {} more {what}\"]:::more", names.len() - cap);
         }
     };
+    column(&impact.deferred, "p", "deferred", MERMAID_MODELS_SHOWN, "parents from the environment", &mut out);
     column(&impact.modified, "m", "modified", MERMAID_MODELS_SHOWN, "modified models", &mut out);
     column(&impact.downstream, "d", "downstream", MERMAID_MODELS_SHOWN, "downstream models", &mut out);
     let dag_ids: Vec<String> = impact.dags.iter().map(|dag| dag.dag_id.clone()).collect();
     column(&dag_ids, "g", "dag", MERMAID_DAGS_SHOWN, "DAGs", &mut out);
-    let node = |name: &str| ids.get(&format!("m:{name}")).or_else(|| ids.get(&format!("d:{name}"))).cloned();
+    let node = |name: &str| ["m", "d", "p"].iter().find_map(|prefix| ids.get(&format!("{prefix}:{name}"))).cloned();
     for (parent, child) in &impact.lineage {
         if let (Some(parent), Some(child)) = (node(parent), node(child)) {
             let _ = writeln!(out, "  {parent} --> {child}");
@@ -195,7 +230,8 @@ mod tests {
     fn impact(models: usize) -> Impact {
         let modified: Vec<String> = (0..models).map(|index| format!("stg_{index}")).collect();
         Impact {
-            lineage: vec![("stg_0".into(), "mart".into())],
+            lineage: vec![("raw".into(), "stg_0".into()), ("stg_0".into(), "mart".into())],
+            deferred: vec!["raw".into()],
             downstream: vec!["mart".into()],
             deleted: Vec::new(),
             dags: vec![ImpactedDag {
@@ -224,6 +260,8 @@ mod tests {
         assert!(small.contains("d0[\"mart\"]:::downstream"), "{small}");
         assert!(small.contains("g0[\"nightly\"]:::dag"), "{small}");
         assert!(small.contains("m0 --> d0"), "{small}");
+        assert!(small.contains("p0[\"raw\"]:::deferred"), "a parent from the environment: {small}");
+        assert!(small.contains("p0 --> m0"), "{small}");
         assert!(small.contains("d0 -.-> g0"), "the DAG hangs off the last model it runs: {small}");
         assert!(!small.contains("m0 -.-> g0"), "{small}");
         let big = render_impact_mermaid(&impact(MERMAID_MODELS_SHOWN + 7));
@@ -233,6 +271,6 @@ mod tests {
 
     #[test]
     fn labels_cannot_break_out_of_the_diagram() {
-        assert_eq!(label("a\"]-->x[\"```"), "a__--_x_____");
+        assert_eq!(mermaid_label("a\"]-->x[\"```"), "a__--_x_____");
     }
 }

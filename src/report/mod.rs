@@ -9,10 +9,13 @@ mod doctor;
 mod history;
 mod impact;
 mod init;
+#[cfg(test)]
+mod large_comment_tests;
 mod markdown;
 mod mwaa;
 pub mod outputs;
 mod plan;
+mod plan_tree;
 mod text;
 
 pub use dag_diff::render_dag_diff_markdown;
@@ -29,4 +32,5 @@ pub use init::render_init_text;
 pub use markdown::{code_span, escape_markdown, render_detect_markdown};
 pub use mwaa::{render_mwaa_markdown, render_mwaa_text};
 pub use plan::{render_plan_markdown, render_plan_text};
+pub use plan_tree::{render_plan_tree_markdown, render_plan_tree_mermaid};
 pub use text::render_detect_text;

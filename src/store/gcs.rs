@@ -244,6 +244,8 @@ fn meta_of(object: &Object, key: String) -> ObjectMeta {
         size: object.size.max(0) as u64,
         md5: object.md5_hash.as_deref().and_then(Md5::from_base64),
         version: object.generation.to_string(),
+        version_id: Some(object.generation.to_string()),
+        modified: object.updated.map(|time| humantime::format_rfc3339_seconds(time.into()).to_string()),
     }
 }
 
@@ -318,6 +320,22 @@ impl Store for GcsStore {
             self.url.join(key),
             "the object was rewritten during every read",
         ))
+    }
+
+    async fn get_version(&self, key: &str, version_id: &str) -> Result<Option<Bytes>, StoreError> {
+        check_key(&self.url, key)?;
+        let Ok(generation) = version_id.parse::<i64>() else { return Ok(None) };
+        let request = GetObjectRequest {
+            bucket: self.url.bucket.clone(),
+            object: self.full_key(key),
+            generation: Some(generation),
+            ..Default::default()
+        };
+        match self.client.download_object(&request, &Range::default()).await {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(err) if status_of(&err) == Some(404) => Ok(None),
+            Err(err) => Err(self.error("download a generation of", key, err)),
+        }
     }
 
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {

@@ -81,7 +81,15 @@ impl LocalStore {
                 }
                 let metadata = entry.metadata().map_err(|err| self.io_error("list", &key, err))?;
                 let (md5, size) = Md5::of_file(&path).map_err(|err| self.io_error("list", &key, err))?;
-                objects.push(ObjectMeta { version: version_of(&metadata, &md5), key, size, md5: Some(md5) });
+                let modified = metadata.modified().ok().map(|time| humantime::format_rfc3339_seconds(time).to_string());
+                objects.push(ObjectMeta {
+                    version: version_of(&metadata, &md5),
+                    key,
+                    size,
+                    md5: Some(md5),
+                    version_id: None,
+                    modified,
+                });
             }
         }
         objects.sort_by(|a, b| a.key.cmp(&b.key));
@@ -133,6 +141,7 @@ impl LocalStore {
             size: metadata.len(),
             md5: Some(request.md5),
             version: version_of(&metadata, &request.md5),
+            ..Default::default()
         })
     }
 
@@ -274,6 +283,12 @@ impl Store for LocalStore {
         check_key(&self.url, key)?;
         let (store, key) = (self.clone(), key.to_string());
         blocking(move || store.read_versioned(&key)).await
+    }
+
+    /// A directory keeps no versions: objects written here never carry a version id to ask for.
+    async fn get_version(&self, key: &str, _version_id: &str) -> Result<Option<Bytes>, StoreError> {
+        check_key(&self.url, key)?;
+        Ok(None)
     }
 
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {

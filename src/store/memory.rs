@@ -17,6 +17,8 @@ use crate::hash::Md5;
 struct State {
     /// Key -> (bytes, generation).
     objects: BTreeMap<String, (Bytes, u64)>,
+    /// (key, generation) -> bytes of every generation ever written: a versioned bucket.
+    kept: BTreeMap<(String, u64), Bytes>,
     generation: u64,
     /// `PUT key` / `DELETE key` of every write that was applied, in order.
     journal: Vec<String>,
@@ -92,6 +94,7 @@ impl MemoryStore {
         state.generation += 1;
         let generation = state.generation;
         state.objects.insert(key.to_string(), (Bytes::copy_from_slice(bytes), generation));
+        state.kept.insert((key.to_string(), generation), Bytes::copy_from_slice(bytes));
     }
 
     /// Takes one unit of the write budget, or fails as a dead process would; or refuses the one write aimed at.
@@ -120,7 +123,15 @@ impl MemoryStore {
             size: bytes.len() as u64,
             md5: if self.hide_md5 { None } else { Some(Md5::of_bytes(bytes)) },
             version: generation.to_string(),
+            version_id: Some(generation.to_string()),
+            modified: None,
         }
+    }
+
+    /// Replaces the bytes a kept version holds (a version tampered with, or rewritten by a lifecycle rule).
+    pub fn tamper_version(&self, key: &str, version_id: &str, bytes: &[u8]) {
+        let generation = version_id.parse().expect("a memory version id");
+        self.state().kept.insert((key.to_string(), generation), Bytes::copy_from_slice(bytes));
     }
 }
 
@@ -154,6 +165,12 @@ impl Store for MemoryStore {
             .map(|(bytes, generation)| Versioned { bytes: bytes.clone(), version: generation.to_string() }))
     }
 
+    async fn get_version(&self, key: &str, version_id: &str) -> Result<Option<Bytes>, StoreError> {
+        check_key(&self.url, key)?;
+        let Ok(generation) = version_id.parse::<u64>() else { return Ok(None) };
+        Ok(self.state().kept.get(&(key.to_string(), generation)).cloned())
+    }
+
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {
         check_key(&self.url, &request.key)?;
         let error = |kind, why: &str| StoreError::new(kind, "upload", self.url.join(&request.key), why);
@@ -180,6 +197,7 @@ impl Store for MemoryStore {
         let generation = state.generation;
         state.journal.push(format!("PUT {}", request.key));
         state.objects.insert(request.key.clone(), (bytes.clone(), generation));
+        state.kept.insert((request.key.clone(), generation), bytes.clone());
         self.answer_lost(&mut state, "upload", &request.key)?;
         Ok(self.meta(&request.key, &bytes, generation))
     }

@@ -27,7 +27,7 @@ pub(crate) use s3::{any_variable_set, client as s3_client};
 use crate::hash::Md5;
 
 /// One object as a listing reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObjectMeta {
     /// The key relative to the store's prefix, `/`-separated.
     pub key: String,
@@ -37,6 +37,14 @@ pub struct ObjectMeta {
     pub md5: Option<Md5>,
     /// Changes whenever the object is rewritten: S3 ETag, GCS generation, local mtime and size.
     pub version: String,
+    /// The id this exact content can be read back by later with [`Store::get_version`], even after it is
+    /// overwritten or deleted, where the bucket keeps versions: S3's VersionId (versioned buckets only; listings
+    /// do not carry it), GCS's generation (readable once noncurrent only with object versioning on). `None` on
+    /// `file://`, which keeps no versions.
+    pub version_id: Option<String>,
+    /// When the object was last written, RFC 3339 UTC, as the listing says (S3 LastModified, GCS `updated`, the
+    /// file's mtime): when an out-of-band change happened.
+    pub modified: Option<String>,
 }
 
 /// Where an upload's bytes come from.
@@ -139,6 +147,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The object's bytes with their version, or `None` when it does not exist. The version is the one a
     /// `PutMode::Replace` or [`Store::delete_if`] is conditioned on.
     async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError>;
+    /// The bytes of one kept version (an [`ObjectMeta::version_id`]), or `None` when the bucket no longer has it
+    /// (deleted, expired, or never kept because the bucket is not versioned).
+    async fn get_version(&self, key: &str, version_id: &str) -> Result<Option<Bytes>, StoreError>;
     /// Writes the object and checks the stored checksum; `PutMode::Create` fails with
     /// `StoreErrorKind::AlreadyExists` when the key exists, `PutMode::Replace` with `StoreErrorKind::Changed`
     /// when the object no longer has the version.

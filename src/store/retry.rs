@@ -82,6 +82,10 @@ impl Store for Retrying {
         self.policy.run(|| self.inner.get_versioned(key)).await
     }
 
+    async fn get_version(&self, key: &str, version_id: &str) -> Result<Option<Bytes>, StoreError> {
+        self.policy.run(|| self.inner.get_version(key, version_id)).await
+    }
+
     /// A conditional write whose answer was lost and is retried may fail with `Changed` or `AlreadyExists`
     /// although the first attempt succeeded: callers of the conditional modes read the object back to tell
     /// (src/deploy/lock.rs does, by the unique body every lock write carries).

@@ -8,7 +8,7 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, DateTimeFormat};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
@@ -180,7 +180,14 @@ impl S3Store {
                 format!("stored MD5 {stored} differs from the source's {}", request.md5),
             ));
         }
-        Ok(ObjectMeta { key: key.clone(), size: request.size, md5: Some(request.md5), version: etag })
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size: request.size,
+            md5: Some(request.md5),
+            version: etag,
+            version_id: kept_version(output.version_id()),
+            modified: None,
+        })
     }
 
     async fn put_multipart(&self, request: &PutRequest, path: &std::path::Path) -> Result<ObjectMeta, StoreError> {
@@ -267,6 +274,8 @@ impl S3Store {
             size: request.size,
             md5: Some(request.md5),
             version: output.e_tag().unwrap_or_default().to_string(),
+            version_id: kept_version(output.version_id()),
+            modified: None,
         })
     }
 }
@@ -279,6 +288,11 @@ fn read_range(path: &std::path::Path, offset: u64, length: u64) -> std::io::Resu
     let mut buffer = Vec::with_capacity(length as usize);
     file.take(length).read_to_end(&mut buffer)?;
     Ok(buffer)
+}
+
+/// A VersionId S3 keeps the version under: an unversioned bucket answers none (or `null` when suspended).
+fn kept_version(version_id: Option<&str>) -> Option<String> {
+    version_id.filter(|id| !id.is_empty() && *id != "null").map(str::to_string)
 }
 
 /// The MD5 an ETag carries: only single-part uploads without KMS encryption have one.
@@ -325,6 +339,8 @@ impl Store for S3Store {
                     size: object.size().unwrap_or(0).max(0) as u64,
                     md5: md5_of_etag(&etag),
                     version: etag,
+                    version_id: None,
+                    modified: object.last_modified().and_then(|time| time.fmt(DateTimeFormat::DateTime).ok()),
                 });
             }
             match page.next_continuation_token() {
@@ -356,6 +372,35 @@ impl Store for S3Store {
             .await
             .map_err(|err| StoreError::new(StoreErrorKind::Transient, "download", self.url.join(key), err))?;
         Ok(Some(Versioned { bytes: body.into_bytes(), version }))
+    }
+
+    async fn get_version(&self, key: &str, version_id: &str) -> Result<Option<Bytes>, StoreError> {
+        check_key(&self.url, key)?;
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.url.bucket)
+            .key(self.full_key(key))
+            .version_id(version_id)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            // A version that was deleted, or an id this bucket never issued, is simply not there.
+            Err(err)
+                if matches!(err.code(), Some("NoSuchKey" | "NoSuchVersion" | "InvalidArgument"))
+                    || err.raw_response().map(HttpStatus::status) == Some(404) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(self.error("download a version of", key, err)),
+        };
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|err| StoreError::new(StoreErrorKind::Transient, "download", self.url.join(key), err))?;
+        Ok(Some(body.into_bytes()))
     }
 
     async fn put(&self, request: &PutRequest) -> Result<ObjectMeta, StoreError> {

@@ -14,14 +14,14 @@ use common::run_command;
 const CONFIG: &str = "deploy:\n  max_delete: 100%\n";
 
 /// `history --format json`, newest first.
-fn history(project: &Project) -> Vec<serde_json::Value> {
+pub(crate) fn history(project: &Project) -> Vec<serde_json::Value> {
     let run = project.run(&["history", "--env", "test", "--format", "json"]);
     run.assert_code(0);
     run.json().as_array().unwrap().clone()
 }
 
 /// Every ledger record as stored in the bucket, parsed: a partial record would fail here.
-fn stored_records(project: &Project) -> BTreeMap<String, serde_json::Value> {
+pub(crate) fn stored_records(project: &Project) -> BTreeMap<String, serde_json::Value> {
     project
         .bucket
         .objects()
@@ -42,7 +42,7 @@ fn marker(project: &Project) -> serde_json::Value {
 }
 
 /// The record's object set matches the server's bytes: every key, its MD5 and size.
-fn assert_record_matches_bucket(record: &serde_json::Value, deployed: &BTreeMap<String, Vec<u8>>) {
+pub(crate) fn assert_record_matches_bucket(record: &serde_json::Value, deployed: &BTreeMap<String, Vec<u8>>) {
     let objects = record["objects"].as_object().unwrap();
     let recorded: BTreeMap<&String, (serde_json::Value, u64)> =
         objects.iter().map(|(key, object)| (key, (object["md5"].clone(), object["size"].as_u64().unwrap()))).collect();

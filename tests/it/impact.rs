@@ -134,6 +134,7 @@ fn a_staging_change_names_exactly_the_dags_and_tasks_that_run_it_and_the_runtime
     let impact = &report["impact"];
     assert_eq!(impact["modified"], serde_json::json!(["stg_orders"]), "{impact}");
     assert_eq!(impact["downstream"], serde_json::json!(["customer_orders", "customer_summary"]), "{impact}");
+    assert_eq!(impact["deferred"], serde_json::json!(["raw_orders"]), "the seed comes from the environment: {impact}");
     assert_eq!(impact["dbt_dags"], 4, "{impact}");
     let dags = impact["dags"].as_array().unwrap();
     let ids: Vec<&str> = dags.iter().map(|dag| dag["dag_id"].as_str().unwrap()).collect();
@@ -191,9 +192,13 @@ fn the_pull_request_check_outputs_the_impacted_dags_and_draws_the_lineage() {
         "{summary}"
     );
     assert!(summary.contains("`shop_runtime` / chosen (dags/shop\\_runtime.py)"), "unresolved, named: {summary}");
+    // The impact section's picture (the plan's folder tree comes before it).
+    let impact_section = summary.split("### Impact").nth(1).expect("an impact section");
     let mermaid =
-        summary.split("```mermaid\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a Mermaid block");
+        impact_section.split("```mermaid\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a picture");
     for line in [
+        "p0[\"raw_orders\"]:::deferred",
+        "p0 --> m0",
         "m0[\"stg_orders\"]:::modified",
         "d0[\"customer_orders\"]:::downstream",
         "d1[\"customer_summary\"]:::downstream",
@@ -364,4 +369,54 @@ fn a_new_dag_id_that_an_unchanged_file_already_defines_fails_the_check() {
         );
     }
     assert!(ci.summary.contains("New DAG id `nightly` is already defined by another file"), "{}", ci.summary);
+}
+
+/// When the environment's last deploy record holds the DAG ids it runs (the ledger's `dags` map), the added and
+/// removed ids are what the deploy would change there, not what the pull request changed from its base commit:
+/// an id the environment still runs from an older deploy shows as removed.
+#[test]
+fn dag_ids_are_compared_with_the_environments_last_deploy_record_when_it_holds_them() {
+    let repo = common::Repo::new();
+    repo.write(
+        "dagship.yml",
+        &format!(
+            "dags_dir: dags\ndags_check:\n  python: \"{}\"\nenvironments:\n  local: {{ platform: local, bucket: \
+             \"file://.dagship/bucket\", branches: [main] }}\n",
+            common::airflow_python()
+        ),
+    )
+    .write(".gitignore", ".dagship/\n")
+    .write("dags/a.py", &simple_dag("a", "    EmptyOperator(task_id=\"t\")\n"))
+    .write("dags/b.py", &simple_dag("b", "    EmptyOperator(task_id=\"t\")\n"));
+    repo.commit("DAGs");
+    common::run_dagship(repo.path(), &["deploy", "--env", "local"]).assert_code(0);
+    // The record as a deploy that ran the DAG check would write it: b.py also defined `b_legacy` then.
+    let history = repo.path().join(".dagship/bucket/.dagship/history");
+    let record_file = std::fs::read_dir(&history).unwrap().next().unwrap().unwrap().path();
+    let mut record: serde_json::Value = serde_json::from_slice(&std::fs::read(&record_file).unwrap()).unwrap();
+    record["dags"] = serde_json::json!({"dags/a.py": ["a"], "dags/b.py": ["b", "b_legacy"]});
+    std::fs::write(&record_file, record.to_string()).unwrap();
+    let record_id = record["id"].as_str().unwrap().to_string();
+
+    repo.checkout_new("feature", "main");
+    repo.write("dags/b.py", &simple_dag("b", "    EmptyOperator(task_id=\"u\")\n"))
+        .write("dags/c.py", &simple_dag("c", "    EmptyOperator(task_id=\"t\")\n"));
+    let head = repo.commit("edit b, add c");
+    let payload = common::actions::pull_request(5, "main", Some(common::actions::REPOSITORY));
+    let ci = common::actions::run_ci(
+        common::dagship_command(repo.path()),
+        "pull_request",
+        &payload,
+        "http://127.0.0.1:9",
+        &head,
+    );
+    ci.run.assert_code(0);
+    assert_eq!(ci.output("dags_added"), r#"["c"]"#);
+    assert_eq!(ci.output("dags_removed"), r#"["b_legacy"]"#, "the base commit never had it; the environment does");
+    let summary = &ci.summary;
+    assert!(
+        summary.contains(&format!("compared with what the environment runs (its last deploy record `{record_id}`)")),
+        "{summary}"
+    );
+    assert!(summary.contains("- removed `b_legacy` (dags/b.py)"), "{summary}");
 }

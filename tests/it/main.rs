@@ -10,6 +10,7 @@ mod common;
 
 mod bad_input;
 mod ci_flow;
+mod comment_pictures;
 mod concurrent_deploys;
 mod container;
 mod crash_recovery;
@@ -27,6 +28,8 @@ mod examples;
 mod fault_injection;
 mod help;
 mod history;
+mod history_settings;
+mod history_versions;
 mod hostile_input;
 mod impact;
 mod init;

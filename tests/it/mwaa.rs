@@ -399,3 +399,42 @@ fn a_pull_request_check_plan_shows_the_mwaa_update() {
     assert!(ci.summary.contains("dagship-test"), "{}", ci.summary);
     assert_eq!(setup.mwaa.updates().len(), 1, "the check updated nothing");
 }
+
+/// Rollback on MWAA: back to a deploy whose plugins and requirements the environment already runs makes no
+/// UpdateEnvironment call; back over a plugins change, UpdateEnvironment names the plugins.zip version the
+/// environment ran then (found among the kept versions by content, not uploaded again) and leaves the unchanged
+/// requirements out.
+#[test]
+fn a_rollback_restores_the_plugins_version_the_environment_ran_and_updates_only_when_it_differs() {
+    let setup = Setup::new(true, "      wait: true\n");
+    setup.deploy(&[]).assert_code(0);
+    let a_plugins = setup.versions("plugins.zip")[0].clone();
+    let rollback = || run_command(&mut setup.command(&["rollback", "--env", "test", "--format", "json"]));
+
+    setup.repo.write("dags/daily.py", "from operators.slack import notify  # edited\n");
+    setup.repo.commit("dag only");
+    setup.deploy(&[]).assert_code(0);
+    let run = rollback();
+    run.assert_code(0);
+    assert_eq!(run.json()["mwaa"]["update"], "not_needed", "{}", run.stderr);
+    assert_eq!(setup.mwaa.updates().len(), 1, "no UpdateEnvironment when nothing MWAA reads differs");
+    assert_eq!(setup.bucket.objects()["dags/daily.py"], b"from operators.slack import notify\n");
+
+    setup.repo.write("plugins/operators/slack.py", "def notify(): return 2\n");
+    setup.repo.commit("plugins change");
+    setup.deploy(&[]).assert_code(0);
+    let updates = setup.mwaa.updates();
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    let b_plugins = setup.versions("plugins.zip")[0].clone();
+    assert_ne!(b_plugins, a_plugins);
+    assert_eq!(updates[1]["PluginsS3ObjectVersion"], b_plugins.as_str());
+
+    let run = rollback();
+    run.assert_code(0);
+    let updates = setup.mwaa.updates();
+    assert_eq!(updates.len(), 3, "one UpdateEnvironment for the rollback: {updates:?}");
+    assert_eq!(updates[2]["PluginsS3ObjectVersion"], a_plugins.as_str(), "the version A ran");
+    assert!(updates[2].get("RequirementsS3ObjectVersion").is_none(), "requirements unchanged: {}", updates[2]);
+    assert_eq!(Setup::artifact(&run.json(), "plugins")["action"], "reused");
+    assert_eq!(setup.versions("plugins.zip").len(), 2, "nothing uploaded again");
+}

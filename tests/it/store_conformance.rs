@@ -252,6 +252,32 @@ async fn one_of_many_conditional_replaces_wins(backend: Backend) {
     assert_eq!(stored.as_ref(), format!("racer {}", winners[0]).as_bytes(), "the winner's bytes are stored");
 }
 
+/// On a versioned bucket every put reports the version it made (S3 VersionId, GCS generation) and that version
+/// reads back by id after the object is overwritten and after it is deleted; an id the bucket does not have reads
+/// as `None`. A directory keeps no versions. Every listing says when each object was written.
+async fn kept_versions_read_back(backend: Backend) {
+    let bucket = Bucket::new(backend);
+    if backend != Backend::Local {
+        bucket.enable_versioning();
+    }
+    let store = open(&bucket, StoreOptions::default()).await;
+    let first = store.put(&put_bytes("dags/a.py", b"one", PutMode::Overwrite)).await.unwrap();
+    let listed = store.list("dags/").await.unwrap();
+    let written = listed[0].modified.as_deref().expect("a listing says when the object was written");
+    humantime::parse_rfc3339(written).expect("RFC 3339");
+    if backend == Backend::Local {
+        assert_eq!(first.version_id, None);
+        assert_eq!(store.get_version("dags/a.py", "1").await.unwrap(), None);
+        return;
+    }
+    let id = first.version_id.clone().expect("a versioned bucket names the version");
+    store.put(&put_bytes("dags/a.py", b"two", PutMode::Overwrite)).await.unwrap();
+    assert_eq!(store.get_version("dags/a.py", &id).await.unwrap().as_deref(), Some(&b"one"[..]));
+    store.delete("dags/a.py").await.unwrap();
+    assert_eq!(store.get_version("dags/a.py", &id).await.unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(store.get_version("dags/a.py", "1").await.unwrap(), None, "an id the bucket does not have");
+}
+
 macro_rules! conformance {
     ($backend_mod:ident, $backend:expr) => {
         mod $backend_mod {
@@ -288,6 +314,10 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread")]
             async fn corrupt_uploads_are_refused() {
                 super::corrupt_uploads_are_refused($backend).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn kept_versions_read_back() {
+                super::kept_versions_read_back($backend).await
             }
             #[tokio::test(flavor = "multi_thread")]
             async fn missing_bucket_is_named() {

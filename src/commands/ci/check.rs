@@ -20,7 +20,7 @@ use crate::notice::{Level, announce};
 use crate::report::outputs::{self, Outputs};
 use crate::report::{
     escape_markdown, render_compile_markdown, render_dag_diff_markdown, render_dags_markdown, render_detect_markdown,
-    render_impact_markdown, render_mwaa_markdown, render_plan_markdown,
+    render_impact_markdown, render_mwaa_markdown, render_plan_markdown, render_plan_tree_markdown,
 };
 use crate::workspace::Workspace;
 
@@ -173,7 +173,8 @@ fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) -> usize 
     let Some(changes) = &check.changes else { return 0 };
     let workspace = check.setup.workspace;
     match crate::dags::diff(&workspace.root, &workspace.config, &changes.base, &changes.files, head) {
-        Ok(diff) => {
+        Ok(mut diff) => {
+            against_environment(check, head, &mut diff);
             check.outputs.values.extend(outputs::dag_diff(&diff));
             check.outputs.sections.push(render_dag_diff_markdown(&diff));
             for collision in &diff.collisions {
@@ -193,6 +194,37 @@ fn dag_diff(check: &mut Check, head: Option<&crate::dags::DagsReport>) -> usize 
             0
         }
     }
+}
+
+/// Re-bases the added and removed DAG ids on the environment when its last deploy record holds the DAG ids
+/// of what it runs; otherwise they stay compared with the base commit (the section says which).
+fn against_environment(check: &Check, head: Option<&crate::dags::DagsReport>, diff: &mut crate::dags::DagDiff) {
+    let (Some(environment), Some(changes)) = (&check.environment, &check.changes) else { return };
+    let workspace = check.setup.workspace;
+    let records = match crate::flow::history::history(workspace, environment, 20) {
+        Ok(records) => records,
+        Err(err) => {
+            announce(Level::Warning, &format!("cannot read {environment}'s deploy history: {err}"));
+            return;
+        }
+    };
+    let last = records.iter().find(|record| record.outcome == crate::deploy::ledger::Outcome::Deployed);
+    let Some(record) = last.filter(|record| !record.dags.is_empty()) else { return };
+    let head: std::collections::BTreeMap<String, Vec<String>> = head
+        .iter()
+        .flat_map(|report| &report.files)
+        .filter(|file| file.status == crate::dags::FileStatus::Ok)
+        .map(|file| (file.path.clone(), file.dag_ids.clone()))
+        .collect();
+    let deleted: Vec<String> = changes
+        .files
+        .iter()
+        .filter_map(|file| match file.status {
+            Status::Deleted => Some(file.path.clone()),
+            _ => file.old_path.clone(),
+        })
+        .collect();
+    crate::dags::against_deployed(diff, &record.id, &record.dags, &head, &deleted);
 }
 
 /// dbt compile of the changed models against the environment's state, when the dbt project changed.
@@ -250,7 +282,7 @@ fn plan_step(check: &mut Check) -> Result<()> {
     let planned = plan(check.setup.runtime, check.setup.workspace, &request)?;
     let plan = &planned.plan;
     check.outputs.values.extend(outputs::check_plan(plan, planned.mwaa.as_ref()));
-    check.outputs.sections.push(render_plan_markdown(plan));
+    check.outputs.sections.push(format!("{}\n{}", render_plan_markdown(plan), render_plan_tree_markdown(plan)));
     if let Some(mwaa) = &planned.mwaa {
         check.outputs.sections.push(render_mwaa_markdown(mwaa));
     }

@@ -143,6 +143,37 @@ impl Versions<'_> {
         }
     }
 
+    /// The newest kept version of `key` whose content is `md5` (by its ETag; multipart ETags never match), if any:
+    /// a rollback names the version the environment ran before instead of uploading the same bytes again.
+    pub async fn kept_with(&self, key: &str, md5: Md5) -> Result<Option<String>, PlatformError> {
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|err| self.remote(&format!("ListObjectVersions {key}"), err))?;
+            // Versions of one key come newest first.
+            let found = page.versions().iter().find(|version| {
+                version.key() == Some(key)
+                    && version.e_tag().and_then(|etag| Md5::from_hex(etag.trim_matches('"'))) == Some(md5)
+            });
+            if let Some(version) = found {
+                return Ok(version.version_id().map(str::to_string));
+            }
+            if !page.is_truncated().unwrap_or(false) {
+                return Ok(None);
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+    }
+
     /// Uploads `local` with its Content-MD5 and returns the version id S3 gave it.
     pub async fn put(&self, local: &Local) -> Result<String, PlatformError> {
         let output = self

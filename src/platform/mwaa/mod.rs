@@ -39,8 +39,9 @@ pub enum ArtifactAction {
     Unchanged,
     /// Uploaded as a new object version.
     Uploaded,
-    /// The newest object version already holds this content (a previous run uploaded it, then failed before
-    /// or during the environment update): that version is used, nothing is uploaded.
+    /// A kept object version already holds this content: the newest (a previous run uploaded it, then failed
+    /// before or during the environment update) or an older one the environment ran before (a rollback, or a
+    /// change reverted): that version is used, nothing is uploaded.
     Reused,
     /// A dry run: would upload and update.
     WouldUpload,
@@ -204,9 +205,9 @@ impl MwaaStep {
         } else if dry_run {
             (ArtifactAction::WouldUpload, None)
         } else {
-            match versions.head(&local.key, None).await? {
-                Some((Some(md5), version)) if md5 == local.md5 => (ArtifactAction::Reused, Some(version)),
-                _ => (ArtifactAction::Uploaded, Some(versions.put(local).await?)),
+            match versions.kept_with(&local.key, local.md5).await? {
+                Some(version) => (ArtifactAction::Reused, Some(version)),
+                None => (ArtifactAction::Uploaded, Some(versions.put(local).await?)),
             }
         };
         Ok(ArtifactReport {

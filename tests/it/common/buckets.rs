@@ -129,6 +129,40 @@ impl Bucket {
         bucket
     }
 
+    /// Turns object versioning on (S3 PutBucketVersioning, GCS `versioning.enabled`): overwritten and deleted
+    /// objects stay readable by version. A directory keeps no versions.
+    pub fn enable_versioning(&self) {
+        let endpoint = self.endpoint.as_ref().expect("versioning needs S3 or GCS");
+        match self.backend {
+            Backend::Local => panic!("file:// keeps no versions"),
+            Backend::S3 => block_on(async {
+                let status = aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build();
+                s3_client(endpoint)
+                    .put_bucket_versioning()
+                    .bucket(&self.name)
+                    .versioning_configuration(status)
+                    .send()
+                    .await
+                    .expect("turn S3 versioning on");
+            }),
+            Backend::Gcs => {
+                let status = block_on(async {
+                    reqwest::Client::new()
+                        .patch(format!("{endpoint}/storage/v1/b/{}", self.name))
+                        .header("content-type", "application/json")
+                        .body(r#"{"versioning": {"enabled": true}}"#)
+                        .send()
+                        .await
+                        .expect("turn GCS versioning on")
+                        .status()
+                });
+                assert!(status.is_success(), "turning versioning on for {}: HTTP {status}", self.name);
+            }
+        }
+    }
+
     /// The local bucket's directory.
     pub fn dir(&self) -> std::path::PathBuf {
         std::path::PathBuf::from(self.url.strip_prefix("file://").unwrap())
