@@ -31,7 +31,7 @@ FLOORS = [
     ("error", ["error.rs"]),
     ("edges", ["github/", "report/"]),
     ("engines", ["detect/", "deploy/", "store/", "dbt/", "dags/", "impact/", "config/", "platform/", "git.rs", "child/",
-                 "cancel.rs"]),
+                 "cancel.rs", "init/", "doctor/"]),
     ("leaves", ["notice.rs", "error_kind.rs", "exit_code.rs", "output_keys.rs", "hash.rs", "random.rs", "glob.rs",
                 "change_status.rs", "redact.rs", "plural.rs", "verbose.rs", "style.rs",
                 "progress.rs"]),

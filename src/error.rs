@@ -46,6 +46,9 @@ pub enum Error {
     Refused(String),
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// `dagship init`: bad flags, or a file it would replace without --force.
+    #[error(transparent)]
+    Init(#[from] crate::init::InitError),
 }
 
 impl Error {
@@ -61,6 +64,7 @@ impl Error {
             Error::Verify(err) => err.kind(),
             Error::Write(_) => ErrorKind::Remote,
             Error::Refused(_) => ErrorKind::Refused,
+            Error::Init(err) => err.kind(),
             Error::AfterDeploy { source, .. } => source.kind(),
         }
     }

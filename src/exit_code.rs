@@ -8,7 +8,8 @@ use crate::error_kind::ErrorKind;
 pub enum ExitCode {
     /// Everything went as asked.
     Ok = 0,
-    /// The run worked but a check failed (dbt, DAG import, tests), or `dagship drift` found drift.
+    /// The run worked but a check failed (dbt, DAG import, tests), `dagship drift` found drift, or a `dagship
+    /// doctor` check failed.
     ChecksFailed = 1,
     /// Bad usage or bad input: flags, config file, revisions, not a git repository.
     Usage = 2,

@@ -177,6 +177,11 @@ impl Git {
         Ok(found.map(|stdout| first_line(&stdout)).and_then(|name| name.strip_prefix(&prefix).map(str::to_string)))
     }
 
+    /// The branch HEAD is on (`main`), or None on a detached HEAD.
+    pub fn current_branch(&self) -> Result<Option<String>, GitError> {
+        Ok(self.maybe(["symbolic-ref", "--quiet", "--short", "HEAD"])?.map(|stdout| first_line(&stdout)))
+    }
+
     /// Whether a remote of that name is configured.
     pub fn remote_exists(&self, remote: &str) -> Result<bool, GitError> {
         let remotes = self.stdout(["remote"])?;

@@ -8,8 +8,10 @@ mod dags;
 mod dbt;
 mod deploy;
 mod detect;
+mod doctor;
 mod history;
 mod impact;
+mod init;
 mod man;
 
 use crate::cli::{Cli, Command, ConfigCommand, DagsCommand, DbtCommand};
@@ -18,6 +20,8 @@ use crate::exit_code::ExitCode;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
+        Command::Init(args) => init::run(&cli, args),
+        Command::Doctor(args) => doctor::run(&cli, args),
         Command::Config(ConfigCommand::Check { format }) => config_check::run(&cli, *format),
         Command::Detect(args) => detect::run(&cli, args),
         Command::Plan(args) => deploy::plan(&cli, args),

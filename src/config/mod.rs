@@ -14,11 +14,13 @@ mod suggest;
 mod types;
 mod validate;
 
+pub use bucket_name::{bucket_name_problem, dags_folder_hint};
 pub use error::{ConfigError, ConfigWarning};
 pub use find::{ALTERNATIVE_FILE_NAMES, Found, find_config};
 pub use key_path::{KeyPath, Segment};
 pub use parse::{load, parse_str};
 pub use platform::{AirflowApi, MwaaConfig, MwaaKeys, VerifyAuth, VerifyConfig};
+pub use prefixes::RECORDS_PREFIX;
 pub use types::*;
 
 /// The file name dagship looks for at the repository root.

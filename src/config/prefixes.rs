@@ -6,7 +6,7 @@ use super::key_path::Problem;
 use super::{Config, KeyPath, Platform};
 
 /// dagship's own records (lock, marker) under every environment URL.
-const RECORDS_PREFIX: &str = ".dagship/";
+pub const RECORDS_PREFIX: &str = ".dagship/";
 
 /// A prefix (with `/`) a deploy of the config uses, and the key that sets it.
 struct Used {

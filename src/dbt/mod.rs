@@ -18,7 +18,7 @@ pub use artifacts::{DependsOn, Manifest, Node, RunResults};
 pub use compile::{CommandReport, CompileOptions, CompileReport, Mode, ParseCacheUse, SelectedModel, compile};
 pub use exposures::{BUCKET_EXPOSURES_DIR, ExposurePull, pull_exposures};
 pub use logs::{LogFacts, PartialParse};
-pub use preflight::{Preflight, check as preflight};
+pub use preflight::{Preflight, check as preflight, profiles_file};
 pub use publish::{ArtifactsMode, stage_for_deploy};
 pub use settings::Settings;
 pub use state::{Downloaded, PARSE_CACHE_DIR, StateSource, download};

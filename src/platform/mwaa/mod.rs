@@ -85,6 +85,12 @@ pub struct MwaaStep {
     locals: Vec<Local>,
 }
 
+/// The environment's status (`AVAILABLE`, `UPDATING`, ...) as the deploy's gate reads it, for `dagship doctor`.
+pub async fn status(name: &str) -> Result<String, PlatformError> {
+    let environment = status::get(&mwaa_client(None).await, name).await?;
+    Ok(status::status_name(&environment))
+}
+
 impl MwaaStep {
     /// The step for `environment`, or `None` when it has no `mwaa` settings. Builds plugins.zip and reads the
     /// files first: a missing file fails here, before any request.
