@@ -34,6 +34,11 @@ DAGSHIP_TEST_MERMAID_DIR=$(DAGSHIP_TOOLS_DIR="$tools" "$here/scripts/mermaid-too
 DAGSHIP_TEST_CHROMIUM=${DAGSHIP_TEST_CHROMIUM:-/usr/bin/chromium}
 export DAGSHIP_TEST_MERMAID_DIR DAGSHIP_TEST_CHROMIUM
 
+step "man-db (Debian) for tests/it/help.rs, which renders \`dagship man\` with man -l"
+if ! command -v man >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq man-db >/dev/null
+fi
+
 step "building the Action's image in the background for tests/it/container.rs (scripts/container-test.sh: Docker," \
   "a debootstrap base, dbt-duckdb; log in $tools/container-test.log)"
 mkdir -p "$tools"
