@@ -141,7 +141,7 @@ async fn upload(
     };
     let stored = store.put(&request).await?;
     progress.inc(1);
-    Ok((change.key.clone(), ObjectRecord { md5, size: change.size, version: stored.version }))
+    Ok((change.key.clone(), ObjectRecord { md5, size: change.size, version: stored.version, content: change.content }))
 }
 
 /// A bar on a terminal; in CI logs nothing until the step's one summary line.

@@ -136,7 +136,12 @@ mod tests {
     }
 
     fn recorded(content: &str, version: &str) -> ObjectRecord {
-        ObjectRecord { md5: Md5::of_bytes(content.as_bytes()), size: content.len() as u64, version: version.into() }
+        ObjectRecord {
+            md5: Md5::of_bytes(content.as_bytes()),
+            size: content.len() as u64,
+            version: version.into(),
+            content: None,
+        }
     }
 
     fn kinds(drift: &Drift) -> Vec<(&str, DriftKind)> {

@@ -15,6 +15,10 @@ pub struct ObjectRecord {
     pub md5: Md5,
     pub size: u64,
     pub version: String,
+    /// A dbt artifact's stamp-free hash (src/deploy/artifact_hash.rs): a rebuild of the same commit, differing
+    /// only in its run's stamps, compares equal to this object without downloading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Md5>,
 }
 
 pub const MARKER_KEY: &str = ".dagship/last-deploy.json";

@@ -1,6 +1,7 @@
 //! The deploy engine: plan by content, refuse what is unsafe, lock the environment, apply in ordered
 //! phases, record a marker. `plan` never writes; `deploy` writes only when every safety check passes.
 mod apply;
+mod artifact_hash;
 mod commit_source;
 mod drift;
 mod drifted;
@@ -296,7 +297,11 @@ fn read_trees(
     mappings
         .iter()
         .map(|mapping| match &mapping.staged {
-            Some(staged) => source::read_tree(staged, ""),
+            Some(staged) => {
+                let mut tree = source::read_tree(staged, "")?;
+                artifact_hash::add_content_hashes(&mut tree.files);
+                Ok(tree)
+            }
             None => {
                 let folder = commit_source::normalize(&mapping.source);
                 let mut tree = source::read_tree(root, &folder)?;

@@ -19,6 +19,9 @@ pub struct Change {
     pub size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub md5: Option<Md5>,
+    /// A dbt artifact's stamp-free hash, recorded with the object once written (`ObjectRecord::content`).
+    #[serde(skip)]
+    pub content: Option<Md5>,
     /// The local file to upload (none for deletions).
     #[serde(skip)]
     pub local: Option<PathBuf>,
@@ -154,16 +157,29 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
             phase.protected_skipped.push(key);
             continue;
         }
-        let change = Change { key: key.clone(), size: file.size, md5: Some(file.md5), local: Some(file.path.clone()) };
+        let change = Change {
+            key: key.clone(),
+            size: file.size,
+            md5: Some(file.md5),
+            content: file.content,
+            local: Some(file.path.clone()),
+        };
         match remote.get(key.as_str()) {
             None => phase.uploads.push(change),
             Some(object) => match remote_md5(object, rules.marker) {
                 Some(md5) if md5 == file.md5 && object.size == file.size => {
                     phase.unchanged += 1;
-                    let record = ObjectRecord { md5, size: object.size, version: object.version.clone() };
+                    let record =
+                        ObjectRecord { md5, size: object.size, version: object.version.clone(), content: file.content };
                     phase.unchanged_objects.push((key, record));
                 }
-                _ => phase.replacements.push(change),
+                _ => match same_content(object, file.content, rules.marker) {
+                    Some(record) => {
+                        phase.unchanged += 1;
+                        phase.unchanged_objects.push((key, record));
+                    }
+                    None => phase.replacements.push(change),
+                },
             },
         }
     }
@@ -177,7 +193,8 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
         if rules.protected.protects(key) || excluded {
             phase.kept.push(key.to_string());
         } else {
-            phase.deletions.push(Change { key: key.to_string(), size: object.size, md5: object.md5, local: None });
+            let deletion = Change { key: key.to_string(), size: object.size, md5: object.md5, content: None, local: None };
+            phase.deletions.push(deletion);
         }
     }
     phase
@@ -191,6 +208,19 @@ fn remote_md5(object: &ObjectMeta, marker: Option<&Marker>) -> Option<Md5> {
         .filter(|record| record.version == object.version && record.size == object.size)
         .map(|record| record.md5)
         .or(object.md5)
+}
+
+/// The marker's record of `object`, when the marker recorded this very version with the same stamp-free hash as
+/// the local file's: a dbt artifact rebuilt from the same project, differing only in its run's stamps, which the
+/// bucket keeps (see `artifact_hash`). A version the marker did not record (drift, a hand edit) never matches.
+fn same_content(object: &ObjectMeta, content: Option<Md5>, marker: Option<&Marker>) -> Option<ObjectRecord> {
+    let content = content?;
+    marker?
+        .objects
+        .get(&object.key)
+        .filter(|record| record.version == object.version && record.size == object.size)
+        .filter(|record| record.content == Some(content))
+        .cloned()
 }
 
 pub fn summarize(phases: &[PhasePlan]) -> Summary {

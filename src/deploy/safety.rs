@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn object_names_over_1024_bytes_are_refused() {
-        let change = |key: String| super::super::plan::Change { key, size: 1, md5: None, local: None };
+        let change = |key: String| super::super::plan::Change { key, size: 1, md5: None, content: None, local: None };
         let mut phase = phase(0, 0, 2);
         phase.uploads = vec![change(format!("dags/{}", "a".repeat(1000))), change("dags/ok.py".into())];
         assert!(key_length_refusals(std::slice::from_ref(&phase), "").is_empty(), "1,005 bytes fit");
@@ -127,6 +127,7 @@ mod tests {
             key: format!("dags/{index}.py"),
             size: 1,
             md5: None,
+            content: None,
             local: None,
         };
         PhasePlan {
