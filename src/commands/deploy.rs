@@ -8,10 +8,10 @@ use crate::error_kind::ErrorKind;
 use crate::exit_code::ExitCode;
 use crate::flow::deploy::{self as stage, DeployRequest, PlanRequest, announce_chain_stop, deploy_one};
 use crate::flow::runtime;
+use crate::flow::show::Show;
 use crate::github::edges::Edges;
-use crate::notice::{Level, announce};
 use crate::report::{
-    outputs, render_deploy_markdown, render_deploy_text, render_mwaa_markdown, render_mwaa_text, render_plan_markdown,
+    outputs, render_deploy_markdown, render_deploy_outcome, render_mwaa_markdown, render_mwaa_text, render_plan_markdown,
     render_plan_text,
 };
 use crate::workspace::Workspace;
@@ -51,14 +51,8 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
         edges.summary(&render_mwaa_markdown(mwaa))?;
     }
     edges.outputs(&outputs::plan(plan))?;
-    if plan.refusals.is_empty() {
-        Ok(ExitCode::Ok)
-    } else {
-        for refusal in &plan.refusals {
-            announce(Level::Error, &format!("a deploy of this plan would be refused: {refusal}"));
-        }
-        Ok(ErrorKind::Refused.into())
-    }
+    // The rendering holds the refusals (`refused: ...`); the exit code says it.
+    if plan.refusals.is_empty() { Ok(ExitCode::Ok) } else { Ok(ErrorKind::Refused.into()) }
 }
 
 pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
@@ -83,6 +77,7 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
             overwrite_drift: args.overwrite_drift,
             // A laptop deploy of an older commit warns; `ci` refuses it (DeployRequest::new).
             older: OlderCommit::Warn,
+            show: Show::for_cli(args.format == OutputFormat::Text, args.yes),
             ..DeployRequest::new(env, args.dry_run, args.allow_deletes)
         };
         match deploy_one(&runtime, &workspace, &request, &edges) {
@@ -96,7 +91,8 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let rendered = match (args.format, args.branch.is_some()) {
         (OutputFormat::Json, false) => serde_json::to_string_pretty(&reports[0]).expect("reports serialize") + "\n",
         (OutputFormat::Json, true) => serde_json::to_string_pretty(&reports).expect("reports serialize") + "\n",
-        (OutputFormat::Text, _) => reports.iter().map(render_deploy_text).collect(),
+        // The plans were printed before the writes (src/flow/show.rs).
+        (OutputFormat::Text, _) => reports.iter().map(render_deploy_outcome).collect(),
     };
     edges.print(&rendered)?;
     for report in &reports {

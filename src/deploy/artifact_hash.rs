@@ -26,6 +26,11 @@ const RUN_METADATA: &[&str] = &["generated_at", "invocation_id", "invocation_sta
 const RUN_TIMING: &[&str] = &["elapsed_time"];
 const RESULT_TIMING: &[&str] = &["timing", "execution_time", "thread_id"];
 
+/// Fields of run_results.json's `args` (how dbt was invoked) that hold the temporary folders dagship makes for
+/// each run (`--log-path /tmp/dagship-dbt-log-XXXX`, repeated in the whole command line). What the invocation
+/// meant stays in the other fields: `which`, `target`, `vars`, `select`, `exclude`, ...
+const RUN_ARGS: &[&str] = &["log_path", "invocation_command"];
+
 /// A manifest resource's parse time (`created_at`, seconds since the epoch on every node, macro, source, ...):
 /// set on each parse, so it differs on every full parse of unchanged files.
 const RESOURCE_STAMPS: &[&str] = &["created_at"];
@@ -64,6 +69,9 @@ fn strip(artifact: &mut Value) {
         RUN_METADATA.iter().for_each(|field| drop(metadata.remove(*field)));
     }
     RUN_TIMING.iter().for_each(|field| drop(top.remove(*field)));
+    if let Some(args) = top.get_mut("args").and_then(Value::as_object_mut) {
+        RUN_ARGS.iter().for_each(|field| drop(args.remove(*field)));
+    }
     if let Some(results) = top.get_mut("results").and_then(Value::as_array_mut) {
         for result in results.iter_mut().filter_map(Value::as_object_mut) {
             RESULT_TIMING.iter().for_each(|field| drop(result.remove(*field)));
@@ -100,13 +108,15 @@ mod tests {
             "nodes":{"model.shop.a":{"raw_code":"select 1","created_at":1.5,"meta":{"created_at":"kept"}}},
             "disabled":{"model.shop.b":[{"created_at":2.0,"raw_code":"select 2"}]},
             "results":[{"status":"success","timing":[{"started_at":"t"}],"execution_time":0.1,"thread_id":"T-1"}],
-            "elapsed_time":3.2}"#;
+            "elapsed_time":3.2,
+            "args":{"which":"compile","log_path":"/tmp/dagship-dbt-log-a","invocation_command":"dbt compile --log-path /tmp/dagship-dbt-log-a"}}"#;
         let second = r#"{"metadata":{"dbt_version":"1.11","generated_at":"2026-02-02T00:00:00Z","invocation_id":"b",
             "invocation_started_at":"x2","run_started_at":"y2","user_id":"u2"},
             "nodes":{"model.shop.a":{"raw_code":"select 1","created_at":9.5,"meta":{"created_at":"kept"}}},
             "disabled":{"model.shop.b":[{"created_at":7.0,"raw_code":"select 2"}]},
             "results":[{"status":"success","timing":[{"started_at":"t2"}],"execution_time":0.9,"thread_id":"T-2"}],
-            "elapsed_time":1.0}"#;
+            "elapsed_time":1.0,
+            "args":{"which":"compile","log_path":"/tmp/dagship-dbt-log-b","invocation_command":"dbt compile --log-path /tmp/dagship-dbt-log-b"}}"#;
         assert_eq!(hash(first), hash(second));
     }
 

@@ -13,6 +13,7 @@ use crate::notice::{Level, announce};
 use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::random::random_hex;
 use crate::workspace::Workspace;
+use super::show::{Reviewer, Show, refusal};
 
 /// What a plan of one environment needs.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct DeployRequest {
     pub rollback_to: Option<String>,
     /// What an ancestor of the deployed commit gets: a warning, a refusal (`ci`), a notice (a rollback).
     pub older: OlderCommit,
+    /// How the plan is shown before the writes, and whether to ask first (src/flow/show.rs).
+    pub show: Show,
 }
 
 impl DeployRequest {
@@ -66,6 +69,7 @@ impl DeployRequest {
             rollback_to: None,
             // `ci` puts older code back only through a rollback.
             older: OlderCommit::Refuse,
+            show: Show::default(),
         }
     }
 }
@@ -169,16 +173,12 @@ pub fn deploy_one(
         kind: request.kind,
         rollback_to: request.rollback_to.clone(),
         older: request.older,
+        review: Some(Arc::new(Reviewer::new(request.show))),
     };
     let started = std::time::SystemTime::now();
     let report = match runtime.block_on(deploy::deploy(&engine, options)) {
         Ok(report) => report,
-        Err(DeployError::Refused(reasons)) => {
-            for reason in &reasons {
-                announce(Level::Error, &format!("refusing to deploy to {env}: {reason}"));
-            }
-            return Err(DeployError::Refused(reasons).into());
-        }
+        Err(DeployError::Refused(reasons)) => return Err(refusal(env, &reasons)),
         Err(err) => return Err(err.into()),
     };
     if let Some(settings) = &environment.verify
