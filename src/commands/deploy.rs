@@ -11,8 +11,8 @@ use crate::flow::runtime;
 use crate::flow::show::Show;
 use crate::github::edges::Edges;
 use crate::report::{
-    outputs, render_deploy_markdown, render_deploy_outcome, render_mwaa_markdown, render_mwaa_text, render_plan_markdown,
-    render_plan_text,
+    outputs, render_deploy_markdown, render_deploy_outcome, render_mwaa_markdown, render_mwaa_text,
+    render_plan_markdown, render_plan_text,
 };
 use crate::workspace::Workspace;
 

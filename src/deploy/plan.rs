@@ -193,7 +193,8 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
         if rules.protected.protects(key) || excluded {
             phase.kept.push(key.to_string());
         } else {
-            let deletion = Change { key: key.to_string(), size: object.size, md5: object.md5, content: None, local: None };
+            let deletion =
+                Change { key: key.to_string(), size: object.size, md5: object.md5, content: None, local: None };
             phase.deletions.push(deletion);
         }
     }

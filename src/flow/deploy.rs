@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::engine_request;
+use super::show::{Reviewer, Show, refusal};
 use crate::dbt::{self, ArtifactsMode, Settings};
 use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, OlderCommit, Plan, Request, ledger};
 use crate::error::{Error, Result};
@@ -13,7 +14,6 @@ use crate::notice::{Level, announce};
 use crate::platform::mwaa::{MwaaReport, MwaaStep};
 use crate::random::random_hex;
 use crate::workspace::Workspace;
-use super::show::{Reviewer, Show, refusal};
 
 /// What a plan of one environment needs.
 #[derive(Debug, Clone)]
