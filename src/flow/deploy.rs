@@ -85,6 +85,9 @@ pub fn plan(runtime: &tokio::runtime::Runtime, workspace: &Workspace, request: &
     let env = request.environment.as_str();
     let source = deploy::stage_source(&workspace.root, &workspace.config, env, None)?;
     let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, false)?;
+    if request.dbt_artifacts.is_none() {
+        super::show::say_dbt_state_left_out(&workspace.config, env);
+    }
     let mut engine = engine_request(workspace, env, request.allow_deletes)?;
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(&source);

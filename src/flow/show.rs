@@ -141,3 +141,18 @@ pub fn refusal(environment: &str, reasons: &[String]) -> crate::error::Error {
     };
     crate::error::Error::Refused(text)
 }
+
+/// A plan without the dbt state phase says so, where a deploy would publish it: otherwise a plan of 13 uploads
+/// meets a deploy of 17 with no word why.
+pub fn say_dbt_state_left_out(config: &crate::config::Config, environment: &str) {
+    let publishes = config.environments.get(environment).is_some_and(|settings| settings.dbt_target.is_some());
+    if let (true, Some(prefix)) = (publishes, crate::deploy::dbt_state_prefix(config)) {
+        crate::notice::announce(
+            crate::notice::Level::Notice,
+            &format!(
+                "this plan leaves out the dbt state phase (`{prefix}`), which a deploy builds with dbt and \
+                 publishes: `--dbt-artifacts build` (runs dbt) or `existing` (the target folder) plans it too"
+            ),
+        );
+    }
+}
