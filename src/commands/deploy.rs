@@ -10,6 +10,7 @@ use crate::flow::deploy::{self as stage, DeployRequest, PlanRequest, announce_ch
 use crate::flow::runtime;
 use crate::flow::show::Show;
 use crate::github::edges::Edges;
+use crate::notice::{Level, announce};
 use crate::report::{
     outputs, render_deploy_markdown, render_deploy_outcome, render_mwaa_markdown, render_mwaa_text,
     render_plan_markdown, render_plan_text,
@@ -51,8 +52,16 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
         edges.summary(&render_mwaa_markdown(mwaa))?;
     }
     edges.outputs(&outputs::plan(plan))?;
-    // The rendering holds the refusals (`refused: ...`); the exit code says it.
-    if plan.refusals.is_empty() { Ok(ExitCode::Ok) } else { Ok(ErrorKind::Refused.into()) }
+    // The refusals are said once, here, on stderr (the text rendering leaves them out; JSON and the step
+    // summary carry them as data).
+    if plan.refusals.is_empty() {
+        Ok(ExitCode::Ok)
+    } else {
+        for refusal in &plan.refusals {
+            announce(Level::Error, &format!("a deploy of this plan would be refused: {refusal}"));
+        }
+        Ok(ErrorKind::Refused.into())
+    }
 }
 
 pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
