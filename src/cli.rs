@@ -283,6 +283,10 @@ pub struct DeployArgs {
     /// Replace DAGs and plugins edited in the bucket since the last deploy (`dagship drift`) instead of refusing.
     #[arg(long)]
     pub overwrite_drift: bool,
+    /// Do not ask before deleting: on a terminal (outside CI) a deploy whose plan deletes objects asks
+    /// first, and anything but `y` stops it with exit code 3, nothing written.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -322,6 +326,10 @@ pub struct RollbackArgs {
     /// How long to wait for another deploy's lock (default: `deploy.lock_timeout`).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+    /// Do not ask before deleting: on a terminal (outside CI) a deploy whose plan deletes objects asks
+    /// first, and anything but `y` stops it with exit code 3, nothing written.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// How to print the result: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

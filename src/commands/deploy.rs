@@ -8,11 +8,12 @@ use crate::error_kind::ErrorKind;
 use crate::exit_code::ExitCode;
 use crate::flow::deploy::{self as stage, DeployRequest, PlanRequest, announce_chain_stop, deploy_one};
 use crate::flow::runtime;
+use crate::flow::show::Show;
 use crate::github::edges::Edges;
 use crate::notice::{Level, announce};
 use crate::report::{
-    outputs, render_deploy_markdown, render_deploy_text, render_mwaa_markdown, render_mwaa_text, render_plan_markdown,
-    render_plan_text,
+    outputs, render_deploy_markdown, render_deploy_outcome, render_mwaa_markdown, render_mwaa_text,
+    render_plan_markdown, render_plan_text,
 };
 use crate::workspace::Workspace;
 
@@ -52,6 +53,8 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> Result<ExitCode> {
         edges.summary(&render_mwaa_markdown(mwaa))?;
     }
     edges.outputs(&outputs::plan(plan))?;
+    // The refusals are said once, here, on stderr (the text rendering leaves them out; JSON and the step
+    // summary carry them as data).
     if plan.refusals.is_empty() {
         Ok(ExitCode::Ok)
     } else {
@@ -85,6 +88,7 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
             dbt_target: args.target.clone(),
             // A laptop deploy of an older commit warns; `ci` refuses it (DeployRequest::new).
             older: OlderCommit::Warn,
+            show: Show::for_cli(args.format == OutputFormat::Text, args.yes),
             ..DeployRequest::new(env, args.dry_run, args.allow_deletes)
         };
         match deploy_one(&runtime, &workspace, &request, &edges) {
@@ -98,7 +102,8 @@ pub fn deploy(cli: &Cli, args: &DeployArgs) -> Result<ExitCode> {
     let rendered = match (args.format, args.branch.is_some()) {
         (OutputFormat::Json, false) => serde_json::to_string_pretty(&reports[0]).expect("reports serialize") + "\n",
         (OutputFormat::Json, true) => serde_json::to_string_pretty(&reports).expect("reports serialize") + "\n",
-        (OutputFormat::Text, _) => reports.iter().map(render_deploy_text).collect(),
+        // The plans were printed before the writes (src/flow/show.rs).
+        (OutputFormat::Text, _) => reports.iter().map(render_deploy_outcome).collect(),
     };
     edges.print(&rendered)?;
     for report in &reports {

@@ -8,7 +8,7 @@ use crate::flow::history::{self as stage, RollbackRequest};
 use crate::flow::runtime;
 use crate::github::edges::Edges;
 use crate::report::{
-    history_json, outputs, render_deploy_markdown, render_deploy_text, render_drift_markdown, render_drift_text,
+    history_json, outputs, render_deploy_markdown, render_deploy_outcome, render_drift_markdown, render_drift_text,
     render_history_markdown, render_history_text, render_status_markdown, render_status_text,
 };
 use crate::workspace::Workspace;
@@ -35,12 +35,14 @@ pub fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<ExitCode> {
         allow_deletes: args.allow_deletes,
         overwrite_drift: args.overwrite_drift,
         lock_timeout: args.lock_timeout,
+        show: crate::flow::show::Show::for_cli(args.format == OutputFormat::Text, args.yes),
     };
     let edges = Edges::from_env();
     let report = stage::rollback(&runtime()?, &workspace, &request, &edges)?;
     edges.print(&match args.format {
         OutputFormat::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",
-        OutputFormat::Text => render_deploy_text(&report),
+        // The plan was printed before the writes (src/flow/show.rs).
+        OutputFormat::Text => render_deploy_outcome(&report),
     })?;
     edges.summary(&render_deploy_markdown(&report))?;
     edges.outputs(&outputs::deploys(std::slice::from_ref(&report)))?;

@@ -21,7 +21,7 @@ pub use logs::{LogFacts, PartialParse};
 pub use preflight::{Preflight, check as preflight, profiles_file};
 pub use publish::{ArtifactsMode, stage_for_deploy};
 pub use settings::Settings;
-pub use state::{Downloaded, PARSE_CACHE_DIR, StateSource, download};
+pub use state::{Downloaded, PARSE_CACHE_DIR, PARSE_CACHE_FILE, PARSE_CACHE_META, StateSource, download};
 
 use crate::error_kind::ErrorKind;
 use crate::store::StoreError;

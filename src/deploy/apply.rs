@@ -143,7 +143,13 @@ async fn upload(
     progress.file_done(change.size);
     Ok((
         change.key.clone(),
-        ObjectRecord { md5, size: change.size, version: stored.version, version_id: stored.version_id },
+        ObjectRecord {
+            md5,
+            size: change.size,
+            version: stored.version,
+            version_id: stored.version_id,
+            content: change.content,
+        },
     ))
 }
 

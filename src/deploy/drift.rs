@@ -171,6 +171,7 @@ mod tests {
             size: content.len() as u64,
             version: version.into(),
             version_id: None,
+            content: None,
         }
     }
 

@@ -19,6 +19,10 @@ pub struct ObjectRecord {
     /// [`crate::store::ObjectMeta::version_id`]): what a rollback restores from when the commit is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// A dbt artifact's stamp-free hash (src/deploy/artifact_hash.rs): a rebuild of the same commit, differing
+    /// only in its run's stamps, compares equal to this object without downloading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Md5>,
 }
 
 pub const MARKER_KEY: &str = ".dagship/last-deploy.json";

@@ -1,6 +1,7 @@
 //! The deploy engine: plan by content, refuse what is unsafe, lock the environment, apply in ordered
 //! phases, record a marker. `plan` never writes; `deploy` writes only when every safety check passes.
 mod apply;
+mod artifact_hash;
 mod commit_source;
 mod drift;
 mod drifted;
@@ -17,6 +18,7 @@ mod older;
 mod plan;
 mod record;
 mod restore;
+mod review;
 mod safety;
 mod source;
 
@@ -33,7 +35,8 @@ pub use lock::{Holder, LOCK_KEY, LockPolicy, now_seconds};
 pub use marker::ObjectRecord;
 pub use marker::{MARKER_KEY, Marker};
 pub use plan::{Change, LastDeploy, PhasePlan, Plan, Summary};
-pub use safety::delete_limit;
+pub use review::Review;
+pub use safety::{delete_limit, listed};
 
 use crate::config::{Config, Environment};
 use crate::error_kind::ErrorKind;
@@ -299,7 +302,11 @@ fn read_trees(
     mappings
         .iter()
         .map(|mapping| match &mapping.staged {
-            Some(staged) => source::read_tree(staged, ""),
+            Some(staged) => {
+                let mut tree = source::read_tree(staged, "")?;
+                artifact_hash::add_content_hashes(&mut tree.files);
+                Ok(tree)
+            }
             None => {
                 let folder = commit_source::normalize(&mapping.source);
                 let mut tree = source::read_tree(root, &folder)?;
@@ -325,6 +332,8 @@ pub struct DeployOptions {
     pub rollback_to: Option<String>,
     /// What to do when the commit is an ancestor of the deployed one.
     pub older: OlderCommit,
+    /// Shown the plan before the first write (and asked again if the plan under the lock differs).
+    pub review: Option<Arc<dyn Review>>,
 }
 
 /// Deploying an ancestor of the deployed commit puts older code in place.
@@ -373,6 +382,14 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     if !prepared.plan.refusals.is_empty() {
         return Err(DeployError::Refused(prepared.plan.refusals));
     }
+    if !options.dry_run
+        && let Some(refusal) = older::check_older(&prepared.plan, options.older)
+    {
+        return Err(DeployError::Refused(vec![refusal]));
+    }
+    if let Some(review) = &options.review {
+        review.before_writes(&prepared.plan, options.dry_run)?;
+    }
     if options.dry_run {
         let mwaa = match &options.mwaa {
             Some(mwaa) => Some(mwaa.apply(true).await?),
@@ -381,9 +398,6 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
         let mut report = report(request, prepared.plan, true, false, commit, Vec::new(), None);
         report.mwaa = mwaa;
         return Ok(report);
-    }
-    if let Some(refusal) = older::check_older(&prepared.plan, options.older) {
-        return Err(DeployError::Refused(vec![refusal]));
     }
     let started = std::time::Instant::now();
 
@@ -394,7 +408,7 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let lease = lease::Lease::start(store.clone(), &lock, request.environment, options.lock.ttl);
     let guarded: Arc<dyn Store> = Arc::new(guard::GuardedStore::new(store.clone(), lease.clone()));
     let writing = crate::cancel::Writing::start();
-    let result = deploy_locked(request, guarded.clone(), &options, &commit, started).await;
+    let result = deploy_locked(request, guarded.clone(), &options, &prepared.plan, started).await;
     if let Err(err) = &result {
         record::record_stop(guarded.as_ref(), request, &options, prepared.marker.as_ref(), err, started).await;
     }
@@ -430,12 +444,18 @@ async fn deploy_locked(
     request: &Request<'_>,
     store: Arc<dyn Store>,
     options: &DeployOptions,
-    commit: &str,
+    shown: &Plan,
     started: std::time::Instant,
 ) -> Result<Locked, DeployError> {
+    let commit = options.holder.commit.as_str();
     let prepared = prepare_with(request, store.clone()).await?;
     if !prepared.plan.refusals.is_empty() {
         return Err(DeployError::Refused(prepared.plan.refusals));
+    }
+    if let Some(review) = &options.review
+        && review::writes(shown) != review::writes(&prepared.plan)
+    {
+        review.replanned(&prepared.plan)?;
     }
     // MWAA's files and update go before the DAGs (which may import the new plugins). They are compared with
     // what the environment runs on every deploy, so an update that failed last time is retried.

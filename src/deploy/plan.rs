@@ -19,6 +19,9 @@ pub struct Change {
     pub size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub md5: Option<Md5>,
+    /// A dbt artifact's stamp-free hash, recorded with the object once written (`ObjectRecord::content`).
+    #[serde(skip)]
+    pub content: Option<Md5>,
     /// The local file to upload (none for deletions).
     #[serde(skip)]
     pub local: Option<PathBuf>,
@@ -154,7 +157,13 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
             phase.protected_skipped.push(key);
             continue;
         }
-        let change = Change { key: key.clone(), size: file.size, md5: Some(file.md5), local: Some(file.path.clone()) };
+        let change = Change {
+            key: key.clone(),
+            size: file.size,
+            md5: Some(file.md5),
+            content: file.content,
+            local: Some(file.path.clone()),
+        };
         match remote.get(key.as_str()) {
             None => phase.uploads.push(change),
             Some(object) => match remote_md5(object, rules.marker) {
@@ -165,10 +174,17 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
                         size: object.size,
                         version: object.version.clone(),
                         version_id: version_id(object, rules.marker),
+                        content: file.content,
                     };
                     phase.unchanged_objects.push((key, record));
                 }
-                _ => phase.replacements.push(change),
+                _ => match same_content(object, file.content, rules.marker) {
+                    Some(record) => {
+                        phase.unchanged += 1;
+                        phase.unchanged_objects.push((key, record));
+                    }
+                    None => phase.replacements.push(change),
+                },
             },
         }
     }
@@ -182,7 +198,9 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
         if rules.protected.protects(key) || excluded {
             phase.kept.push(key.to_string());
         } else {
-            phase.deletions.push(Change { key: key.to_string(), size: object.size, md5: object.md5, local: None });
+            let deletion =
+                Change { key: key.to_string(), size: object.size, md5: object.md5, content: None, local: None };
+            phase.deletions.push(deletion);
         }
     }
     phase
@@ -201,12 +219,20 @@ fn remote_md5(object: &ObjectMeta, marker: Option<&Marker>) -> Option<Md5> {
 /// The kept version an unchanged object is: the listing's (GCS generation), else the marker's record of this
 /// very object (S3 listings carry no VersionId).
 fn version_id(object: &ObjectMeta, marker: Option<&Marker>) -> Option<String> {
-    object.version_id.clone().or_else(|| {
-        marker
-            .and_then(|marker| marker.objects.get(&object.key))
-            .filter(|record| record.version == object.version && record.size == object.size)
-            .and_then(|record| record.version_id.clone())
-    })
+    object.version_id.clone().or_else(|| recorded(object, marker).and_then(|record| record.version_id.clone()))
+}
+
+/// The marker's record of `object`, when the marker recorded this very version with the same stamp-free hash as
+/// the local file's: a dbt artifact rebuilt from the same project, differing only in its run's stamps, which the
+/// bucket keeps (see `artifact_hash`). A version the marker did not record (drift, a hand edit) never matches.
+fn same_content(object: &ObjectMeta, content: Option<Md5>, marker: Option<&Marker>) -> Option<ObjectRecord> {
+    let content = content?;
+    recorded(object, marker).filter(|record| record.content == Some(content)).cloned()
+}
+
+/// The marker's record of this very version of `object` (same version and size), if the marker has one.
+fn recorded<'a>(object: &ObjectMeta, marker: Option<&'a Marker>) -> Option<&'a ObjectRecord> {
+    marker?.objects.get(&object.key).filter(|record| record.version == object.version && record.size == object.size)
 }
 
 pub fn summarize(phases: &[PhasePlan]) -> Summary {

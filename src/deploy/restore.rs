@@ -120,6 +120,7 @@ mod tests {
                     size: request.size,
                     version: meta.version,
                     version_id: meta.version_id,
+                    content: None,
                 },
             );
         }

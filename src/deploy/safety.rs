@@ -17,9 +17,11 @@ pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Opti
                 (true, excluded) => format!("holds only excluded files ({excluded})"),
             };
             reasons.push(format!(
-                "the source folder `{}` {state}: deploying would delete {deletions} object(s) under `{}`. \
+                "the source folder `{}` {state}: deploying would delete {deletions} object(s) under `{}` ({}). \
                  Check the folder's path in dagship.yml and that the commit has the files",
-                phase.source, phase.prefix
+                phase.source,
+                phase.prefix,
+                deleted_keys(phase)
             ));
             continue;
         }
@@ -32,15 +34,32 @@ pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Opti
                 }
             };
             reasons.push(format!(
-                "the {} mapping (`{}` -> `{}`) deletes {deletions} object(s), over `deploy.max_delete` ({rule}). \
-                 Review the deletions (`dagship plan`), then rerun with --allow-deletes {total}",
+                "the {} mapping (`{}` -> `{}`) deletes {deletions} object(s), over `deploy.max_delete` ({rule}): \
+                 {}. Review the deletions (`dagship plan`), then rerun with --allow-deletes {total}",
                 phase.phase.name(),
                 phase.source,
-                phase.prefix
+                phase.prefix,
+                deleted_keys(phase)
             ));
         }
     }
     reasons
+}
+
+/// The keys a phase deletes, for its refusal: a refusal names what it refused, not only how many.
+fn deleted_keys(phase: &PhasePlan) -> String {
+    listed(&phase.deletions.iter().map(|change| format!("`{}`", change.key)).collect::<Vec<_>>())
+}
+
+/// The first few of `items`, comma-separated, then "and N more": enough to see what a refusal is about without
+/// flooding the log (`dagship plan` lists them all).
+pub fn listed(items: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut listed = items.iter().take(SHOWN).map(|item| crate::notice::escape_controls(item)).collect::<Vec<_>>();
+    if items.len() > SHOWN {
+        listed.push(format!("and {} more", items.len() - SHOWN));
+    }
+    listed.join(", ")
 }
 
 /// Uploads whose key a backend would refuse (control characters, empty or dot parts): refused before anything
@@ -63,11 +82,7 @@ pub fn dirty_refusal(uncommitted: &[String], commit: &str) -> Option<String> {
     if uncommitted.is_empty() {
         return None;
     }
-    const SHOWN: usize = 10;
-    let mut listed = uncommitted.iter().take(SHOWN).map(|path| format!("`{path}`")).collect::<Vec<_>>().join(", ");
-    if uncommitted.len() > SHOWN {
-        listed.push_str(&format!(" and {} more", uncommitted.len() - SHOWN));
-    }
+    let listed = listed(&uncommitted.iter().map(|path| format!("`{path}`")).collect::<Vec<_>>());
     Some(format!(
         "{} tracked file(s) under the deployed folders differ from commit {} in the work tree ({listed}); dagship \
          deploys commits, not work trees. Commit or stash the changes, or pass --allow-dirty to deploy commit {} \
@@ -113,7 +128,7 @@ mod tests {
 
     #[test]
     fn object_names_over_1024_bytes_are_refused() {
-        let change = |key: String| super::super::plan::Change { key, size: 1, md5: None, local: None };
+        let change = |key: String| super::super::plan::Change { key, size: 1, md5: None, content: None, local: None };
         let mut phase = phase(0, 0, 2);
         phase.uploads = vec![change(format!("dags/{}", "a".repeat(1000))), change("dags/ok.py".into())];
         assert!(key_length_refusals(std::slice::from_ref(&phase), "").is_empty(), "1,005 bytes fit");
@@ -127,6 +142,7 @@ mod tests {
             key: format!("dags/{index}.py"),
             size: 1,
             md5: None,
+            content: None,
             local: None,
         };
         PhasePlan {

@@ -13,6 +13,8 @@ pub struct LocalFile {
     pub path: PathBuf,
     pub size: u64,
     pub md5: Md5,
+    /// The stamp-free hash of a dbt artifact (`artifact_hash`); None for every other file.
+    pub content: Option<Md5>,
 }
 
 /// The files of one folder, keyed by their path relative to it (`/`-separated), and the count excluded.
@@ -89,7 +91,7 @@ fn hash_all(found: Vec<(String, PathBuf)>) -> Result<BTreeMap<String, LocalFile>
                         .map(|(relative, path)| {
                             let (md5, size) = Md5::of_file(path)
                                 .map_err(|err| DeployError::Input(format!("{}: {err}", path.display())))?;
-                            Ok((relative.clone(), LocalFile { path: path.clone(), size, md5 }))
+                            Ok((relative.clone(), LocalFile { path: path.clone(), size, md5, content: None }))
                         })
                         .collect()
                 })

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::engine_request;
+use super::show::{Reviewer, Show, refusal};
 use crate::dbt::{self, ArtifactsMode, Settings};
 use crate::deploy::{self, DeployError, DeployReport, Holder, LockPolicy, OlderCommit, Plan, Request, ledger};
 use crate::error::{Error, Result};
@@ -51,6 +52,8 @@ pub struct DeployRequest {
     pub rollback_to: Option<String>,
     /// What an ancestor of the deployed commit gets: a warning, a refusal (`ci`), a notice (a rollback).
     pub older: OlderCommit,
+    /// How the plan is shown before the writes, and whether to ask first (src/flow/show.rs).
+    pub show: Show,
 }
 
 impl DeployRequest {
@@ -71,6 +74,7 @@ impl DeployRequest {
             rollback_to: None,
             // `ci` puts older code back only through a rollback.
             older: OlderCommit::Refuse,
+            show: Show::default(),
         }
     }
 }
@@ -86,6 +90,9 @@ pub fn plan(runtime: &tokio::runtime::Runtime, workspace: &Workspace, request: &
     let env = request.environment.as_str();
     let source = deploy::stage_source(&workspace.root, &workspace.config, env, None)?;
     let staged = stage_dbt(runtime, workspace, env, request.dbt_artifacts, false, request.dbt_target.as_deref())?;
+    if request.dbt_artifacts.is_none() {
+        super::show::say_dbt_state_left_out(&workspace.config, env);
+    }
     let mut engine = engine_request(workspace, env, request.allow_deletes)?;
     engine.dbt_state = staged.as_ref().map(|staged| staged.path());
     engine.source = Some(&source);
@@ -189,16 +196,12 @@ pub fn deploy_staged(
         kind: request.kind,
         rollback_to: request.rollback_to.clone(),
         older: request.older,
+        review: Some(Arc::new(Reviewer::new(request.show))),
     };
     let started = std::time::SystemTime::now();
     let report = match runtime.block_on(deploy::deploy(&engine, options)) {
         Ok(report) => report,
-        Err(DeployError::Refused(reasons)) => {
-            for reason in &reasons {
-                announce(Level::Error, &format!("refusing to deploy to {env}: {reason}"));
-            }
-            return Err(DeployError::Refused(reasons).into());
-        }
+        Err(DeployError::Refused(reasons)) => return Err(refusal(env, &reasons)),
         Err(err) => return Err(err.into()),
     };
     if let Some(settings) = &environment.verify

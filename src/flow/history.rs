@@ -22,6 +22,8 @@ pub struct RollbackRequest {
     pub allow_deletes: Option<usize>,
     pub overwrite_drift: bool,
     pub lock_timeout: Option<std::time::Duration>,
+    /// How the plan is shown before the writes, and whether to ask first.
+    pub show: super::show::Show,
 }
 
 /// The environment's newest `limit` ledger records, newest first.
@@ -95,6 +97,7 @@ pub fn rollback(
         kind: ledger::Kind::Rollback,
         rollback_to: Some(target.id.clone()),
         older: OlderCommit::Rollback,
+        show: request.show,
     };
     let source = if from_versions {
         announce(

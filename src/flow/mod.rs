@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod detect;
 pub mod history;
 pub mod impact;
+pub mod show;
 pub mod verify;
 
 use crate::deploy::Request;

@@ -3,8 +3,15 @@
 use super::{render_mwaa_markdown, render_mwaa_text, render_plan_markdown, render_plan_text};
 use crate::deploy::DeployReport;
 
+/// The plan, then what the deploy did.
 pub fn render_deploy_text(report: &DeployReport) -> String {
-    let mut text = render_plan_text(&report.plan);
+    render_plan_text(&report.plan) + &render_deploy_outcome(report)
+}
+
+/// What the deploy did, without its plan: a deploy prints its plan before the writes (src/flow/show.rs), and
+/// this after them.
+pub fn render_deploy_outcome(report: &DeployReport) -> String {
+    let mut text = String::new();
     if report.dry_run {
         text.push_str("dry run: nothing written\n");
     } else if report.up_to_date {

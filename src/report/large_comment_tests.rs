@@ -124,7 +124,7 @@ fn dag_files() -> Vec<DagFile> {
 }
 /// The deploy: every selected model's file replaced, the deleted ones deleted, dbt's state replaced.
 fn plan(compile: &CompileReport) -> Plan {
-    let change = |key: String| Change { key, size: 100, md5: None, local: None };
+    let change = |key: String| Change { key, size: 100, md5: None, local: None, content: None };
     let phase = |phase, prefix: &str, replacements: Vec<Change>, deletions: Vec<Change>| PhasePlan {
         phase,
         source: "orchestration/dags".into(),

@@ -21,7 +21,7 @@ mod text;
 pub use dag_diff::render_dag_diff_markdown;
 pub use dags::{render_dags_markdown, render_dags_text};
 pub use dbt::{EXPLODED_HINT, describe_state, render_compile_markdown, render_compile_text};
-pub use deploy::{render_deploy_markdown, render_deploy_text};
+pub use deploy::{render_deploy_markdown, render_deploy_outcome, render_deploy_text};
 pub use doctor::render_doctor_text;
 pub use history::{
     EnvironmentStatus, history_json, render_drift_markdown, render_drift_text, render_history_markdown,

@@ -69,9 +69,7 @@ pub fn render_plan_text(plan: &Plan) -> String {
             let _ = writeln!(text, "  {} {}", drift_kind_name(object.kind), escape_controls(&object.key));
         }
     }
-    for refusal in &plan.refusals {
-        let _ = writeln!(text, "refused: {refusal}");
-    }
+    // Refusals are not rendered here: `plan` says them on stderr and a refused deploy as its error, once each.
     text
 }
 

@@ -39,6 +39,7 @@ mod properties;
 mod release;
 mod request_timeouts;
 mod secrets;
+mod show_then_act;
 mod store_conformance;
 mod strict_config;
 mod verify;

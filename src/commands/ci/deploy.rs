@@ -11,7 +11,7 @@ use crate::github::edges::Edges;
 use crate::github::event::RunContext;
 use crate::notice::{Level, announce};
 use crate::report::outputs::{self, Outputs};
-use crate::report::{render_deploy_markdown, render_deploy_text, render_detect_markdown};
+use crate::report::{render_deploy_markdown, render_deploy_outcome, render_detect_markdown};
 use crate::workspace::Workspace;
 
 /// What to deploy, decided by `ci` from the event.
@@ -64,13 +64,13 @@ fn deploy_all(
         }
         match result {
             Ok(report) => {
-                edges.print(&render_deploy_text(&report))?;
+                edges.print(&render_deploy_outcome(&report))?;
                 edges.summary(&render_deploy_markdown(&report))?;
                 reports.push(report);
             }
             // Written, then the verify failed: the outputs say what was deployed, the exit says the failure.
             Err(Error::AfterDeploy { report, source }) => {
-                edges.print(&render_deploy_text(&report))?;
+                edges.print(&render_deploy_outcome(&report))?;
                 edges.summary(&render_deploy_markdown(&report))?;
                 reports.push(*report);
                 announce_chain_stop(environment, &plan.environments[position + 1..]);

@@ -19,7 +19,7 @@ use crate::github::api::GitHubApi;
 use crate::github::edges::Edges;
 use crate::github::event::{self, RunContext};
 use crate::notice::{Level, announce, mask};
-use crate::report::{outputs, render_deploy_markdown, render_deploy_text, render_detect_markdown};
+use crate::report::{outputs, render_deploy_markdown, render_deploy_outcome, render_detect_markdown};
 use crate::workspace::Workspace;
 
 pub fn run(cli: &Cli) -> Result<ExitCode> {
@@ -90,9 +90,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 allow_deletes: context.inputs.allow_deletes,
                 overwrite_drift: false,
                 lock_timeout: None,
+                show: Default::default(),
             };
             let report = crate::flow::history::rollback(&runtime, &workspace, &request, &edges)?;
-            edges.print(&render_deploy_text(&report))?;
+            edges.print(&render_deploy_outcome(&report))?;
             edges.summary(&render_deploy_markdown(&report))?;
             edges.outputs(&with_mode(outputs::deploys(std::slice::from_ref(&report)), mode))?;
             Ok(ExitCode::Ok)
