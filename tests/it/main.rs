@@ -32,6 +32,7 @@ mod mwaa;
 mod properties;
 mod release;
 mod request_timeouts;
+mod resync;
 mod secrets;
 mod store_conformance;
 mod strict_config;
