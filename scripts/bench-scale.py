@@ -37,7 +37,7 @@ def make_repo(repo: Path, files: int, bucket_url: str) -> None:
         if index % 1000 == 0:
             folder.mkdir(parents=True)
         (folder / f"file_{index:06d}.csv").write_text(f"id,value\n{index},{'v' * (100 + index % 200)}\n")
-    platform = "mwaa" if bucket_url.startswith("s3://") else "composer"
+    platform = {"s3": "mwaa", "gs": "composer"}.get(bucket_url.split(":")[0], "local")
     (repo / "dagship.yml").write_text(
         f"dags_dir: dags\ndata_dir: data\nenvironments:\n  bench: {{ platform: {platform}, bucket: \"{bucket_url}\" }}\n")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "data"]):
