@@ -47,13 +47,27 @@ pub struct StagedSource {
     pub dirty: Vec<String>,
     /// Files under the deployed paths that git does not track: never deployed.
     pub untracked: Vec<String>,
+    /// The git blob each staged file holds verbatim, by its path in the repository. A file's content is then a
+    /// function of its blob id (`git cat-file` writes the blob's bytes as they are: no smudge or end-of-line
+    /// filter, nothing from the work tree), so the MD5 a past deploy computed for a blob id holds forever
+    /// (src/deploy/blob_cache.rs). Git LFS files are left out: their bytes come from the work tree.
+    pub blobs: HashMap<String, String>,
 }
 
 impl StagedSource {
     /// Files staged some other way than from git (a ledger record's object versions, src/deploy/restore.rs):
     /// the commit they are, with no work-tree comparison (the commit is not checked out).
     pub(super) fn from_dir(commit: String, dir: tempfile::TempDir, excludes: Arc<Excludes>) -> StagedSource {
-        StagedSource { commit, dir, excludes, excluded: BTreeMap::new(), dirty: Vec::new(), untracked: Vec::new() }
+        // No blob ids: nothing here came from git, so every file is hashed.
+        StagedSource {
+            commit,
+            dir,
+            excludes,
+            excluded: BTreeMap::new(),
+            dirty: Vec::new(),
+            untracked: Vec::new(),
+            blobs: HashMap::new(),
+        }
     }
 
     /// The staging folder: the repository's layout, holding only the commit's deployable files.
@@ -86,7 +100,8 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
         .prefix("dagship-source-")
         .tempdir()
         .map_err(|err| DeployError::Input(format!("cannot make a staging folder: {err}")))?;
-    let mut writer = Stager { git: &git, root: dir.path(), work_tree: spec.repo_root, wanted: Vec::new() };
+    let mut writer =
+        Stager { git: &git, root: dir.path(), work_tree: spec.repo_root, wanted: Vec::new(), blobs: HashMap::new() };
 
     // The exclude file and dbt_project.yml come from the commit too: they decide what is deployed.
     if let Some(exclude_from) = spec.exclude_from {
@@ -155,7 +170,8 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
     } else {
         (Vec::new(), Vec::new())
     };
-    Ok(StagedSource { commit, dir, excludes, excluded, dirty, untracked })
+    let blobs = writer.blobs;
+    Ok(StagedSource { commit, dir, excludes, excluded, dirty, untracked, blobs })
 }
 
 fn git_error(err: crate::git::GitError) -> DeployError {
@@ -356,6 +372,8 @@ struct Stager<'a> {
     work_tree: &'a Path,
     /// (path in the repository, blob id) still to write.
     wanted: Vec<(String, String)>,
+    /// The blob each written file holds verbatim, by path (see [`StagedSource::blobs`]).
+    blobs: HashMap<String, String>,
 }
 
 impl Stager<'_> {
@@ -374,6 +392,7 @@ impl Stager<'_> {
         }
         let oids: Vec<String> = by_oid.keys().map(|oid| oid.to_string()).collect();
         let mut lfs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let mut verbatim: Vec<(String, String)> = Vec::new();
         self.git
             .read_blobs(&oids, |oid, body| {
                 let mut bytes = Vec::new();
@@ -384,6 +403,7 @@ impl Stager<'_> {
                         continue;
                     }
                     write_file(&self.root.join(path), &bytes)?;
+                    verbatim.push((path.to_string_lossy().into_owned(), oid.to_string()));
                 }
                 Ok(())
             })
@@ -391,6 +411,7 @@ impl Stager<'_> {
         for (path, pointer) in lfs {
             self.stage_lfs(&path, &pointer)?;
         }
+        self.blobs.extend(verbatim);
         Ok(())
     }
 

@@ -38,6 +38,10 @@ pub struct Marker {
     /// The ledger record of this deploy (src/deploy/ledger.rs); absent in markers written before the ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_id: Option<String>,
+    /// The digest of every git blob this deploy's files hold (src/deploy/blob_cache.rs): the next deploy reads
+    /// only the files whose blob is not here. Absent in markers written before it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub blobs: super::blob_cache::BlobDigests,
 }
 
 /// Reads the marker. A marker that does not parse is ignored with a warning: it only ever saves work.

@@ -2,6 +2,7 @@
 //! phases, record a marker. `plan` never writes; `deploy` writes only when every safety check passes.
 mod apply;
 mod artifact_hash;
+mod blob_cache;
 mod commit_source;
 mod drift;
 mod drifted;
@@ -145,21 +146,34 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
     let owned_prefixes = layout::owned_prefixes(request.config, &mappings);
     let protected = Protected::new(&request.config.deploy.protect)?;
 
-    // Hash the staged trees on blocking threads while the bucket is listed.
-    let trees = {
-        let (root, mappings, excluded) = (source.root().to_path_buf(), mappings.clone(), source.excluded.clone());
-        tokio::task::spawn_blocking(move || read_trees(&root, &mappings, &excluded))
+    // The marker first (one read), then the staged trees hashed on blocking threads (skipping the blobs the
+    // marker has digests for) while the bucket is still being listed.
+    let marker_and_trees = async {
+        let marker = marker::read(store.as_ref()).await?;
+        let digests = marker.as_ref().map(|marker| marker.blobs.clone()).unwrap_or_default();
+        let (root, mappings, blobs) = (source.root().to_path_buf(), mappings.clone(), source.blobs.clone());
+        let excluded = source.excluded.clone();
+        let trees = tokio::task::spawn_blocking(move || {
+            let known = blob_cache::Known { blobs: &blobs, digests: &digests };
+            read_trees(&root, &mappings, &excluded, &known)
+        })
+        .await
+        .map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
+        Ok::<_, DeployError>((marker, trees))
     };
-    let listings = futures::future::try_join_all(mappings.iter().map(|mapping| store.list(&mapping.prefix)));
-    let (marker, listings, last_record, intents) = futures::future::try_join4(
-        marker::read(store.as_ref()),
+    let listings = async {
+        futures::future::try_join_all(mappings.iter().map(|mapping| store.list(&mapping.prefix)))
+            .await
+            .map_err(DeployError::from)
+    };
+    let ((marker, trees), listings, last_record, intents) = futures::future::try_join4(
+        marker_and_trees,
         listings,
-        ledger::last_deployed(store.as_ref()),
-        ledger::intents(store.as_ref()),
+        async { ledger::last_deployed(store.as_ref()).await.map_err(DeployError::from) },
+        async { ledger::intents(store.as_ref()).await.map_err(DeployError::from) },
     )
     .await?;
-    let trees =
-        trees.await.map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
+    let blobs = source::blob_digests(&trees);
 
     let rules = plan::Rules {
         owned_prefixes: &owned_prefixes,
@@ -211,6 +225,7 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         refusals,
         drift,
         older_than_deployed: older::older_than(request.repo_root, marker.as_ref(), &source.commit),
+        blobs,
     };
     let intents = intents.into_iter().map(|(key, _)| key).collect();
     Ok(Prepared { store, plan, marker, intents })
@@ -298,18 +313,19 @@ fn read_trees(
     root: &Path,
     mappings: &[Mapping],
     excluded: &std::collections::BTreeMap<String, usize>,
+    known: &blob_cache::Known,
 ) -> Result<Vec<SourceTree>, DeployError> {
     mappings
         .iter()
         .map(|mapping| match &mapping.staged {
             Some(staged) => {
-                let mut tree = source::read_tree(staged, "")?;
+                let mut tree = source::read_tree(staged, "", None)?;
                 artifact_hash::add_content_hashes(&mut tree.files);
                 Ok(tree)
             }
             None => {
                 let folder = commit_source::normalize(&mapping.source);
-                let mut tree = source::read_tree(root, &folder)?;
+                let mut tree = source::read_tree(root, &folder, Some(known))?;
                 tree.excluded = excluded.get(&folder).copied().unwrap_or(0);
                 Ok(tree)
             }
@@ -398,6 +414,14 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
         let mut report = report(request, prepared.plan, true, false, commit, Vec::new(), None);
         report.mwaa = mwaa;
         return Ok(report);
+    }
+    // Nothing to write: the listing just made found every object as the commit has it and the marker naming the
+    // commit and its ledger record. Taking the lock only to list again and find the same would double a no-op's
+    // cost and write (and delete) a lock; a deploy that starts meanwhile is simply ordered after this one. MWAA's
+    // step is compared with the environment under the lock on every deploy (a failed update is retried), so an
+    // MWAA environment always goes on.
+    if options.mwaa.is_none() && up_to_date(&prepared.plan, prepared.marker.as_ref(), &commit, options.kind) {
+        return Ok(report(request, prepared.plan, false, true, commit, Vec::new(), None));
     }
     let started = std::time::Instant::now();
 
@@ -543,6 +567,7 @@ async fn apply_and_record(
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         objects,
         ledger_id: Some(record.id.clone()),
+        blobs: plan.blobs.clone(),
     };
     marker::write(store, &marker).await?;
     // This deploy's intent, and those of deploys that stopped part-way (this one completed them). Best effort: the

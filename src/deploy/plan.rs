@@ -92,6 +92,9 @@ pub struct Plan {
     /// Objects changed in the bucket outside dagship since the last deploy (src/deploy/drift.rs).
     #[serde(skip_serializing_if = "Drift::none_or_empty")]
     pub drift: Option<Drift>,
+    /// The digest of every blob the commit's deployed files hold, for the marker (src/deploy/blob_cache.rs).
+    #[serde(skip)]
+    pub blobs: super::blob_cache::BlobDigests,
 }
 
 #[derive(Debug, Clone, Serialize)]

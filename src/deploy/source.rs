@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::DeployError;
+use super::blob_cache::{BlobDigest, BlobDigests, Known};
 use crate::hash::Md5;
 
 /// One local file to deploy.
@@ -15,6 +16,8 @@ pub struct LocalFile {
     pub md5: Md5,
     /// The stamp-free hash of a dbt artifact (`artifact_hash`); None for every other file.
     pub content: Option<Md5>,
+    /// The git blob the file holds verbatim (none for LFS files and for what is not staged from git).
+    pub blob: Option<String>,
 }
 
 /// The files of one folder, keyed by their path relative to it (`/`-separated), and the count excluded.
@@ -25,9 +28,10 @@ pub struct SourceTree {
     pub excluded: usize,
 }
 
-/// Lists `folder` (relative to `repo_root`, a staging folder) and hashes its files on a few threads. Excludes
-/// were applied when the folder was staged (`commit_source`); the caller records their count.
-pub fn read_tree(repo_root: &Path, folder: &str) -> Result<SourceTree, DeployError> {
+/// Lists `folder` (relative to `repo_root`, a staging folder) and hashes its files on a few threads, except those
+/// whose blob `known` has a digest for (never read). Excludes were applied when the folder was staged
+/// (`commit_source`); the caller records their count.
+pub fn read_tree(repo_root: &Path, folder: &str, known: Option<&Known>) -> Result<SourceTree, DeployError> {
     let canonical_root =
         repo_root.canonicalize().map_err(|err| DeployError::Input(format!("{}: {err}", repo_root.display())))?;
     let start = repo_root.join(folder);
@@ -68,7 +72,7 @@ pub fn read_tree(repo_root: &Path, folder: &str) -> Result<SourceTree, DeployErr
             }
         }
     }
-    let files = hash_all(found)?;
+    let files = hash_all(folder, found, known)?;
     Ok(SourceTree { exists: true, files, excluded: 0 })
 }
 
@@ -77,7 +81,11 @@ fn refuse(path: &Path, why: &str) -> DeployError {
 }
 
 /// Hashes files on up to 4 threads: a 7,000-file DAGs folder is read in well under a second.
-fn hash_all(found: Vec<(String, PathBuf)>) -> Result<BTreeMap<String, LocalFile>, DeployError> {
+fn hash_all(
+    folder: &str,
+    found: Vec<(String, PathBuf)>,
+    known: Option<&Known>,
+) -> Result<BTreeMap<String, LocalFile>, DeployError> {
     let _spinner = crate::progress::spinner(format!("hashing {}", crate::plural::plural(found.len(), "file")));
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let chunk = found.len().div_ceil(workers).max(1);
@@ -89,9 +97,16 @@ fn hash_all(found: Vec<(String, PathBuf)>) -> Result<BTreeMap<String, LocalFile>
                     slice
                         .iter()
                         .map(|(relative, path)| {
-                            let (md5, size) = Md5::of_file(path)
-                                .map_err(|err| DeployError::Input(format!("{}: {err}", path.display())))?;
-                            Ok((relative.clone(), LocalFile { path: path.clone(), size, md5, content: None }))
+                            let repo_path =
+                                if folder.is_empty() { relative.clone() } else { format!("{folder}/{relative}") };
+                            let (blob, digest) = known.map_or((None, None), |known| known.lookup(&repo_path));
+                            let (md5, size) = match digest {
+                                Some(digest) => (digest.md5, digest.size),
+                                None => Md5::of_file(path)
+                                    .map_err(|err| DeployError::Input(format!("{}: {err}", path.display())))?,
+                            };
+                            let blob = blob.map(str::to_string);
+                            Ok((relative.clone(), LocalFile { path: path.clone(), size, md5, content: None, blob }))
                         })
                         .collect()
                 })
@@ -104,4 +119,62 @@ fn hash_all(found: Vec<(String, PathBuf)>) -> Result<BTreeMap<String, LocalFile>
         files.extend(result?);
     }
     Ok(files)
+}
+
+/// The digests of the blobs the trees' files hold, for the next deploy.
+pub fn blob_digests(trees: &[SourceTree]) -> BlobDigests {
+    trees
+        .iter()
+        .flat_map(|tree| tree.files.values())
+        .filter_map(|file| Some((file.blob.clone()?, BlobDigest { md5: file.md5, size: file.size })))
+        .collect()
+}
+
+#[cfg(test)]
+mod blob_cache_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::hash::Md5;
+
+    /// A staging folder with `dags/known.py` and `dags/new.py`, whose blobs are `b-known` and `b-new`.
+    fn staged() -> (tempfile::TempDir, HashMap<String, String>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("dags")).unwrap();
+        std::fs::write(dir.path().join("dags/known.py"), "known\n").unwrap();
+        std::fs::write(dir.path().join("dags/new.py"), "new\n").unwrap();
+        let blobs = [("dags/known.py", "b-known"), ("dags/new.py", "b-new")]
+            .map(|(path, blob)| (path.to_string(), blob.to_string()))
+            .into_iter()
+            .collect();
+        (dir, blobs)
+    }
+
+    #[test]
+    fn a_file_whose_blob_has_a_recorded_digest_is_not_read_and_the_others_are_hashed() {
+        let (dir, blobs) = staged();
+        // A digest no file here has: taken as is, the file was not read.
+        let recorded = BlobDigest { md5: Md5::of_bytes(b"what the last deploy hashed"), size: 27 };
+        let digests: BlobDigests = [("b-known".to_string(), recorded)].into_iter().collect();
+        let tree = read_tree(dir.path(), "dags", Some(&Known { blobs: &blobs, digests: &digests })).unwrap();
+        let known = &tree.files["known.py"];
+        assert_eq!((known.md5, known.size, known.blob.as_deref()), (recorded.md5, 27, Some("b-known")));
+        let new = &tree.files["new.py"];
+        assert_eq!((new.md5, new.size, new.blob.as_deref()), (Md5::of_bytes(b"new\n"), 4, Some("b-new")));
+        // What the next marker records: both blobs, each with the digest this deploy used.
+        let next = blob_digests(std::slice::from_ref(&tree));
+        assert_eq!(next["b-known"], recorded);
+        assert_eq!(next["b-new"], BlobDigest { md5: Md5::of_bytes(b"new\n"), size: 4 });
+    }
+
+    #[test]
+    fn a_file_with_no_blob_is_always_hashed_and_never_recorded() {
+        let (dir, mut blobs) = staged();
+        blobs.remove("dags/known.py"); // as for a Git LFS file or the staged dbt state
+        let wrong = BlobDigest { md5: Md5::of_bytes(b"wrong"), size: 6 };
+        let digests: BlobDigests = [("b-known".to_string(), wrong)].into_iter().collect();
+        let tree = read_tree(dir.path(), "dags", Some(&Known { blobs: &blobs, digests: &digests })).unwrap();
+        assert_eq!(tree.files["known.py"].md5, Md5::of_bytes(b"known\n"));
+        assert!(!blob_digests(&[tree]).contains_key("b-known"));
+    }
 }

@@ -162,6 +162,7 @@ fn plan(compile: &CompileReport) -> Plan {
         refusals: Vec::new(),
         older_than_deployed: None,
         drift: None,
+        blobs: Default::default(),
     }
 }
 #[test]

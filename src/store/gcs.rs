@@ -16,6 +16,7 @@ use gcloud_storage::http::objects::upload::{UploadObjectRequest, UploadType};
 use gcloud_storage::http::resumable_upload_client::{ChunkSize, UploadStatus};
 
 use super::credentials_hint::{Ambient, google_no_credentials};
+use super::fanout::{self, Level};
 use super::{
     Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreOptions, StoreUrl, Versioned,
     check_key,
@@ -102,6 +103,37 @@ impl GcsStore {
 
     fn full_key(&self, key: &str) -> String {
         format!("{}{key}", self.url.prefix)
+    }
+
+    /// Every page of one listing of `full_prefix`, with the `/` delimiter (sub-prefixes apart) or flat.
+    async fn list_pages(&self, full_prefix: String, delimited: bool) -> Result<Level, StoreError> {
+        let mut level = Level::default();
+        let mut page_token = None;
+        loop {
+            let request = ListObjectsRequest {
+                bucket: self.url.bucket.clone(),
+                prefix: Some(full_prefix.clone()),
+                delimiter: delimited.then(|| "/".to_string()),
+                max_results: Some(self.page_size),
+                page_token: page_token.take(),
+                ..Default::default()
+            };
+            let page = self
+                .client
+                .list_objects(&request)
+                .await
+                .map_err(|err| self.error("list", full_prefix.strip_prefix(&self.url.prefix).unwrap_or(""), err))?;
+            level.prefixes.extend(page.prefixes.unwrap_or_default());
+            for object in page.items.unwrap_or_default() {
+                if let Some(key) = object.name.strip_prefix(&self.url.prefix) {
+                    level.objects.push(meta_of(&object, key.to_string()));
+                }
+            }
+            match page.next_page_token {
+                Some(token) if !token.is_empty() => page_token = Some(token),
+                _ => return Ok(level),
+            }
+        }
     }
 
     fn error(&self, operation: &'static str, key: &str, err: GcsError) -> StoreError {
@@ -256,29 +288,7 @@ impl Store for GcsStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let mut objects = Vec::new();
-        let mut page_token = None;
-        loop {
-            let request = ListObjectsRequest {
-                bucket: self.url.bucket.clone(),
-                prefix: Some(self.full_key(prefix)),
-                max_results: Some(self.page_size),
-                page_token: page_token.take(),
-                ..Default::default()
-            };
-            let page = self.client.list_objects(&request).await.map_err(|err| self.error("list", prefix, err))?;
-            for object in page.items.unwrap_or_default() {
-                if let Some(key) = object.name.strip_prefix(&self.url.prefix) {
-                    objects.push(meta_of(&object, key.to_string()));
-                }
-            }
-            match page.next_page_token {
-                Some(token) if !token.is_empty() => page_token = Some(token),
-                _ => break,
-            }
-        }
-        objects.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(objects)
+        fanout::list(self.full_key(prefix), |full, delimited| self.list_pages(full, delimited)).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {

@@ -3,6 +3,7 @@
 //! [`Retrying`], so callers never write their own retry loops.
 pub mod credentials_hint;
 mod error;
+mod fanout;
 mod gcs;
 mod local;
 mod location;

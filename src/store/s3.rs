@@ -12,6 +12,7 @@ use aws_sdk_s3::primitives::{ByteStream, DateTimeFormat};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
+use super::fanout::{self, Level};
 use super::{
     Body, ObjectMeta, PutMode, PutRequest, Store, StoreError, StoreErrorKind, StoreOptions, StoreUrl, Versioned,
     check_key,
@@ -80,6 +81,42 @@ impl S3Store {
 
     fn full_key(&self, key: &str) -> String {
         format!("{}{key}", self.url.prefix)
+    }
+
+    /// Every page of one listing of `full_prefix`, with the `/` delimiter (sub-prefixes apart) or flat.
+    async fn list_pages(&self, full_prefix: String, delimited: bool) -> Result<Level, StoreError> {
+        let mut level = Level::default();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.url.bucket)
+                .prefix(&full_prefix)
+                .max_keys(self.page_size)
+                .set_delimiter(delimited.then(|| "/".to_string()))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|err| self.error("list", full_prefix.strip_prefix(&self.url.prefix).unwrap_or(""), err))?;
+            level.prefixes.extend(page.common_prefixes().iter().filter_map(|common| common.prefix().map(String::from)));
+            for object in page.contents() {
+                let Some(key) = object.key().and_then(|key| key.strip_prefix(&self.url.prefix)) else { continue };
+                let etag = object.e_tag().unwrap_or_default().to_string();
+                level.objects.push(ObjectMeta {
+                    key: key.to_string(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    md5: md5_of_etag(&etag),
+                    version: etag,
+                    version_id: None,
+                    modified: object.last_modified().and_then(|time| time.fmt(DateTimeFormat::DateTime).ok()),
+                });
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+                _ => return Ok(level),
+            }
+        }
     }
 
     fn error<E, R>(&self, operation: &'static str, key: &str, err: SdkError<E, R>) -> StoreError
@@ -318,38 +355,7 @@ impl Store for S3Store {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let mut objects = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.url.bucket)
-                .prefix(self.full_key(prefix))
-                .max_keys(self.page_size)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|err| self.error("list", prefix, err))?;
-            for object in page.contents() {
-                let Some(key) = object.key().and_then(|key| key.strip_prefix(&self.url.prefix)) else { continue };
-                let etag = object.e_tag().unwrap_or_default().to_string();
-                objects.push(ObjectMeta {
-                    key: key.to_string(),
-                    size: object.size().unwrap_or(0).max(0) as u64,
-                    md5: md5_of_etag(&etag),
-                    version: etag,
-                    version_id: None,
-                    modified: object.last_modified().and_then(|time| time.fmt(DateTimeFormat::DateTime).ok()),
-                });
-            }
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
-                _ => break,
-            }
-        }
-        objects.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(objects)
+        fanout::list(self.full_key(prefix), |full, delimited| self.list_pages(full, delimited)).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {

@@ -38,6 +38,7 @@ mod output_style;
 mod properties;
 mod release;
 mod request_timeouts;
+mod resync;
 mod secrets;
 mod show_then_act;
 mod store_conformance;
