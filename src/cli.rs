@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "dagship",
     version,
     about = "CI/CD for Airflow + dbt repositories",
+    // Wrapped to the terminal, at most 100 columns (100 off a terminal): long lines are hard to read.
+    max_term_width = 100,
     after_long_help = crate::cli_help::after_long_help()
 )]
 pub struct Cli {

@@ -49,3 +49,17 @@ fn man_page_renders_with_every_subcommand_and_global_flag() {
     }
     assert!(text.contains("130"), "the exit-code table is in the page:\n{text}");
 }
+
+/// The whole of `dagship --help` and `dagship deploy --help`, as a newcomer reads them: a snapshot, so a flag
+/// that loses its help, an example that goes stale or a reordered exit-code table shows up in review.
+#[test]
+fn help_text_snapshot() {
+    let repo = Repo::new();
+    for (name, args) in [("help_dagship", &["--help"][..]), ("help_deploy", &["deploy", "--help"][..])] {
+        // Off a terminal clap wraps at 100 columns unless COLUMNS says otherwise: the snapshot is taken at 100.
+        let run = common::run_command(common::dagship_command(repo.path()).env("COLUMNS", "100").args(args));
+        run.assert_code(0);
+        assert!(run.stderr.is_empty(), "{name}: {}", run.stderr);
+        insta::assert_snapshot!(name, run.stdout);
+    }
+}
