@@ -126,7 +126,7 @@ pub fn keep_end(text: &str, max_bytes: usize) -> String {
     if let Some(newline) = text[start..].find('\n').filter(|offset| *offset < 200) {
         start += newline + 1;
     }
-    format!("[{} bytes left out]\n{}", start, &text[start..])
+    format!("[{} left out]\n{}", crate::plural::plural(start, "byte"), &text[start..])
 }
 
 /// At most `max_bytes` of `text`, keeping its start, with a note saying how much was left out.
@@ -138,7 +138,7 @@ pub fn keep_start(text: &str, max_bytes: usize) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{} [{} bytes left out]", &text[..end], text.len() - end)
+    format!("{} [{} left out]", &text[..end], crate::plural::plural(text.len() - end, "byte"))
 }
 
 #[cfg(test)]

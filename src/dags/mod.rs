@@ -185,7 +185,7 @@ pub enum DagsError {
     )]
     Tampered { files: String },
     /// The check ran and found broken DAG files (for flows that turn a report into a failed step).
-    #[error("{0} DAG file(s) failed the import check (import errors, timeouts or duplicate DAG ids)")]
+    #[error("{} failed the import check (import errors, timeouts or duplicate DAG ids)", crate::plural::plural(*.0, "DAG file"))]
     Failed(usize),
     #[error("cannot use {}: {source}", path.display())]
     Io {

@@ -114,11 +114,11 @@ pub fn refusal(drift: &Drift, phases: &[PhasePlan], environment: &str, policies:
     }
     let who = drift.who.as_deref().map(|who| format!(". Who: {who}")).unwrap_or_default();
     Some(format!(
-        "{} object(s) under a prefix whose drift policy is `refuse` (`deploy.drift`; DAGs and plugins by default) \
+        "{} under a prefix whose drift policy is `refuse` (`deploy.drift`; DAGs and plugins by default) \
          were changed in the bucket outside dagship since deploy {} (commit {}), and this deploy would overwrite or \
          delete them: {}. See them with `dagship drift --env {environment}`; put the edits into the repository, or \
          pass --overwrite-drift to replace them{who}",
-        lost.len(),
+        crate::plural::plural(lost.len(), "object"),
         drift.since,
         &drift.since_commit[..drift.since_commit.len().min(12)],
         listed.join(", ")

@@ -586,7 +586,10 @@ async fn apply_and_record(
     if let Err(err) = ledger::prune(store, keep, &record.id).await {
         crate::notice::announce(
             crate::notice::Level::Warning,
-            &format!("could not prune the deploy history to its newest {keep} records (`history.keep`): {err}"),
+            &format!(
+                "could not prune the deploy history to its newest {} (`history.keep`): {err}",
+                crate::plural::plural(keep, "record")
+            ),
         );
     }
     Ok(applied.steps)

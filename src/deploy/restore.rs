@@ -71,9 +71,9 @@ pub async fn stage_versions(
         .await?;
     let problems: Vec<String> = problems.into_iter().flatten().collect();
     if !problems.is_empty() {
-        let count = problems.len();
+        let count = crate::plural::plural(problems.len(), "object");
         let mut reasons = vec![format!(
-            "cannot restore deploy {} (commit {}) from the bucket's object versions: {count} object(s) cannot be \
+            "cannot restore deploy {} (commit {}) from the bucket's object versions: {count} cannot be \
              read back as recorded, so nothing was written. Fetch the commit (`git fetch origin {}`) and run the \
              rollback again, or roll back to another deploy",
             record.id, record.commit, record.commit

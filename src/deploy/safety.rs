@@ -10,6 +10,7 @@ pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Opti
     let allowed = allow_deletes.is_some_and(|allowed| total <= allowed);
     for phase in phases {
         let deletions = phase.deletions.len();
+        let deleted = crate::plural::plural(deletions, "object");
         if deletions > 0 && (!phase.source_exists || phase.source_files == 0) {
             let state = match (phase.source_exists, phase.excluded) {
                 (false, _) => "does not exist in the commit".to_string(),
@@ -17,7 +18,7 @@ pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Opti
                 (true, excluded) => format!("holds only excluded files ({excluded})"),
             };
             reasons.push(format!(
-                "the source folder `{}` {state}: deploying would delete {deletions} object(s) under `{}` ({}). \
+                "the source folder `{}` {state}: deploying would delete {deleted} under `{}` ({}). \
                  Check the folder's path in dagship.yml and that the commit has the files",
                 phase.source,
                 phase.prefix,
@@ -30,11 +31,12 @@ pub fn refusals(phases: &[PhasePlan], max_delete: MaxDelete, allow_deletes: Opti
             let rule = match max_delete {
                 MaxDelete::Count(count) => format!("{count} per folder"),
                 MaxDelete::Percent(percent) => {
-                    format!("{percent}% of the {} object(s) under `{}` = {limit}", phase.remote_objects, phase.prefix)
+                    let objects = crate::plural::plural(phase.remote_objects, "object");
+                    format!("{percent}% of the {objects} under `{}` = {limit}", phase.prefix)
                 }
             };
             reasons.push(format!(
-                "the {} mapping (`{}` -> `{}`) deletes {deletions} object(s), over `deploy.max_delete` ({rule}): \
+                "the {} mapping (`{}` -> `{}`) deletes {deleted}, over `deploy.max_delete` ({rule}): \
                  {}. Review the deletions (`dagship plan`), then rerun with --allow-deletes {total}",
                 phase.phase.name(),
                 phase.source,
@@ -84,10 +86,10 @@ pub fn dirty_refusal(uncommitted: &[String], commit: &str) -> Option<String> {
     }
     let listed = listed(&uncommitted.iter().map(|path| format!("`{path}`")).collect::<Vec<_>>());
     Some(format!(
-        "{} tracked file(s) under the deployed folders differ from commit {} in the work tree ({listed}); dagship \
+        "{} under the deployed folders differ from commit {} in the work tree ({listed}); dagship \
          deploys commits, not work trees. Commit or stash the changes, or pass --allow-dirty to deploy commit {} \
          as it is",
-        uncommitted.len(),
+        crate::plural::plural(uncommitted.len(), "tracked file"),
         &commit[..commit.len().min(12)],
         &commit[..commit.len().min(12)]
     ))
@@ -187,6 +189,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A refusal counting one object says "1 object": the count and the noun agree in every guard's message.
+    #[test]
+    fn a_refusal_deleting_one_object_says_1_object() {
+        let over_count = refusals(&[phase(1, 1, 1)], MaxDelete::Count(0), None);
+        assert_eq!(over_count.len(), 1, "{over_count:?}");
+        assert!(over_count[0].contains("deletes 1 object, over `deploy.max_delete`"), "{}", over_count[0]);
+        let over_percent = refusals(&[phase(1, 1, 1)], MaxDelete::Percent(0), None);
+        assert!(over_percent[0].contains("(0% of the 1 object under `dags/` = 0)"), "{}", over_percent[0]);
+        let empty_source = refusals(&[phase(1, 1, 0)], MaxDelete::Count(10), None);
+        assert!(empty_source[0].contains("deploying would delete 1 object under `dags/`"), "{}", empty_source[0]);
+        let dirty = dirty_refusal(&["dags/a.py".into()], "0123456789abcdef").expect("a dirty file is refused");
+        assert!(dirty.starts_with("1 tracked file under the deployed folders"), "{dirty}");
     }
 
     #[test]

@@ -137,8 +137,13 @@ impl<'a> Deepener<'a> {
 
     fn finish(mut self) -> Vec<String> {
         if self.fetched_commits > 0 {
-            self.notices
-                .insert(0, format!("shallow clone: fetched up to {} more commits of history", self.fetched_commits));
+            self.notices.insert(
+                0,
+                format!(
+                    "shallow clone: fetched up to {} of history",
+                    crate::plural::plural(self.fetched_commits as usize, "more commit")
+                ),
+            );
         }
         self.notices
     }

@@ -261,8 +261,8 @@ fn stage_dbt(
             super::compile::announce_exposure_conflicts(&pulled);
             if pulled.written > 0 {
                 eprintln!(
-                    "pulled {} exposure file(s) into {}/{}",
-                    pulled.written,
+                    "pulled {} into {}/{}",
+                    crate::plural::plural(pulled.written, "exposure file"),
                     settings.dbt.exposures_dir,
                     dbt::BUCKET_EXPOSURES_DIR
                 );

@@ -103,11 +103,11 @@ pub fn rollback(
         announce(
             Level::Notice,
             &format!(
-                "commit {} is not in this repository: restoring deploy {}'s {} object(s) from the bucket's object \
+                "commit {} is not in this repository: restoring deploy {}'s {} from the bucket's object \
                  versions, each checked against its recorded MD5 first",
                 short(&target.commit),
                 target.id,
-                target.objects.len()
+                crate::plural::plural(target.objects.len(), "object")
             ),
         );
         runtime.block_on(deploy::stage_versions(&engine, &target))?
@@ -141,10 +141,10 @@ fn warn_if_not_restored(report: &DeployReport, target: &ledger::Record) {
             Level::Warning,
             &format!(
                 "the rollback puts commit {}'s tree in place, which differs from what deploy {} recorded in {} \
-                 object(s) (the config or exclude file changed since?): {}",
+                 (the config or exclude file changed since?): {}",
                 short(&target.commit),
                 target.id,
-                differing.len(),
+                crate::plural::plural(differing.len(), "object"),
                 differing.iter().take(10).copied().collect::<Vec<_>>().join(", ")
             ),
         );

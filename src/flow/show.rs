@@ -81,8 +81,10 @@ impl Review for Reviewer {
             return Ok(());
         }
         let question = format!(
-            "deploy to {} deletes {} object(s) from {}. Go on? [y/N] ",
-            plan.environment, plan.summary.deletions, plan.bucket
+            "deploy to {} deletes {} from {}. Go on? [y/N] ",
+            plan.environment,
+            crate::plural::plural(plan.summary.deletions, "object"),
+            plan.bucket
         );
         if !confirmed(&question) {
             return Err(DeployError::Refused(vec![format!(
@@ -108,9 +110,9 @@ impl Review for Reviewer {
             return Ok(());
         }
         Err(DeployError::Refused(vec![format!(
-            "the plan made under the lock deletes {} object(s) that were not confirmed: {}. Nothing written; run \
+            "the plan made under the lock deletes {} that were not confirmed: {}. Nothing written; run \
              the deploy again to review the new plan",
-            unconfirmed.len(),
+            crate::plural::plural(unconfirmed.len(), "object"),
             crate::deploy::listed(&unconfirmed)
         )]))
     }

@@ -58,8 +58,8 @@ pub fn verify_deploy(
         );
     }
     eprintln!(
-        "verify: {} file(s) parsed, {} with import errors, {} not parsed in time",
-        verified.parsed.len(),
+        "verify: {} parsed, {} with import errors, {} not parsed in time",
+        crate::plural::plural(verified.parsed.len(), "file"),
         verified.import_errors.len(),
         verified.not_parsed.len()
     );
@@ -69,9 +69,9 @@ pub fn verify_deploy(
     }
     let files: Vec<&str> = verified.import_errors.iter().map(|error| error.file.as_str()).collect();
     Err(Error::Verify(PlatformError::ChecksFailed(format!(
-        "Airflow on {} reports import errors in {} deployed DAG file(s): {}",
+        "Airflow on {} reports import errors in {}: {}",
         report.environment,
-        files.len(),
+        crate::plural::plural(files.len(), "deployed DAG file"),
         files.join(", ")
     ))))
 }

@@ -108,7 +108,8 @@ pub fn render_dags_markdown(report: &DagsReport) -> String {
             );
         }
         if shown < report.files.len() {
-            let _ = writeln!(md, "\n... and {} more files that imported cleanly.", report.files.len() - shown);
+            let _ =
+                writeln!(md, "\n... and {} that imported cleanly.", plural(report.files.len() - shown, "more file"));
         }
     }
     if !report.duplicates.is_empty() {

@@ -3,6 +3,7 @@ use std::fmt::Write;
 
 use super::{code_span, escape_markdown};
 use crate::dbt::{CompileReport, Mode, ParseCacheUse, PartialParse};
+use crate::plural::plural;
 
 /// At most this many models per list in text and Markdown; JSON always has them all.
 const LIST_LIMIT: usize = 50;
@@ -49,7 +50,7 @@ pub fn render_compile_text(report: &CompileReport) -> String {
     let _ = writeln!(text, "mode: {}", describe_mode(report));
     let _ = writeln!(text, "state: {}", describe_state(report));
     let _ = writeln!(text, "parse cache: {}", describe_parse_cache(&report.parse_cache));
-    let _ = writeln!(text, "selected: {} of {} models", report.selected_count(), report.total_models);
+    let _ = writeln!(text, "selected: {} of {}", report.selected_count(), plural(report.total_models, "model"));
     for (label, models) in [("modified", &report.modified_models), ("downstream", &report.downstream_models)] {
         if models.is_empty() {
             continue;
@@ -78,25 +79,26 @@ pub fn render_compile_markdown(report: &CompileReport) -> String {
     let _ = writeln!(md, "| mode | {} |", describe_mode(report));
     let _ = writeln!(md, "| state | {} |", code_span(&describe_state(report)));
     let _ = writeln!(md, "| parse cache | {} |", escape_markdown(&describe_parse_cache(&report.parse_cache)));
-    let _ = writeln!(md, "| selected | {} of {} models |", report.selected_count(), report.total_models);
+    let _ = writeln!(md, "| selected | {} of {} |", report.selected_count(), plural(report.total_models, "model"));
     let _ = writeln!(md, "| modified | {} |", report.modified_models.len());
     let _ = writeln!(md, "| downstream | {} |", report.downstream_models.len());
     let _ = writeln!(md, "| deleted | {} |", report.deleted_models.len());
     let seconds: f64 = report.commands.iter().map(|command| command.seconds).sum();
     let _ = writeln!(md, "| dbt time | {seconds:.1} s |");
+    // Each list's summary: the noun its count takes, then what the list holds.
     let modified_label = match report.mode {
-        Mode::Slim => "modified model(s): changed in this pull request",
-        Mode::Full => "model(s) compiled: no state to compare with, so all count as modified",
+        Mode::Slim => ("modified model", ": changed in this pull request"),
+        Mode::Full => ("model", " compiled: no state to compare with, so all count as modified"),
     };
     let lists = [
         (modified_label, &report.modified_models),
-        ("downstream model(s): selected as their children, unchanged", &report.downstream_models),
+        (("downstream model", ": selected as their children, unchanged"), &report.downstream_models),
     ];
-    for (label, models) in lists {
+    for ((noun, label), models) in lists {
         if models.is_empty() {
             continue;
         }
-        let _ = writeln!(md, "\n<details><summary>{} {label}</summary>\n", models.len());
+        let _ = writeln!(md, "\n<details><summary>{}{label}</summary>\n", plural(models.len(), noun));
         for model in models.iter().take(LIST_LIMIT) {
             let _ = writeln!(md, "- {} ({})", code_span(&model.name), escape_markdown(&model.path));
         }

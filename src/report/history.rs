@@ -103,8 +103,8 @@ pub fn render_drift_text(environment: &str, drift: Option<&Drift>) -> String {
         return format!("{environment}: no deploy recorded yet: nothing to compare the bucket with\n");
     };
     let mut text = format!(
-        "{environment}: {} object(s) drifted since deploy {} (commit {})\n",
-        drift.objects.len(),
+        "{environment}: {} drifted since deploy {} (commit {})\n",
+        crate::plural::plural(drift.objects.len(), "object"),
         drift.since,
         short(&drift.since_commit)
     );
@@ -129,9 +129,9 @@ pub fn render_drift_markdown(environment: &str, drift: Option<&Drift>) -> String
         )),
         Some(drift) => {
             text.push_str(&format!(
-                "{} object(s) changed outside dagship since deploy {} (commit {}):\n\n| change | object | when |\n| --- \
+                "{} changed outside dagship since deploy {} (commit {}):\n\n| change | object | when |\n| --- \
                  | --- | --- |\n",
-                drift.objects.len(),
+                crate::plural::plural(drift.objects.len(), "object"),
                 code_span(&drift.since),
                 code_span(short(&drift.since_commit))
             ));
@@ -181,12 +181,12 @@ pub fn render_status_text(statuses: &[EnvironmentStatus]) -> String {
     let mut text = String::new();
     for status in statuses {
         text.push_str(&format!(
-            "{}: branch {}, deployed {} at {}, {} commit(s) ahead, drift {}, lock {}{}\n",
+            "{}: branch {}, deployed {} at {}, {} ahead, drift {}, lock {}{}\n",
             status.environment,
             if status.branches.is_empty() { "-".into() } else { status.branches.join(",") },
             or_dash(status.deployed_commit.as_deref().map(short)),
             or_dash(status.deployed_at.as_deref()),
-            or_dash(status.commits_ahead),
+            status.commits_ahead.map_or_else(|| "- commits".into(), |ahead| crate::plural::plural(ahead, "commit")),
             yes_no(status.drift),
             status.lock.as_deref().unwrap_or("free"),
             status.error.as_ref().map(|err| format!(" (error: {err})")).unwrap_or_default(),

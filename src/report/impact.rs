@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::{code_span, escape_markdown};
 use crate::impact::Impact;
+use crate::plural::plural;
 
 /// Rows listed before the rest are counted in one line.
 const ROWS_SHOWN: usize = 50;
@@ -70,25 +71,25 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
     let _ = writeln!(md, "### Impact: models to DAGs\n");
     let _ = writeln!(
         md,
-        "{} modified, {} downstream, {} deleted model(s), built on {} parent(s) from the environment (deferred); \
-         **{} DAG(s)** run them (of {} that run dbt){}.\n",
+        "Models: {} modified, {} downstream, {} deleted, built on {} from the environment (deferred); run by \
+         **{}** (of {} running dbt){}.\n",
         impact.modified.len(),
         impact.downstream.len(),
         impact.deleted.len(),
-        impact.deferred.len(),
-        impact.dags.len(),
+        plural(impact.deferred.len(), "parent"),
+        plural(impact.dags.len(), "DAG"),
         impact.dbt_dags,
         if impact.unresolved.is_empty() {
             String::new()
         } else {
-            format!("; {} DAG(s) choose their models only when they run", impact.unresolved.len())
+            format!("; {} choosing their models only when they run", plural(impact.unresolved.len(), "DAG"))
         }
     );
     let total = impact.dags.iter().map(|dag| dag.tasks.len()).sum::<usize>();
     // A long table folds away: the headline above and the picture below already say what it holds.
     let folded = total > ROWS_OPEN;
     if folded {
-        let _ = writeln!(md, "<details><summary>{total} task(s) running the models</summary>\n");
+        let _ = writeln!(md, "<details><summary>{} running the models</summary>\n", plural(total, "task"));
     }
     if !impact.dags.is_empty() {
         let _ = writeln!(
@@ -114,7 +115,7 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
             );
         }
         if total > ROWS_SHOWN {
-            let _ = writeln!(md, "\n... and {} more task(s) in the JSON report.", total - ROWS_SHOWN);
+            let _ = writeln!(md, "\n... and {} in the JSON report.", plural(total - ROWS_SHOWN, "more task"));
         }
     }
     if folded {
@@ -151,7 +152,8 @@ pub fn render_impact_markdown(impact: &Impact) -> String {
             let drawn: usize = columns.iter().map(|(count, cap)| (*count).min(*cap)).sum();
             let _ = writeln!(
                 md,
-                "\n<details><summary>Lineage: {drawn} node(s) drawn, {left_out} left out (counted in the picture)</summary>"
+                "\n<details><summary>Lineage: {} drawn, {left_out} left out (counted in the picture)</summary>",
+                plural(drawn, "node")
             );
         }
         let _ = writeln!(md, "\n```mermaid\n{}```", render_impact_mermaid(impact));
@@ -185,14 +187,18 @@ pub fn render_impact_mermaid(impact: &Impact) -> String {
             ids.insert(format!("{prefix}:{name}"), id);
         }
         if names.len() > cap {
-            let _ = writeln!(out, "  {prefix}_more[\"... and {} more {what}\"]:::more", names.len() - cap);
+            let _ = writeln!(
+                out,
+                "  {prefix}_more[\"... and {}\"]:::more",
+                plural(names.len() - cap, &format!("more {what}"))
+            );
         }
     };
-    column(&impact.deferred, "p", "deferred", MERMAID_MODELS_SHOWN, "parents from the environment", &mut out);
-    column(&impact.modified, "m", "modified", MERMAID_MODELS_SHOWN, "modified models", &mut out);
-    column(&impact.downstream, "d", "downstream", MERMAID_MODELS_SHOWN, "downstream models", &mut out);
+    column(&impact.deferred, "p", "deferred", MERMAID_MODELS_SHOWN, "deferred parent", &mut out);
+    column(&impact.modified, "m", "modified", MERMAID_MODELS_SHOWN, "modified model", &mut out);
+    column(&impact.downstream, "d", "downstream", MERMAID_MODELS_SHOWN, "downstream model", &mut out);
     let dag_ids: Vec<String> = impact.dags.iter().map(|dag| dag.dag_id.clone()).collect();
-    column(&dag_ids, "g", "dag", MERMAID_DAGS_SHOWN, "DAGs", &mut out);
+    column(&dag_ids, "g", "dag", MERMAID_DAGS_SHOWN, "DAG", &mut out);
     let node = |name: &str| ["m", "d", "p"].iter().find_map(|prefix| ids.get(&format!("{prefix}:{name}"))).cloned();
     for (parent, child) in &impact.lineage {
         if let (Some(parent), Some(child)) = (node(parent), node(child)) {

@@ -190,13 +190,13 @@ fn a_change_to_half_of_a_3000_model_project_fits_one_comment_with_counts_of_what
     assert!(chars < MAX_COMMENT_CHARS, "{chars} characters");
     assert!(!body.contains("**Truncated**"), "fits without being cut:\n{body}");
     for left_out in [
-        "- ... and 1435 more\n",                       // the compile's downstream list (50 shown)
-        "and 70 more",                                 // the deleted models (50 shown)
-        "... and 1455 more downstream models",         // the lineage picture (30 drawn)
-        "... and 10 more task(s) in the JSON report.", // the impact table (50 of 60 rows)
-        "- ... and 1521 more in the JSON report",      // the plan's files (100 listed)
-        "<details><summary>60 task(s) running the models</summary>",
-        "<details><summary>Lineage: 61 node(s) drawn, 1455 left out",
+        "- ... and 1435 more\n",                     // the compile's downstream list (50 shown)
+        "and 70 more",                               // the deleted models (50 shown)
+        "... and 1455 more downstream models",       // the lineage picture (30 drawn)
+        "... and 10 more tasks in the JSON report.", // the impact table (50 of 60 rows)
+        "- ... and 1521 more in the JSON report",    // the plan's files (100 listed)
+        "<details><summary>60 tasks running the models</summary>",
+        "<details><summary>Lineage: 61 nodes drawn, 1455 left out",
     ] {
         assert!(body.contains(left_out), "`{left_out}` missing:\n{body}");
     }

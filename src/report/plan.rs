@@ -13,12 +13,12 @@ pub fn render_plan_text(plan: &Plan) -> String {
     let summary = &plan.summary;
     let _ = writeln!(
         text,
-        "plan for {} ({}): {} upload(s), {} replacement(s), {} deletion(s), {} unchanged; {} to upload",
+        "plan for {} ({}): {}, {}, {}, {} unchanged; {} to upload",
         plan.environment,
         plan.bucket,
-        summary.uploads,
-        summary.replacements,
-        summary.deletions,
+        crate::plural::plural(summary.uploads, "upload"),
+        crate::plural::plural(summary.replacements, "replacement"),
+        crate::plural::plural(summary.deletions, "deletion"),
         summary.unchanged,
         human_bytes(summary.upload_bytes)
     );
@@ -61,8 +61,8 @@ pub fn render_plan_text(plan: &Plan) -> String {
     if let Some(drift) = plan.drift.as_ref().filter(|drift| !drift.is_empty()) {
         let _ = writeln!(
             text,
-            "drift: {} object(s) changed outside dagship since deploy {}",
-            drift.objects.len(),
+            "drift: {} changed outside dagship since deploy {}",
+            crate::plural::plural(drift.objects.len(), "object"),
             drift.since
         );
         for object in drift.objects.iter().take(LIST_LIMIT) {
@@ -95,7 +95,7 @@ pub fn render_plan_markdown(plan: &Plan) -> String {
     let deletions: Vec<&str> =
         plan.phases.iter().flat_map(|phase| phase.deletions.iter().map(|change| change.key.as_str())).collect();
     if !deletions.is_empty() {
-        let _ = writeln!(md, "\n<details><summary>{} deletion(s)</summary>\n", deletions.len());
+        let _ = writeln!(md, "\n<details><summary>{}</summary>\n", crate::plural::plural(deletions.len(), "deletion"));
         for key in deletions.iter().take(LIST_LIMIT) {
             let _ = writeln!(md, "- {}", code_span(key));
         }
@@ -115,8 +115,8 @@ pub fn render_plan_markdown(plan: &Plan) -> String {
     if let Some(drift) = plan.drift.as_ref().filter(|drift| !drift.is_empty()) {
         let _ = writeln!(
             md,
-            "\n> [!WARNING]\n> {} object(s) changed in the bucket outside dagship since deploy {}\n\n<details><summary>drift</summary>\n",
-            drift.objects.len(),
+            "\n> [!WARNING]\n> {} changed in the bucket outside dagship since deploy {}\n\n<details><summary>drift</summary>\n",
+            crate::plural::plural(drift.objects.len(), "object"),
             code_span(&drift.since)
         );
         for object in drift.objects.iter().take(LIST_LIMIT) {

@@ -75,7 +75,11 @@ pub fn render_plan_tree_mermaid(plan: &Plan) -> String {
         ids.insert(folder.as_str(), id);
     }
     if order.len() > FOLDERS_SHOWN {
-        let _ = writeln!(out, "  f_more[\"... and {} more folders\"]:::more", order.len() - FOLDERS_SHOWN);
+        let _ = writeln!(
+            out,
+            "  f_more[\"... and {}\"]:::more",
+            crate::plural::plural(order.len() - FOLDERS_SHOWN, "more folder")
+        );
         let _ = writeln!(out, "  root --> f_more");
     }
     out
@@ -98,8 +102,8 @@ pub fn render_plan_tree_markdown(plan: &Plan) -> String {
     let _ = writeln!(md, "```mermaid\n{}```\n", render_plan_tree_mermaid(plan));
     let _ = writeln!(
         md,
-        "<details><summary>{} file(s) to upload (+), replace (~) or delete (-)</summary>\n",
-        changes.len()
+        "<details><summary>{} to upload (+), replace (~) or delete (-)</summary>\n",
+        crate::plural::plural(changes.len(), "file")
     );
     let mut sorted = changes;
     sorted.sort_by(|a, b| a.1.cmp(b.1));

@@ -128,7 +128,7 @@ fn max_delete_refuses_until_allowed(backend: Backend) {
     let run = project.run(&["deploy", "--env", "test"]);
     run.assert_code(3);
     let objects = before.keys().filter(|key| key.starts_with("dags/")).count();
-    let expected = format!("over `deploy.max_delete` (10% of the {objects} object(s) under `dags/` = 2)");
+    let expected = format!("over `deploy.max_delete` (10% of the {objects} objects under `dags/` = 2)");
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
     assert!(run.stderr.contains("--allow-deletes 5"), "{}", run.stderr);
     assert_eq!(project.bucket.objects(), before, "nothing written");
@@ -211,8 +211,8 @@ fn deletion_guards_hold_per_mapping(backend: Backend) {
     let run = project.run(&["deploy", "--env", "test"]);
     run.assert_code(3);
     assert!(
-        run.stderr.contains("the dags mapping (`dags/helpers` -> `dags/`) deletes 28 object(s)")
-            && run.stderr.contains("10% of the 28 object(s) under `dags/` = 3"),
+        run.stderr.contains("the dags mapping (`dags/helpers` -> `dags/`) deletes 28 objects")
+            && run.stderr.contains("10% of the 28 objects under `dags/` = 3"),
         "{}",
         run.stderr
     );

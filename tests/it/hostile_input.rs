@@ -348,7 +348,7 @@ fn cases() -> Vec<Case> {
                 write(root, "data/__pycache__/x.cpython-312.pyc", b"x");
             },
             3,
-            &["the source folder `data` holds only excluded files (1)", "deploying would delete 1 object(s)"],
+            &["the source folder `data` holds only excluded files (1)", "deploying would delete 1 object under"],
         ),
     ];
     // More deletions than `max_delete` allows (0 here): refused naming the mapping and the flag that overrides it.
@@ -362,7 +362,7 @@ fn cases() -> Vec<Case> {
         args: args(&["deploy", "--env", "test"]),
         code: 3,
         stderr_has: vec![
-            "the data mapping (`data` -> `data/`) deletes 1 object(s), over `deploy.max_delete`",
+            "the data mapping (`data` -> `data/`) deletes 1 object, over `deploy.max_delete`",
             "--allow-deletes 1",
         ],
         never_printed: vec![],

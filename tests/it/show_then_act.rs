@@ -134,7 +134,7 @@ fn on_a_terminal_a_deploy_that_deletes_asks_and_a_no_writes_nothing() {
     declined.assert_code(3);
     let shown = declined.stdout.replace('\r', "");
     assert!(shown.contains("  - dags/b.py\n"), "the plan is shown before the question: {shown}");
-    assert!(shown.contains("deletes 1 object(s) from"), "{shown}");
+    assert!(shown.contains("deletes 1 object from"), "{shown}");
     assert!(shown.contains("[y/N]"), "{shown}");
     assert!(shown.contains("not confirmed at the prompt"), "{shown}");
     assert_eq!(bucket.objects(), before, "a declined deploy wrote");

@@ -149,7 +149,7 @@ fn import_errors_become_annotations_and_fail_the_step() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("1 file(s) parsed, 1 with import errors"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 file parsed, 1 with import errors"), "{}", run.stderr);
     assert!(dag_calls.load(Ordering::SeqCst) >= 3, "polled until the good file was parsed");
     assert!(run.stdout.contains(&format!("::add-mask::{TOKEN}")), "the token is masked first: {}", run.stdout);
     assert_eq!(run.stdout.matches(TOKEN).count(), 1, "only the mask line names the token");
@@ -174,7 +174,7 @@ fn airflow_2_is_reached_through_api_v1_and_unchanged_dags_are_not_asked_about() 
     let setup = Setup::new(&airflow, "");
     let run = setup.deploy();
     run.assert_code(0);
-    assert!(run.stderr.contains("1 file(s) parsed, 0 with import errors"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 file parsed, 0 with import errors"), "{}", run.stderr);
     let requests = runtime.block_on(airflow.received_requests()).unwrap();
     assert!(requests.iter().any(|request| request.url.path() == "/api/v1/importErrors"));
     assert!(requests.iter().all(|request| !request.headers.contains_key("authorization")));
@@ -284,7 +284,7 @@ fn a_parse_from_before_the_deploy_does_not_verify_the_new_file() {
     run.assert_code(0);
     assert!(
         run.stderr.contains("had not parsed dags/good.py within verify.timeout")
-            && run.stderr.contains("0 file(s) parsed"),
+            && run.stderr.contains("0 files parsed"),
         "{}",
         run.stderr
     );

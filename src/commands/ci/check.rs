@@ -115,7 +115,7 @@ pub(super) fn run(setup: CheckSetup) -> (CheckOutputs, Result<ExitCode>) {
 /// Changed files, filters and the job matrix.
 fn detect_step(check: &mut Check) -> Result<()> {
     let (report, range) = detect(check.setup.workspace, &pull_request_detect(&check.setup.base_ref))?;
-    eprintln!("{} changed file(s) {}", report.files.len(), range.description);
+    eprintln!("{} {}", crate::plural::plural(report.files.len(), "changed file"), range.description);
     check.outputs.values.extend(outputs::detect(&report));
     check.outputs.sections.push(render_detect_markdown(&report, &range.description));
     check.changes = Some(report);

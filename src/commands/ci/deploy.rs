@@ -45,7 +45,7 @@ fn deploy_all(
     reports: &mut Vec<DeployReport>,
 ) -> Result<()> {
     let (changes, range) = detect(plan.workspace, &plan.detect)?;
-    eprintln!("{} changed file(s) {}", changes.files.len(), range.description);
+    eprintln!("{} {}", crate::plural::plural(changes.files.len(), "changed file"), range.description);
     values.extend(outputs::detect(&changes));
     let edges = plan.edges;
     edges.summary(&render_detect_markdown(&changes, &range.description))?;

@@ -37,8 +37,8 @@ impl Transport {
         loop {
             let stopped = |what: &str| {
                 PlatformError::Remote(format!(
-                    "Airflow API {path}: {what} after {} entries; stopped (verify.timeout bounds the whole check)",
-                    items.len()
+                    "Airflow API {path}: {what} after {}; stopped (verify.timeout bounds the whole check)",
+                    crate::plural::plural_irregular(items.len(), "entry", "entries")
                 ))
             };
             let remaining = deadline.saturating_duration_since(Instant::now());

@@ -150,7 +150,11 @@ pub async fn verify(
             report.not_parsed = pending;
             return Ok(report);
         }
-        eprintln!("verify: waiting for Airflow to parse {} file(s): {}", pending.len(), pending.join(", "));
+        eprintln!(
+            "verify: waiting for Airflow to parse {}: {}",
+            crate::plural::plural(pending.len(), "file"),
+            pending.join(", ")
+        );
         tokio::time::sleep(settings.poll_interval().min(deadline.saturating_duration_since(Instant::now()))).await;
     }
 }
