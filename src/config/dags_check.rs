@@ -31,6 +31,9 @@ pub struct DagsCheckConfig {
     /// `dagship ci` runs the check on a pull request's changed DAG files. Turn it off when the Action's
     /// container has no Airflow and the check runs as its own step (`dagship dags check`) in a job that has.
     pub pull_requests: bool,
+    /// `dagship deploy` and `ci`'s deploys import the staged commit's DAGs first: an import error refuses the
+    /// deploy, and the DAG ids per file go into the deploy's ledger record (what pull requests compare with).
+    pub before_deploy: bool,
 }
 
 impl Default for DagsCheckConfig {
@@ -44,6 +47,7 @@ impl Default for DagsCheckConfig {
             file_timeout: "60s".into(),
             airflow_home: None,
             pull_requests: true,
+            before_deploy: false,
         }
     }
 }

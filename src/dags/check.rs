@@ -66,6 +66,36 @@ pub fn check_with(
     Ok(build_report(output, &facts))
 }
 
+/// `check` of a commit's DAG files rather than the work tree's: the DAGs and plugins folders and
+/// `dags_check.pythonpath` staged from `commit` by git (src/deploy/commit_source.rs), imported with the
+/// repository's interpreter. A pull request's base versions and a deploy's staged commit are checked this way.
+pub fn check_at_commit(
+    root: &Path,
+    config: &Config,
+    commit: &str,
+    only: Option<&[String]>,
+) -> Result<DagsReport, DagsError> {
+    let mut folders = vec![config.dags_dir.clone()];
+    folders.extend(config.plugins_dir.clone());
+    folders.extend(config.dags_check.pythonpath.iter().cloned());
+    let staged = crate::deploy::stage_folders(root, commit, folders)
+        .map_err(|err| DagsError::Setup(format!("cannot stage the DAG files of commit {commit}: {err}")))?;
+    let python = interpreter(root, config)?;
+    check_with(staged.root(), config, only, Some(&python))
+}
+
+/// The interpreter the repository's check uses, resolved from the repository (a staged commit has no venv nor
+/// requirements file of its own).
+fn interpreter(root: &Path, config: &Config) -> Result<String, DagsError> {
+    let settings = &config.dags_check;
+    let python = match &settings.requirements {
+        Some(requirements) => super::venv::requirements_python(root, requirements)?,
+        None if settings.python.contains('/') => root.join(&settings.python),
+        None => settings.python.clone().into(),
+    };
+    Ok(python.display().to_string())
+}
+
 /// The files of `paths` Airflow could parse: inside the DAGs folder, `.py` or `.zip`, still present (a deleted
 /// file has nothing to import).
 fn dag_files(root: &Path, dags_dir: &str, paths: &[String]) -> Vec<PathBuf> {

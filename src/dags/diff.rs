@@ -35,18 +35,6 @@ pub struct DagAt {
     pub previous_file: Option<String>,
 }
 
-/// The interpreter the head check uses, resolved from the repository (the staged base has no venv nor
-/// requirements file of its own).
-fn interpreter(root: &Path, config: &Config) -> Result<String, DagsError> {
-    let settings = &config.dags_check;
-    let python = match &settings.requirements {
-        Some(requirements) => super::venv::requirements_python(root, requirements)?,
-        None if settings.python.contains('/') => root.join(&settings.python),
-        None => settings.python.clone().into(),
-    };
-    Ok(python.display().to_string())
-}
-
 /// Compares `head` (the DAG check of the changed files; None when only deletions) with the base versions of the changed DAG files.
 pub fn diff(
     root: &Path,
@@ -65,13 +53,7 @@ pub fn diff(
     let mut diff = DagDiff::default();
     let mut before: BTreeMap<String, String> = BTreeMap::new();
     if !at_base.is_empty() {
-        let mut folders = vec![config.dags_dir.clone()];
-        folders.extend(config.plugins_dir.clone());
-        folders.extend(config.dags_check.pythonpath.iter().cloned());
-        let staged = crate::deploy::stage_folders(root, base, folders)
-            .map_err(|err| DagsError::Setup(format!("cannot stage the base commit's DAG files: {err}")))?;
-        let python = interpreter(root, config)?;
-        let report = super::check_with(staged.root(), config, Some(&at_base), Some(&python))?;
+        let report = super::check_at_commit(root, config, base, Some(&at_base))?;
         for file in &report.files {
             match file.status {
                 FileStatus::Ok => {

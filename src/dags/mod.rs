@@ -8,6 +8,7 @@ mod build;
 mod check;
 mod dbt_tasks;
 mod diff;
+mod gate;
 mod run;
 mod venv;
 
@@ -20,9 +21,10 @@ use crate::error_kind::ErrorKind;
 
 pub use annotate::{annotate_failure, annotate_report};
 pub use build::{RunFacts, build_report};
-pub use check::{check, check_with};
+pub use check::{check, check_at_commit, check_with};
 pub use dbt_tasks::{DagDetail, DbtInvocation, DbtRun, DbtTask};
 pub use diff::{ComparedWith, DagAt, DagDiff, against_deployed, diff};
+pub use gate::{failures, ids_by_file};
 pub use run::{CheckRequest, run_checker};
 
 /// The checker script, written to a temp file for each run (so the binary is all a user installs).

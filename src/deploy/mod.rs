@@ -350,6 +350,9 @@ pub struct DeployOptions {
     pub older: OlderCommit,
     /// Shown the plan before the first write (and asked again if the plan under the lock differs).
     pub review: Option<Arc<dyn Review>>,
+    /// The DAG ids per DAG file the DAG check found in the commit before the deploy (`dags_check.before_deploy`),
+    /// kept in the deploy's ledger record; empty when no check ran.
+    pub dags: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Deploying an ancestor of the deployed commit puts older code in place.

@@ -81,7 +81,7 @@ pub(super) fn new_record(
         reasons,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         objects,
-        // No deploy runs the DAG check yet; a pull request check then compares with the base commit.
-        dags: Default::default(),
+        // Only a deploy that happened holds them: a pull request compares with the environment's last deploy.
+        dags: if outcome == ledger::Outcome::Deployed { options.dags.clone() } else { Default::default() },
     }
 }

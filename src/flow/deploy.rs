@@ -171,6 +171,7 @@ pub fn deploy_staged(
 ) -> Result<DeployReport> {
     let (config, env) = (&workspace.config, request.environment.as_str());
     runtime.block_on(async { crate::cancel::listen() });
+    let dags = check_dags(workspace, request, &source.commit)?;
     let staged =
         stage_dbt(runtime, workspace, env, request.dbt_artifacts, request.dry_run, request.dbt_target.as_deref())?;
     let mut engine = engine_request(workspace, env, request.allow_deletes)?;
@@ -197,6 +198,7 @@ pub fn deploy_staged(
         rollback_to: request.rollback_to.clone(),
         older: request.older,
         review: Some(Arc::new(Reviewer::new(request.show))),
+        dags,
     };
     let started = std::time::SystemTime::now();
     let report = match runtime.block_on(deploy::deploy(&engine, options)) {
@@ -213,6 +215,31 @@ pub fn deploy_staged(
         return Err(Error::AfterDeploy { report: Box::new(report), source: Box::new(err) });
     }
     Ok(report)
+}
+
+/// `dags_check.before_deploy`: the commit's DAGs imported (the DAG check of `dagship dags check`) before anything
+/// is written, dbt's build included. A file that does not import, or a DAG id defined twice, refuses the deploy;
+/// otherwise the DAG ids per file, for the ledger record. A rollback puts back files that were deployed once and
+/// is not checked again.
+fn check_dags(
+    workspace: &Workspace,
+    request: &DeployRequest,
+    commit: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    if !workspace.config.dags_check.before_deploy || request.kind != ledger::Kind::Deploy {
+        return Ok(Default::default());
+    }
+    let report = crate::dags::check_at_commit(&workspace.root, &workspace.config, commit, None)
+        .inspect_err(crate::dags::annotate_failure)?;
+    let failures = crate::dags::failures(&report);
+    if !failures.is_empty() {
+        return Err(refusal(&request.environment, &failures));
+    }
+    eprintln!(
+        "DAG check before the deploy (dags_check.before_deploy): {} DAG(s) in {} file(s) import",
+        report.summary.dags, report.summary.files
+    );
+    Ok(crate::dags::ids_by_file(&report))
 }
 
 /// The dbt artifacts this deploy publishes to the state prefix, staged in a temporary folder: built by dbt,

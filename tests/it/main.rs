@@ -16,6 +16,7 @@ mod container;
 mod crash_recovery;
 mod credential_errors;
 mod dags;
+mod dags_before_deploy;
 mod dags_requirements;
 mod dbt;
 mod deploy;
