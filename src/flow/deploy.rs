@@ -236,8 +236,9 @@ fn check_dags(
         return Err(refusal(&request.environment, &failures));
     }
     eprintln!(
-        "DAG check before the deploy (dags_check.before_deploy): {} DAG(s) in {} file(s) import",
-        report.summary.dags, report.summary.files
+        "DAG check before the deploy (dags_check.before_deploy): {} in {} import",
+        crate::plural::plural(report.summary.dags, "DAG"),
+        crate::plural::plural(report.summary.files, "file")
     );
     Ok(crate::dags::ids_by_file(&report))
 }
