@@ -67,7 +67,7 @@ git -C "$demo" checkout -q main
 git -C "$demo" merge -q --no-ff -m "Merge feature/orders" feature/orders
 "$dagship" -C "$demo" deploy --env local
 
-echo "== deploy again: the DAGs are unchanged; only dbt's fresh artifacts (new timestamps) are replaced"
+echo "== deploy again, same commit: nothing to write (dbt's rebuilt artifacts differ only in their run's stamps)"
 "$dagship" -C "$demo" deploy --env local
 
 echo "== the bucket: $demo/.dagship/bucket"

@@ -76,6 +76,10 @@ fn strip(artifact: &mut Value) {
         for result in results.iter_mut().filter_map(Value::as_object_mut) {
             RESULT_TIMING.iter().for_each(|field| drop(result.remove(*field)));
         }
+        // With more than one thread, dbt lists results in the order its threads finished them: the same nodes
+        // with the same outcomes come in another order on each run. The set is what the run found, so it is
+        // compared in one order, by node id.
+        results.sort_by(|a, b| result_id(a).cmp(result_id(b)));
     }
     // The manifest's resources sit one level down (`nodes.<id>`, `macros.<id>`, ...), or two in `disabled`
     // (`disabled.<id>[n]`): only there is `created_at` dbt's stamp, never inside a user's `meta` or `config`.
@@ -91,6 +95,10 @@ fn strip(artifact: &mut Value) {
             }
         }
     }
+}
+
+fn result_id(result: &Value) -> &str {
+    result.get("unique_id").and_then(Value::as_str).unwrap_or("")
 }
 
 #[cfg(test)]
@@ -132,5 +140,17 @@ mod tests {
             assert_ne!(hash(base), hash(&changed), "{changed}");
         }
         assert!(normalized_json_hash(b"not json").is_none());
+    }
+
+    #[test]
+    fn results_finished_in_another_thread_order_have_one_content_hash() {
+        let first = r#"{"results":[{"unique_id":"test.a","status":"pass","thread_id":"Thread-1"},
+            {"unique_id":"test.b","status":"pass","thread_id":"Thread-2"}]}"#;
+        let second = r#"{"results":[{"unique_id":"test.b","status":"pass","thread_id":"Thread-1"},
+            {"unique_id":"test.a","status":"pass","thread_id":"Thread-2"}]}"#;
+        let failed = r#"{"results":[{"unique_id":"test.b","status":"fail","thread_id":"Thread-1"},
+            {"unique_id":"test.a","status":"pass","thread_id":"Thread-2"}]}"#;
+        assert_eq!(hash(first), hash(second));
+        assert_ne!(hash(first), hash(failed), "an outcome still counts");
     }
 }

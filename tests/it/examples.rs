@@ -49,6 +49,14 @@ fn examples_repository_dbt_check_and_deploy_to_the_local_bucket() {
     }
     assert!(!bucket.join("dags/dbt_project/target").exists(), "dbt's target folder is excluded from the DAGs");
 
+    // The same commit again: dbt rebuilds its artifacts with new stamps, and on 2 threads lists the tests'
+    // results in whichever order they finished; none of that is a change, so nothing is written.
+    let results = std::fs::read(bucket.join("data/target/run_results.json")).unwrap();
+    let again = dagship(&["deploy", "--env", "local"]);
+    again.assert_code(0);
+    assert!(again.stdout.contains("nothing written"), "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(std::fs::read(bucket.join("data/target/run_results.json")).unwrap(), results, "not replaced");
+
     repo.checkout_new("feature", "main");
     repo.write("orchestration/dags/dbt_project/models/marts/customer_orders.sql", "select 1 as customer_id\n");
     repo.commit("edit a mart");
