@@ -2,8 +2,9 @@
 //! does not read the files whose blob a past deploy already hashed. A staged file holds its blob's bytes verbatim
 //! (see `StagedSource::blobs`: no filter, nothing from the work tree, Git LFS files left out), so a blob id names
 //! its content and the digest recorded for it stays true whatever was deployed since. A file whose blob the
-//! marker does not name (new or changed since the last deploy, or an LFS file) is read and hashed.
-use std::collections::{BTreeMap, HashMap};
+//! marker does not name (new or changed since the last deploy, or an LFS file) is read and hashed; the others are
+//! not even written into the staging folder unless the plan uploads them (src/deploy/commit_files.rs).
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,19 +19,3 @@ pub struct BlobDigest {
 
 /// Blob id -> digest, as recorded in the marker (`blobs`).
 pub type BlobDigests = BTreeMap<String, BlobDigest>;
-
-/// The staged files' blobs, by path relative to one mapped folder, with what the marker recorded for them.
-pub struct Known<'a> {
-    /// Blob id by repository path (`StagedSource::blobs`).
-    pub blobs: &'a HashMap<String, String>,
-    /// What the last deploy recorded (empty without a marker).
-    pub digests: &'a BlobDigests,
-}
-
-impl Known<'_> {
-    /// The blob of the file at `repo_path` and, when a past deploy hashed that blob, its digest.
-    pub fn lookup(&self, repo_path: &str) -> (Option<&str>, Option<BlobDigest>) {
-        let blob = self.blobs.get(repo_path).map(String::as_str);
-        (blob, blob.and_then(|blob| self.digests.get(blob).copied()))
-    }
-}

@@ -1,5 +1,7 @@
 //! The source of a deploy is a commit, never the work tree: the files of the deployed folders are read from the
-//! commit's tree with git and written into a private staging folder, which is all the rest of the deploy reads.
+//! commit's tree with git, into a private staging folder, which is all the rest of the deploy reads. The mirrored
+//! folders' files are written there only when needed (src/deploy/commit_files.rs); what decides what is deployed
+//! (the exclude file, dbt_project.yml) and what MWAA packs (plugins, requirements) is written at once.
 //! So git-ignored and untracked files (a `.env`, a token in `.git/config`) are never deployed, and the marker's
 //! commit is exactly what the bucket holds.
 //!
@@ -7,27 +9,28 @@
 //! that is a link) whose target leaves the repository, is absolute, or reaches into `.git` is refused, and so is a
 //! submodule under a deployed folder (its files are not in the commit). Two links to one folder are fine; a loop
 //! is refused. Git LFS pointers are replaced by the work tree's file only when its SHA-256 is the pointer's.
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::DeployError;
+use super::commit_files::{CommitFiles, write_blobs};
 use super::exclude::Excludes;
 use crate::git::{Git, WorkTreeChanges};
 
 /// The most symlinks one path may pass through before it counts as a loop (Linux's own limit).
 const MAX_LINK_HOPS: usize = 40;
-const LFS_POINTER_START: &[u8] = b"version https://git-lfs.github.com/spec/v1\n";
 
 /// What to stage: folders and single files, relative to the repository root.
 pub struct SourceSpec<'a> {
     pub repo_root: &'a Path,
     /// The revision to deploy; `None` deploys HEAD.
     pub revision: Option<&'a str>,
-    /// Mirrored folders (and the MWAA plugins folder): their files, excludes applied.
+    /// Mirrored folders: their files, excludes applied, read from git when a plan or an upload needs them.
     pub folders: Vec<String>,
+    /// Folders written into the staging folder at once, excludes applied (the MWAA plugins folder, which is
+    /// zipped; the DAG check's folders, which Python imports).
+    pub written: Vec<String>,
     /// Single files read as they are (MWAA requirements and startup script).
     pub files: Vec<String>,
     pub exclude_from: Option<&'a str>,
@@ -47,18 +50,15 @@ pub struct StagedSource {
     pub dirty: Vec<String>,
     /// Files under the deployed paths that git does not track: never deployed.
     pub untracked: Vec<String>,
-    /// The git blob each staged file holds verbatim, by its path in the repository. A file's content is then a
-    /// function of its blob id (`git cat-file` writes the blob's bytes as they are: no smudge or end-of-line
-    /// filter, nothing from the work tree), so the MD5 a past deploy computed for a blob id holds forever
-    /// (src/deploy/blob_cache.rs). Git LFS files are left out: their bytes come from the work tree.
-    pub blobs: HashMap<String, String>,
+    /// The mirrored folders' files by blob id, read on demand (none for files staged some other way).
+    pub(super) files: Option<Arc<CommitFiles>>,
 }
 
 impl StagedSource {
     /// Files staged some other way than from git (a ledger record's object versions, src/deploy/restore.rs):
     /// the commit they are, with no work-tree comparison (the commit is not checked out).
     pub(super) fn from_dir(commit: String, dir: tempfile::TempDir, excludes: Arc<Excludes>) -> StagedSource {
-        // No blob ids: nothing here came from git, so every file is hashed.
+        // No blob ids: nothing here came from git, so every file is read from the folder and hashed.
         StagedSource {
             commit,
             dir,
@@ -66,7 +66,7 @@ impl StagedSource {
             excluded: BTreeMap::new(),
             dirty: Vec::new(),
             untracked: Vec::new(),
-            blobs: HashMap::new(),
+            files: None,
         }
     }
 
@@ -100,14 +100,15 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
         .prefix("dagship-source-")
         .tempdir()
         .map_err(|err| DeployError::Input(format!("cannot make a staging folder: {err}")))?;
-    let mut writer =
-        Stager { git: &git, root: dir.path(), work_tree: spec.repo_root, wanted: Vec::new(), blobs: HashMap::new() };
+    // Written at once: what decides what is deployed, and the folders that must be whole on disk.
+    let mut written: Vec<(String, String)> = Vec::new();
+    let mut files = CommitFiles::new(git.clone(), spec.repo_root, dir.path());
 
     // The exclude file and dbt_project.yml come from the commit too: they decide what is deployed.
     if let Some(exclude_from) = spec.exclude_from {
         let path = normalize(exclude_from);
         match tree.resolve(&path)? {
-            Resolved::File(oid) => writer.want(&path, oid),
+            Resolved::File(oid) => written.push((path, oid)),
             _ => {
                 return Err(DeployError::Input(format!(
                     "`deploy.exclude_from` names `{exclude_from}`, which commit {} does not hold: commit the file \
@@ -120,16 +121,17 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
     if let Some(project) = spec.dbt_project_dir {
         let path = join(&normalize(project), "dbt_project.yml");
         if let Ok(Resolved::File(oid)) = tree.resolve(&path) {
-            writer.want(&path, oid);
+            written.push((path, oid));
         }
     }
-    writer.flush()?;
+    write_blobs(&git, dir.path(), spec.repo_root, &std::mem::take(&mut written))?;
     let excludes = Arc::new(Excludes::load(dir.path(), spec.exclude_from, &generated(dir.path()))?);
 
     let mut excluded = BTreeMap::new();
-    for folder in &spec.folders {
+    let lazy = spec.folders.iter().map(|folder| (folder, true));
+    for (folder, is_lazy) in lazy.chain(spec.written.iter().map(|folder| (folder, false))) {
         let folder = normalize(folder);
-        let files = match tree.resolve(&folder)? {
+        let folder_files = match tree.resolve(&folder)? {
             Resolved::Dir(resolved) => tree.files_under(&folder, &resolved)?,
             Resolved::File(_) => {
                 return Err(DeployError::Input(format!(
@@ -142,26 +144,32 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
         std::fs::create_dir_all(dir.path().join(&folder))
             .map_err(|err| DeployError::Input(format!("staging `{folder}`: {err}")))?;
         let mut left_out = 0;
-        for (relative, oid) in files {
+        for (relative, oid) in folder_files {
             let path = join(&folder, &relative);
             if excludes.excludes(&path) {
                 left_out += 1;
+            } else if is_lazy {
+                files.add_file(path, oid);
             } else {
-                writer.want(&path, oid);
+                written.push((path, oid));
             }
+        }
+        if is_lazy {
+            files.add_folder(&folder);
         }
         excluded.insert(folder, left_out);
     }
     for file in &spec.files {
         let path = normalize(file);
         if let Resolved::File(oid) = tree.resolve(&path)? {
-            writer.want(&path, oid);
+            written.push((path, oid));
         }
     }
-    writer.flush()?;
+    write_blobs(&git, dir.path(), spec.repo_root, &written)?;
 
     let (dirty, untracked) = if commit == head {
-        let mut pathspecs: Vec<String> = spec.folders.iter().chain(&spec.files).map(|path| normalize(path)).collect();
+        let mut pathspecs: Vec<String> =
+            spec.folders.iter().chain(&spec.written).chain(&spec.files).map(|path| normalize(path)).collect();
         pathspecs.extend(spec.exclude_from.map(normalize));
         pathspecs.extend(spec.dbt_project_dir.map(normalize));
         pathspecs.iter_mut().filter(|path| path.is_empty()).for_each(|path| *path = ".".into());
@@ -170,8 +178,7 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
     } else {
         (Vec::new(), Vec::new())
     };
-    let blobs = writer.blobs;
-    Ok(StagedSource { commit, dir, excludes, excluded, dirty, untracked, blobs })
+    Ok(StagedSource { commit, dir, excludes, excluded, dirty, untracked, files: Some(Arc::new(files)) })
 }
 
 fn git_error(err: crate::git::GitError) -> DeployError {
@@ -186,7 +193,7 @@ fn join(folder: &str, relative: &str) -> String {
     if folder.is_empty() { relative.to_string() } else { format!("{folder}/{relative}") }
 }
 
-fn refuse(path: &str, why: &str) -> DeployError {
+pub(super) fn refuse(path: &str, why: &str) -> DeployError {
     DeployError::UnsafeSource(format!("`{path}`: {why}"))
 }
 
@@ -363,83 +370,4 @@ impl Tree {
         open.pop();
         Ok(())
     }
-}
-
-/// Writes blobs into the staging folder, batching them through one `git cat-file`.
-struct Stager<'a> {
-    git: &'a Git,
-    root: &'a Path,
-    work_tree: &'a Path,
-    /// (path in the repository, blob id) still to write.
-    wanted: Vec<(String, String)>,
-    /// The blob each written file holds verbatim, by path (see [`StagedSource::blobs`]).
-    blobs: HashMap<String, String>,
-}
-
-impl Stager<'_> {
-    fn want(&mut self, path: &str, oid: String) {
-        self.wanted.push((path.to_string(), oid));
-    }
-
-    fn flush(&mut self) -> Result<(), DeployError> {
-        let wanted = std::mem::take(&mut self.wanted);
-        let mut by_oid: HashMap<&str, Vec<PathBuf>> = HashMap::new();
-        let mut seen = HashSet::new();
-        for (path, oid) in &wanted {
-            if seen.insert(path.as_str()) {
-                by_oid.entry(oid.as_str()).or_default().push(PathBuf::from(path));
-            }
-        }
-        let oids: Vec<String> = by_oid.keys().map(|oid| oid.to_string()).collect();
-        let mut lfs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-        let mut verbatim: Vec<(String, String)> = Vec::new();
-        self.git
-            .read_blobs(&oids, |oid, body| {
-                let mut bytes = Vec::new();
-                body.read_to_end(&mut bytes)?;
-                for path in &by_oid[oid] {
-                    if bytes.starts_with(LFS_POINTER_START) && bytes.len() < 1024 {
-                        lfs.push((path.clone(), bytes.clone()));
-                        continue;
-                    }
-                    write_file(&self.root.join(path), &bytes)?;
-                    verbatim.push((path.to_string_lossy().into_owned(), oid.to_string()));
-                }
-                Ok(())
-            })
-            .map_err(git_error)?;
-        for (path, pointer) in lfs {
-            self.stage_lfs(&path, &pointer)?;
-        }
-        self.blobs.extend(verbatim);
-        Ok(())
-    }
-
-    /// A Git LFS pointer stands for a file git does not hold: the work tree's copy is deployed when its SHA-256
-    /// is the one the pointer names, and the deploy is refused otherwise (deploying the pointer would replace the
-    /// data with 130 bytes of text).
-    fn stage_lfs(&self, path: &Path, pointer: &[u8]) -> Result<(), DeployError> {
-        let shown = path.display().to_string();
-        let expected = String::from_utf8_lossy(pointer)
-            .lines()
-            .find_map(|line| line.strip_prefix("oid sha256:").map(str::to_string))
-            .ok_or_else(|| refuse(&shown, "a Git LFS pointer without a sha256 oid"))?;
-        let bytes = std::fs::read(self.work_tree.join(path)).unwrap_or_default();
-        let actual: String = Sha256::digest(&bytes).iter().map(|byte| format!("{byte:02x}")).collect();
-        if actual != expected {
-            return Err(refuse(
-                &shown,
-                "a Git LFS file whose content is not in the work tree (or differs from the commit): run \
-                 `git lfs pull` (actions/checkout: `lfs: true`), then deploy again",
-            ));
-        }
-        write_file(&self.root.join(path), &bytes).map_err(|err| DeployError::Input(format!("staging {shown}: {err}")))
-    }
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, bytes)
 }

@@ -152,7 +152,21 @@ pub async fn newest(store: &dyn Store, limit: usize) -> Result<Vec<Record>, Stor
 
 /// The newest record whose writes all finished: what the bucket should hold unless someone changed it since.
 pub async fn last_deployed(store: &dyn Store) -> Result<Option<Record>, StoreError> {
-    for id in ids(store).await?.iter().rev() {
+    last_deployed_before(store, &ids(store).await?, None).await
+}
+
+/// The newest deployed record among `ids` (in ledger order), or None when there is none or when the newest is
+/// `known` (a record whose objects the caller holds already: the marker's, which the marker repeats), which is then
+/// not read.
+pub async fn last_deployed_before(
+    store: &dyn Store,
+    ids: &[String],
+    known: Option<&str>,
+) -> Result<Option<Record>, StoreError> {
+    for id in ids.iter().rev() {
+        if Some(id.as_str()) == known {
+            return Ok(None);
+        }
         if let Some(record) = read(store, id).await?
             && record.outcome == Outcome::Deployed
         {

@@ -3,6 +3,7 @@
 mod apply;
 mod artifact_hash;
 mod blob_cache;
+mod commit_files;
 mod commit_source;
 mod drift;
 mod drifted;
@@ -149,13 +150,13 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
     // The marker first (one read), then the staged trees hashed on blocking threads (skipping the blobs the
     // marker has digests for) while the bucket is still being listed.
     let marker_and_trees = async {
-        let marker = marker::read(store.as_ref()).await?;
-        let digests = marker.as_ref().map(|marker| marker.blobs.clone()).unwrap_or_default();
-        let (root, mappings, blobs) = (source.root().to_path_buf(), mappings.clone(), source.blobs.clone());
-        let excluded = source.excluded.clone();
+        let mut marker = marker::read(store.as_ref()).await?;
+        // The blob digests are only the trees' to use (the next marker's come from the trees).
+        let digests = marker.as_mut().map(|marker| std::mem::take(&mut marker.blobs)).unwrap_or_default();
+        let files = source.files.clone();
+        let (root, mappings, excluded) = (source.root().to_path_buf(), mappings.clone(), source.excluded.clone());
         let trees = tokio::task::spawn_blocking(move || {
-            let known = blob_cache::Known { blobs: &blobs, digests: &digests };
-            read_trees(&root, &mappings, &excluded, &known)
+            read_trees(&root, files.as_deref(), &mappings, &excluded, &digests)
         })
         .await
         .map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
@@ -166,13 +167,17 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
             .await
             .map_err(DeployError::from)
     };
-    let ((marker, trees), listings, last_record, intents) = futures::future::try_join4(
+    let ((marker, trees), listings, ledger_ids, intents) = futures::future::try_join4(
         marker_and_trees,
         listings,
-        async { ledger::last_deployed(store.as_ref()).await.map_err(DeployError::from) },
+        async { ledger::ids(store.as_ref()).await.map_err(DeployError::from) },
         async { ledger::intents(store.as_ref()).await.map_err(DeployError::from) },
     )
     .await?;
+    // The drift baseline: the newest deployed record. When that is the marker's own record, the marker holds the
+    // same objects (both are written from one set, src/deploy/mod.rs `apply_and_record`) and it is not read again.
+    let marker_record = marker.as_ref().and_then(|marker| marker.ledger_id.as_deref());
+    let last_record = ledger::last_deployed_before(store.as_ref(), &ledger_ids, marker_record).await?;
     let blobs = source::blob_digests(&trees);
 
     let rules = plan::Rules {
@@ -194,9 +199,11 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         (Some(record), _) => {
             Some(drift::Baseline { since: record.id.clone(), commit: record.commit.clone(), objects: &record.objects })
         }
-        (None, Some(marker)) => {
-            Some(drift::Baseline { since: "marker".into(), commit: marker.commit.clone(), objects: &marker.objects })
-        }
+        (None, Some(marker)) => Some(drift::Baseline {
+            since: marker.ledger_id.clone().unwrap_or_else(|| "marker".into()),
+            commit: marker.commit.clone(),
+            objects: &marker.objects,
+        }),
         (None, None) => None,
     };
     let unfinished: Vec<ledger::Intent> = intents.iter().map(|(_, intent)| intent.clone()).collect();
@@ -255,14 +262,15 @@ pub fn stage_source(
     revision: Option<&str>,
 ) -> Result<StagedSource, DeployError> {
     let environment = config.environment(environment).map_err(DeployError::Input)?;
-    let mut folders: Vec<String> = layout::mappings(config, environment.platform, None)
+    let folders: Vec<String> = layout::mappings(config, environment.platform, None)
         .into_iter()
         .filter(|mapping| mapping.staged.is_none())
         .map(|mapping| mapping.source)
         .collect();
-    let mut files = Vec::new();
+    let (mut written, mut files) = (Vec::new(), Vec::new());
     if let Some(mwaa) = &environment.mwaa {
-        folders.extend(config.plugins_dir.clone());
+        // plugins.zip is packed from the staging folder.
+        written.extend(config.plugins_dir.clone());
         files.extend(mwaa.requirements.clone());
         files.extend(mwaa.startup_script.clone());
     }
@@ -270,6 +278,7 @@ pub fn stage_source(
         repo_root,
         revision,
         folders,
+        written,
         files,
         exclude_from: config.deploy.exclude_from.as_deref(),
         dbt_project_dir: config.dbt.as_ref().map(|dbt| dbt.project_dir.as_str()),
@@ -283,7 +292,9 @@ pub fn stage_folders(repo_root: &Path, revision: &str, folders: Vec<String>) -> 
     let spec = SourceSpec {
         repo_root,
         revision: Some(revision),
-        folders,
+        folders: Vec::new(),
+        // Imported by Python: every file on disk.
+        written: folders,
         files: Vec::new(),
         exclude_from: None,
         dbt_project_dir: None,
@@ -309,23 +320,29 @@ fn generated_folders(config: &Config, staged_root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Each mapping's local files: the staged dbt state from its folder, a commit's mirrored folders from git (only
+/// the blobs `digests` does not name are read), files staged otherwise (a rollback's object versions) from `root`.
 fn read_trees(
     root: &Path,
+    files: Option<&commit_files::CommitFiles>,
     mappings: &[Mapping],
     excluded: &std::collections::BTreeMap<String, usize>,
-    known: &blob_cache::Known,
+    digests: &blob_cache::BlobDigests,
 ) -> Result<Vec<SourceTree>, DeployError> {
     mappings
         .iter()
         .map(|mapping| match &mapping.staged {
             Some(staged) => {
-                let mut tree = source::read_tree(staged, "", None)?;
+                let mut tree = source::read_tree(staged, "")?;
                 artifact_hash::add_content_hashes(&mut tree.files);
                 Ok(tree)
             }
             None => {
                 let folder = commit_source::normalize(&mapping.source);
-                let mut tree = source::read_tree(root, &folder, Some(known))?;
+                let mut tree = match files {
+                    Some(files) => files.tree(&folder, digests)?,
+                    None => source::read_tree(root, &folder)?,
+                };
                 tree.excluded = excluded.get(&folder).copied().unwrap_or(0);
                 Ok(tree)
             }
@@ -510,8 +527,24 @@ async fn deploy_locked(
         keep: request.config.history.keep,
     };
     let ledger_id = entry.record.id.clone();
+    write_uploads(request.source, &prepared.plan).await?;
     let steps = apply_and_record(store.as_ref(), &prepared.plan, commit, options.concurrency, entry).await?;
     Ok(Locked { plan: prepared.plan, steps, up_to_date: false, mwaa, ledger_id: Some(ledger_id) })
+}
+
+/// Writes into the staging folder the commit's files the plan uploads that the plan took from the marker's blob
+/// digests unread (src/deploy/commit_files.rs): an object deleted or changed in the bucket whose file did not change.
+async fn write_uploads(source: Option<&StagedSource>, plan: &Plan) -> Result<(), DeployError> {
+    let Some(files) = source.and_then(|source| source.files.clone()) else { return Ok(()) };
+    let paths: Vec<std::path::PathBuf> = plan
+        .phases
+        .iter()
+        .flat_map(|phase| phase.uploads.iter().chain(&phase.replacements))
+        .filter_map(|change| change.local.clone())
+        .collect();
+    tokio::task::spawn_blocking(move || files.materialize(paths.iter().map(|path| path.as_path())))
+        .await
+        .map_err(|err| DeployError::Input(format!("staging the files to upload failed: {err}")))?
 }
 
 /// Nothing to write: the bucket already matches the plan, and the marker names this commit *and* its ledger

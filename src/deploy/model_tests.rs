@@ -70,7 +70,7 @@ async fn plan_for(store: &MemoryStore, commit: &Commit, guards: &Guards) -> (Pla
     let protected = Protected::new(&guards.protect).unwrap();
     let marker = marker::read(store).await.unwrap();
     let trees: Vec<SourceTree> =
-        mappings.iter().map(|mapping| source::read_tree(commit.dir.path(), &mapping.source, None).unwrap()).collect();
+        mappings.iter().map(|mapping| source::read_tree(commit.dir.path(), &mapping.source).unwrap()).collect();
     let mut listings = Vec::new();
     for mapping in &mappings {
         listings.push(store.list(&mapping.prefix).await.unwrap());

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::DeployError;
-use super::blob_cache::{BlobDigest, BlobDigests, Known};
+use super::blob_cache::{BlobDigest, BlobDigests};
 use crate::hash::Md5;
 
 /// One local file to deploy.
@@ -28,10 +28,10 @@ pub struct SourceTree {
     pub excluded: usize,
 }
 
-/// Lists `folder` (relative to `repo_root`, a staging folder) and hashes its files on a few threads, except those
-/// whose blob `known` has a digest for (never read). Excludes were applied when the folder was staged
-/// (`commit_source`); the caller records their count.
-pub fn read_tree(repo_root: &Path, folder: &str, known: Option<&Known>) -> Result<SourceTree, DeployError> {
+/// Lists `folder` (relative to `repo_root`, a folder laid out like the repository: the staged dbt state, a ledger
+/// record's object versions) and hashes its files on a few threads. A commit's mirrored folders are read from
+/// git instead (src/deploy/commit_files.rs), where excludes were applied; the caller records their count.
+pub fn read_tree(repo_root: &Path, folder: &str) -> Result<SourceTree, DeployError> {
     let canonical_root =
         repo_root.canonicalize().map_err(|err| DeployError::Input(format!("{}: {err}", repo_root.display())))?;
     let start = repo_root.join(folder);
@@ -72,7 +72,7 @@ pub fn read_tree(repo_root: &Path, folder: &str, known: Option<&Known>) -> Resul
             }
         }
     }
-    let files = hash_all(folder, found, known)?;
+    let files = hash_files(found)?.into_iter().collect();
     Ok(SourceTree { exists: true, files, excluded: 0 })
 }
 
@@ -80,12 +80,12 @@ fn refuse(path: &Path, why: &str) -> DeployError {
     DeployError::UnsafeSource(format!("{}: {why}", path.display()))
 }
 
-/// Hashes files on up to 4 threads: a 7,000-file DAGs folder is read in well under a second.
-fn hash_all(
-    folder: &str,
-    found: Vec<(String, PathBuf)>,
-    known: Option<&Known>,
-) -> Result<BTreeMap<String, LocalFile>, DeployError> {
+/// Hashes files (relative path, file to read) on up to 4 threads: a 7,000-file DAGs folder is read in well under
+/// a second.
+pub(super) fn hash_files(found: Vec<(String, PathBuf)>) -> Result<Vec<(String, LocalFile)>, DeployError> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
     let _spinner = crate::progress::spinner(format!("hashing {}", crate::plural::plural(found.len(), "file")));
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let chunk = found.len().div_ceil(workers).max(1);
@@ -97,16 +97,9 @@ fn hash_all(
                     slice
                         .iter()
                         .map(|(relative, path)| {
-                            let repo_path =
-                                if folder.is_empty() { relative.clone() } else { format!("{folder}/{relative}") };
-                            let (blob, digest) = known.map_or((None, None), |known| known.lookup(&repo_path));
-                            let (md5, size) = match digest {
-                                Some(digest) => (digest.md5, digest.size),
-                                None => Md5::of_file(path)
-                                    .map_err(|err| DeployError::Input(format!("{}: {err}", path.display())))?,
-                            };
-                            let blob = blob.map(str::to_string);
-                            Ok((relative.clone(), LocalFile { path: path.clone(), size, md5, content: None, blob }))
+                            let (md5, size) = Md5::of_file(path)
+                                .map_err(|err| DeployError::Input(format!("{}: {err}", path.display())))?;
+                            Ok((relative.clone(), LocalFile { path: path.clone(), size, md5, content: None, blob: None }))
                         })
                         .collect()
                 })
@@ -114,7 +107,7 @@ fn hash_all(
             .collect();
         handles.into_iter().map(|handle| handle.join().expect("hashing thread panicked")).collect()
     });
-    let mut files = BTreeMap::new();
+    let mut files = Vec::with_capacity(found.len());
     for result in results {
         files.extend(result?);
     }
@@ -128,53 +121,4 @@ pub fn blob_digests(trees: &[SourceTree]) -> BlobDigests {
         .flat_map(|tree| tree.files.values())
         .filter_map(|file| Some((file.blob.clone()?, BlobDigest { md5: file.md5, size: file.size })))
         .collect()
-}
-
-#[cfg(test)]
-mod blob_cache_tests {
-    use std::collections::HashMap;
-
-    use super::*;
-    use crate::hash::Md5;
-
-    /// A staging folder with `dags/known.py` and `dags/new.py`, whose blobs are `b-known` and `b-new`.
-    fn staged() -> (tempfile::TempDir, HashMap<String, String>) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("dags")).unwrap();
-        std::fs::write(dir.path().join("dags/known.py"), "known\n").unwrap();
-        std::fs::write(dir.path().join("dags/new.py"), "new\n").unwrap();
-        let blobs = [("dags/known.py", "b-known"), ("dags/new.py", "b-new")]
-            .map(|(path, blob)| (path.to_string(), blob.to_string()))
-            .into_iter()
-            .collect();
-        (dir, blobs)
-    }
-
-    #[test]
-    fn a_file_whose_blob_has_a_recorded_digest_is_not_read_and_the_others_are_hashed() {
-        let (dir, blobs) = staged();
-        // A digest no file here has: taken as is, the file was not read.
-        let recorded = BlobDigest { md5: Md5::of_bytes(b"what the last deploy hashed"), size: 27 };
-        let digests: BlobDigests = [("b-known".to_string(), recorded)].into_iter().collect();
-        let tree = read_tree(dir.path(), "dags", Some(&Known { blobs: &blobs, digests: &digests })).unwrap();
-        let known = &tree.files["known.py"];
-        assert_eq!((known.md5, known.size, known.blob.as_deref()), (recorded.md5, 27, Some("b-known")));
-        let new = &tree.files["new.py"];
-        assert_eq!((new.md5, new.size, new.blob.as_deref()), (Md5::of_bytes(b"new\n"), 4, Some("b-new")));
-        // What the next marker records: both blobs, each with the digest this deploy used.
-        let next = blob_digests(std::slice::from_ref(&tree));
-        assert_eq!(next["b-known"], recorded);
-        assert_eq!(next["b-new"], BlobDigest { md5: Md5::of_bytes(b"new\n"), size: 4 });
-    }
-
-    #[test]
-    fn a_file_with_no_blob_is_always_hashed_and_never_recorded() {
-        let (dir, mut blobs) = staged();
-        blobs.remove("dags/known.py"); // as for a Git LFS file or the staged dbt state
-        let wrong = BlobDigest { md5: Md5::of_bytes(b"wrong"), size: 6 };
-        let digests: BlobDigests = [("b-known".to_string(), wrong)].into_iter().collect();
-        let tree = read_tree(dir.path(), "dags", Some(&Known { blobs: &blobs, digests: &digests })).unwrap();
-        assert_eq!(tree.files["known.py"].md5, Md5::of_bytes(b"known\n"));
-        assert!(!blob_digests(&[tree]).contains_key("b-known"));
-    }
 }

@@ -115,3 +115,28 @@ fn a_noop_resync_sends_no_write_request(backend: Backend) {
 }
 
 on_backends!(a_noop_resync_sends_no_write_request: s3 => Backend::S3, gcs => Backend::Gcs);
+
+/// The plan takes a recorded blob's digest without reading the file (it is not even staged), so a file it uploads
+/// on that digest is written from git just before the upload: a new file holding a recorded blob (a copy, an empty
+/// `__init__.py`), and an object changed in the bucket whose file did not change. Both must land with the blob's
+/// bytes, which the store checks against the digest sent with them.
+fn a_recorded_blob_the_plan_uploads_lands_with_its_own_bytes(backend: Backend) {
+    let project = Project::new(backend, "");
+    project.deploy_json(&[]);
+    let daily = std::fs::read_to_string(project.repo.path().join("dags/daily.py")).unwrap();
+    project.repo.write("dags/copy_of_daily.py", &daily);
+    project.repo.commit("a copy: its blob is the recorded one");
+    let run = project.deploy_json(&[]);
+    assert_eq!(run["plan"]["summary"]["uploads"], 1, "{run}");
+    assert_eq!(project.deployed(), project.expected());
+    assert_eq!(project.deployed()["dags/copy_of_daily.py"], daily.as_bytes());
+
+    // Changed in the bucket by hand; the commit's unchanged file replaces it.
+    project.bucket.seed("dags/daily.py", b"edited in the console\n");
+    let run = project.deploy_json(&["--overwrite-drift"]);
+    assert_eq!(run["plan"]["summary"]["replacements"], 1, "{run}");
+    assert_eq!(project.deployed()["dags/daily.py"], daily.as_bytes());
+    assert_eq!(project.deployed(), project.expected());
+}
+
+on_backends!(a_recorded_blob_the_plan_uploads_lands_with_its_own_bytes: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
