@@ -76,10 +76,8 @@ impl CommitFiles {
             }
         }
         let lfs = self.write(&unread)?;
-        let found = unread
-            .iter()
-            .map(|(path, _)| (path[prefix.len()..].to_string(), self.root.join(path)))
-            .collect::<Vec<_>>();
+        let found =
+            unread.iter().map(|(path, _)| (path[prefix.len()..].to_string(), self.root.join(path))).collect::<Vec<_>>();
         for (relative, mut file) in source::hash_files(found)? {
             let path = format!("{prefix}{relative}");
             file.blob = (!lfs.contains(&path)).then(|| self.files[&path].clone());
@@ -191,7 +189,8 @@ mod tests {
         std::fs::create_dir_all(repo.path().join("dags")).unwrap();
         std::fs::write(repo.path().join("dags/known.py"), "known\n").unwrap();
         std::fs::write(repo.path().join("dags/new.py"), "new\n").unwrap();
-        for args in [&["init", "-q"][..], &["add", "-A"], &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]]
+        for args in
+            [&["init", "-q"][..], &["add", "-A"], &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]]
         {
             let status = Command::new("git").arg("-C").arg(repo.path()).args(args).status().unwrap();
             assert!(status.success(), "git {args:?}");
@@ -230,11 +229,8 @@ mod tests {
     #[test]
     fn materialize_writes_the_blob_of_an_unread_file_and_leaves_other_paths_alone() {
         let (_repo, staging, files) = repository();
-        let digests: BlobDigests = files
-            .files
-            .values()
-            .map(|blob| (blob.clone(), BlobDigest { md5: Md5::of_bytes(b"x"), size: 1 }))
-            .collect();
+        let digests: BlobDigests =
+            files.files.values().map(|blob| (blob.clone(), BlobDigest { md5: Md5::of_bytes(b"x"), size: 1 })).collect();
         let tree = files.tree("dags", &digests).unwrap();
         assert!(!staging.path().join("dags/known.py").exists());
         let outside = std::env::temp_dir().join("dagship-not-staged-by-materialize");

@@ -116,15 +116,18 @@ pub async fn append(store: &dyn Store, record: &Record) -> Result<(), StoreError
 
 /// Every record id, oldest first.
 pub async fn ids(store: &dyn Store) -> Result<Vec<String>, StoreError> {
-    let mut ids: Vec<String> = store
-        .list(HISTORY_PREFIX)
-        .await?
-        .into_iter()
+    Ok(ids_in(&store.list(HISTORY_PREFIX).await?))
+}
+
+/// The record ids among listed objects (a listing of `.dagship/` or of the history), oldest first.
+pub fn ids_in(objects: &[crate::store::ObjectMeta]) -> Vec<String> {
+    let mut ids: Vec<String> = objects
+        .iter()
         .filter_map(|object| object.key.strip_prefix(HISTORY_PREFIX)?.strip_suffix(SUFFIX).map(str::to_string))
         .filter(|id| !id.contains('/'))
         .collect();
     ids.sort();
-    Ok(ids)
+    ids
 }
 
 /// One record; a record that does not parse is skipped with a warning (the history stays readable).
@@ -290,14 +293,22 @@ pub async fn write_intent(store: &dyn Store, intent: &Intent) -> Result<(), Stor
 
 /// The intents of deploys that stopped part-way (normally none), with their keys.
 pub async fn intents(store: &dyn Store) -> Result<Vec<(String, Intent)>, StoreError> {
-    let keys: Vec<String> = store.list(INTENT_PREFIX).await?.into_iter().map(|object| object.key).collect();
+    intents_in(store, &store.list(INTENT_PREFIX).await?).await
+}
+
+/// The intents among listed objects (a listing of `.dagship/` or of the intents), read.
+pub async fn intents_in(
+    store: &dyn Store,
+    objects: &[crate::store::ObjectMeta],
+) -> Result<Vec<(String, Intent)>, StoreError> {
+    let keys = objects.iter().map(|object| &object.key).filter(|key| key.starts_with(INTENT_PREFIX));
     let mut intents = Vec::new();
     for key in keys {
         // One that does not parse explains nothing; the next deploy removes it.
-        if let Some(bytes) = store.get(&key).await?
+        if let Some(bytes) = store.get(key).await?
             && let Ok(intent) = serde_json::from_slice(&bytes)
         {
-            intents.push((key, intent));
+            intents.push((key.clone(), intent));
         }
     }
     Ok(intents)

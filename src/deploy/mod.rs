@@ -8,6 +8,7 @@ mod commit_source;
 mod drift;
 mod drifted;
 mod exclude;
+mod first_look;
 mod guard;
 mod layout;
 mod lease;
@@ -132,6 +133,8 @@ pub struct Prepared {
     pub marker: Option<Marker>,
     /// The keys of intents left by deploys that stopped part-way (cleared once this deploy is recorded).
     pub intents: Vec<String>,
+    /// `.dagship/` as it was before the bucket was listed for this plan.
+    look: first_look::FirstLook,
 }
 
 /// Reads the local folders and the bucket side by side and plans the deploy. Writes nothing.
@@ -147,19 +150,24 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
     let owned_prefixes = layout::owned_prefixes(request.config, &mappings);
     let protected = Protected::new(&request.config.deploy.protect)?;
 
-    // The marker first (one read), then the staged trees hashed on blocking threads (skipping the blobs the
-    // marker has digests for) while the bucket is still being listed.
+    // dagship's own files first (one listing: marker, ledger, intents, lock), before any other read: the lock
+    // may then use this plan instead of listing again (src/deploy/first_look.rs).
+    let look = first_look::FirstLook::take(store.as_ref()).await?;
+    // The marker (one read), then the staged trees hashed on blocking threads (skipping the blobs the marker has
+    // digests for) while the bucket is still being listed.
     let marker_and_trees = async {
-        let mut marker = marker::read(store.as_ref()).await?;
+        let mut marker = match look.holds(MARKER_KEY) {
+            true => marker::read(store.as_ref()).await?,
+            false => None,
+        };
         // The blob digests are only the trees' to use (the next marker's come from the trees).
         let digests = marker.as_mut().map(|marker| std::mem::take(&mut marker.blobs)).unwrap_or_default();
         let files = source.files.clone();
         let (root, mappings, excluded) = (source.root().to_path_buf(), mappings.clone(), source.excluded.clone());
-        let trees = tokio::task::spawn_blocking(move || {
-            read_trees(&root, files.as_deref(), &mappings, &excluded, &digests)
-        })
-        .await
-        .map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
+        let trees =
+            tokio::task::spawn_blocking(move || read_trees(&root, files.as_deref(), &mappings, &excluded, &digests))
+                .await
+                .map_err(|err| DeployError::Input(format!("reading the source folders failed: {err}")))??;
         Ok::<_, DeployError>((marker, trees))
     };
     let listings = async {
@@ -167,13 +175,9 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
             .await
             .map_err(DeployError::from)
     };
-    let ((marker, trees), listings, ledger_ids, intents) = futures::future::try_join4(
-        marker_and_trees,
-        listings,
-        async { ledger::ids(store.as_ref()).await.map_err(DeployError::from) },
-        async { ledger::intents(store.as_ref()).await.map_err(DeployError::from) },
-    )
-    .await?;
+    let intents = async { ledger::intents_in(store.as_ref(), &look.objects).await.map_err(DeployError::from) };
+    let ((marker, trees), listings, intents) = futures::future::try_join3(marker_and_trees, listings, intents).await?;
+    let ledger_ids = ledger::ids_in(&look.objects);
     // The drift baseline: the newest deployed record. When that is the marker's own record, the marker holds the
     // same objects (both are written from one set, src/deploy/mod.rs `apply_and_record`) and it is not read again.
     let marker_record = marker.as_ref().and_then(|marker| marker.ledger_id.as_deref());
@@ -235,7 +239,7 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         blobs,
     };
     let intents = intents.into_iter().map(|(key, _)| key).collect();
-    Ok(Prepared { store, plan, marker, intents })
+    Ok(Prepared { store, plan, marker, intents, look })
 }
 
 /// Each mapping's plan, from its local tree and its bucket listing.
@@ -452,7 +456,8 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     let lease = lease::Lease::start(store.clone(), &lock, request.environment, options.lock.ttl);
     let guarded: Arc<dyn Store> = Arc::new(guard::GuardedStore::new(store.clone(), lease.clone()));
     let writing = crate::cancel::Writing::start();
-    let result = deploy_locked(request, guarded.clone(), &options, &prepared.plan, started).await;
+    let took_over = lock.took_over.is_some();
+    let result = deploy_locked(request, guarded.clone(), &options, &prepared, took_over, started).await;
     if let Err(err) = &result {
         record::record_stop(guarded.as_ref(), request, &options, prepared.marker.as_ref(), err, started).await;
     }
@@ -488,11 +493,24 @@ async fn deploy_locked(
     request: &Request<'_>,
     store: Arc<dyn Store>,
     options: &DeployOptions,
-    shown: &Plan,
+    first: &Prepared,
+    took_over: bool,
     started: std::time::Instant,
 ) -> Result<Locked, DeployError> {
     let commit = options.holder.commit.as_str();
-    let prepared = prepare_with(request, store.clone()).await?;
+    let shown = &first.plan;
+    // The plan made before the lock, when nothing dagship writes changed since it was made; else a new one,
+    // against the bucket no other deploy is changing now.
+    let prepared = match first.look.still_holds(store.as_ref(), took_over).await? {
+        true => Prepared {
+            store: store.clone(),
+            plan: first.plan.clone(),
+            marker: first.marker.clone(),
+            intents: first.intents.clone(),
+            look: first.look.clone(),
+        },
+        false => prepare_with(request, store.clone()).await?,
+    };
     if !prepared.plan.refusals.is_empty() {
         return Err(DeployError::Refused(prepared.plan.refusals));
     }

@@ -99,7 +99,10 @@ pub(super) fn hash_files(found: Vec<(String, PathBuf)>) -> Result<Vec<(String, L
                         .map(|(relative, path)| {
                             let (md5, size) = Md5::of_file(path)
                                 .map_err(|err| DeployError::Input(format!("{}: {err}", path.display())))?;
-                            Ok((relative.clone(), LocalFile { path: path.clone(), size, md5, content: None, blob: None }))
+                            Ok((
+                                relative.clone(),
+                                LocalFile { path: path.clone(), size, md5, content: None, blob: None },
+                            ))
                         })
                         .collect()
                 })

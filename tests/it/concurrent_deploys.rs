@@ -136,7 +136,7 @@ fn parallel_deploys_to_one_environment_serialize_and_the_last_one_wins() {
 use std::time::{Duration, Instant};
 
 use common::buckets::Bucket;
-use common::fault_proxy::{Fault, FaultProxy, Flavor, Logged};
+use common::fault_proxy::{Fault, FaultProxy, Flavor, Logged, Rule};
 use common::project::Project as LockProject;
 
 const LOCK: &str = ".dagship/lock.json";
@@ -601,4 +601,72 @@ fn unlock_refuses_a_live_lock_naming_its_holder_and_force_stops_that_deploy() {
     run.assert_code(4);
     assert!(run.stderr.contains("it was removed"), "{}", run.stderr);
     assert!(!project.bucket.keys().contains(&MARKER.to_string()), "no marker");
+}
+
+/// A deploy uses the plan it made before taking the lock only when nothing dagship writes changed in between
+/// (src/deploy/first_look.rs). Here another deploy runs whole while this one's lock request is held silent by the
+/// proxy (after its plan, before its lock): it adds a file this commit does not have. Once this deploy holds the
+/// lock it must see that deploy's marker and record, plan again, and delete the file; a deploy that went on with
+/// its first plan would leave the file in the bucket under a marker naming a commit without it.
+#[test]
+fn a_deploy_that_finished_between_a_plan_and_its_lock_makes_the_plan_be_made_again() {
+    let project = LockProject::new(Backend::S3, "deploy:\n  request_timeout: 4s\n  max_delete: 100%\n");
+    project.deploy_json(&[]);
+    let other = Repo::clone_from(&project.repo, &[]);
+    other.write("dags/from_the_other_deploy.py", "# not in the first deploy's commit\n");
+    other.commit("the other deploy's file");
+    project.repo.write("dags/daily.py", "from operators.slack import notify  # v2\n");
+    project.repo.commit("this deploy's change");
+
+    let proxy = FaultProxy::start(&project.bucket.endpoint.clone().unwrap(), Flavor::S3, 0.0, 1, &[]);
+    proxy.add_rule(Rule::once("PUT", LOCK, 1, Fault::StallBefore));
+    let mut command = dagship_command(project.repo.path());
+    command.args(["deploy", "--env", "test", "--format", "json"]);
+    project.bucket.configure(&mut command);
+    command.env("AWS_ENDPOINT_URL_S3", &proxy.url);
+    let first = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start dagship deploy");
+    wait_until("the first deploy asks for the lock", Duration::from_secs(60), || {
+        proxy.writes().iter().any(|write| write.starts_with("PUT") && write.contains(LOCK))
+    });
+
+    let mut other_deploy = dagship_command(other.path());
+    other_deploy.args(["deploy", "--env", "test", "--format", "json"]);
+    project.bucket.configure(&mut other_deploy);
+    common::run_command(&mut other_deploy).assert_code(0);
+    assert!(project.bucket.keys().contains(&"dags/from_the_other_deploy.py".to_string()));
+
+    let first = finish(first);
+    first.assert_code(0);
+    assert_eq!(first.json()["plan"]["summary"]["deletions"], 1, "{}", first.stdout);
+    assert_eq!(project.deployed(), project.expected(), "the bucket holds the commit: {}", first.stderr);
+    assert_eq!(project.marker_commit(), Some(project.repo.head()));
+}
+
+/// The other way round: nothing changed between the plan and the lock, so the deploy lists the bucket once.
+#[test]
+fn a_deploy_with_nothing_changed_since_its_plan_lists_the_bucket_once() {
+    let project = LockProject::new(Backend::S3, "");
+    project.deploy_json(&[]);
+    project.repo.write("dags/daily.py", "from operators.slack import notify  # v2\n");
+    project.repo.commit("a change");
+    let proxy = FaultProxy::start(&project.bucket.endpoint.clone().unwrap(), Flavor::S3, 0.0, 1, &[]);
+    project.deploy_through(&proxy, &[]).assert_code(0);
+    let dags_listings = proxy
+        .log()
+        .iter()
+        .filter(|entry| {
+            entry.method == "GET" && entry.target.contains("list-type=2") && entry.target.contains("dags%2F")
+        })
+        .count();
+    assert!(dags_listings >= 1, "{:#?}", proxy.log().iter().map(|entry| &entry.target).collect::<Vec<_>>());
+    let before_lock = {
+        let log = proxy.log();
+        let lock_at = log.iter().position(|entry| entry.method == "PUT" && entry.target.contains(LOCK)).unwrap();
+        log[..lock_at]
+            .iter()
+            .filter(|entry| entry.target.contains("list-type=2") && entry.target.contains("dags%2F"))
+            .count()
+    };
+    assert_eq!(dags_listings, before_lock, "no listing of dags/ after the lock was taken");
+    assert_eq!(project.deployed(), project.expected());
 }
