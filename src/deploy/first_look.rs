@@ -43,8 +43,10 @@ impl FirstLook {
         self.objects.iter().any(|object| object.key == key)
     }
 
-    /// Whether the first look alone rules out a deploy in flight: no lock and no intent.
-    fn was_quiet(&self) -> bool {
+    /// Whether the first look alone rules out a deploy in flight or one that stopped part-way: no lock and no
+    /// intent. Only then may a deploy that finds nothing to write skip the lock (a lock left by a killed deploy is
+    /// then taken over and released by the next deploy, even one with nothing to write).
+    pub fn was_quiet(&self) -> bool {
         !self.objects.iter().any(|object| object.key == LOCK_KEY || object.key.starts_with(INTENT_PREFIX))
     }
 

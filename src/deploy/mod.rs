@@ -443,8 +443,11 @@ pub async fn deploy(request: &Request<'_>, options: DeployOptions) -> Result<Dep
     // commit and its ledger record. Taking the lock only to list again and find the same would double a no-op's
     // cost and write (and delete) a lock; a deploy that starts meanwhile is simply ordered after this one. MWAA's
     // step is compared with the environment under the lock on every deploy (a failed update is retried), so an
-    // MWAA environment always goes on.
-    if options.mwaa.is_none() && up_to_date(&prepared.plan, prepared.marker.as_ref(), &commit, options.kind) {
+    // MWAA environment always goes on. So does a deploy that saw a lock or an intent (src/deploy/first_look.rs).
+    if options.mwaa.is_none()
+        && prepared.look.was_quiet()
+        && up_to_date(&prepared.plan, prepared.marker.as_ref(), &commit, options.kind)
+    {
         return Ok(report(request, prepared.plan, false, true, commit, Vec::new(), None));
     }
     let started = std::time::Instant::now();

@@ -140,3 +140,21 @@ fn a_recorded_blob_the_plan_uploads_lands_with_its_own_bytes(backend: Backend) {
 }
 
 on_backends!(a_recorded_blob_the_plan_uploads_lands_with_its_own_bytes: local => Backend::Local, s3 => Backend::S3, gcs => Backend::Gcs);
+
+/// The no-op shortcut is for a quiet bucket only: a lock left by a deploy killed after its marker (everything
+/// written, the lock not yet released) is taken over and released by the next deploy, even one with nothing to
+/// write, instead of staying until a deploy with changes waits out its TTL.
+fn a_noop_that_finds_a_dead_lock_takes_it_over_and_releases_it(backend: Backend) {
+    let project = Project::new(backend, "deploy:\n  lock_ttl: 2s\n");
+    project.deploy_json(&[]);
+    let dead = br#"{"id": "dead-deploy", "commit": "dead", "host": "gone-runner", "pid": 4242, "acquired_at": 0,
+        "environment": "test", "ttl_seconds": 1, "renewal": 7, "renewed_at": 0}"#;
+    project.bucket.seed(".dagship/lock.json", dead);
+    let run = project.run(&["deploy", "--env", "test", "--format", "json"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("taking over the deploy lock"), "{}", run.stderr);
+    assert_eq!(run.json()["up_to_date"], true, "nothing was written: {}", run.stdout);
+    assert!(!project.bucket.keys().contains(&".dagship/lock.json".to_string()), "the dead lock is gone");
+}
+
+on_backends!(a_noop_that_finds_a_dead_lock_takes_it_over_and_releases_it: local => Backend::Local, s3 => Backend::S3);
