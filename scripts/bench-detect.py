@@ -588,7 +588,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=100_000, help="files in the base commit (default 100000)")
     parser.add_argument("--changed", type=int, default=10_000, help="files changed by the head commit (default 10000)")
-    parser.add_argument("--runs", type=int, default=7, help="timed runs per command (default 7)")
+    parser.add_argument("--runs", type=int, default=15, help="timed runs per command (default 15)")
     parser.add_argument(
         "--workdir",
         type=Path,

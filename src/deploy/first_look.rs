@@ -34,7 +34,7 @@ pub struct FirstLook {
 impl FirstLook {
     pub async fn take(store: &dyn Store) -> Result<FirstLook, StoreError> {
         let taken = Instant::now();
-        let objects = store.list(STATE_PREFIX).await?;
+        let objects = store.list_flat(STATE_PREFIX).await?;
         Ok(FirstLook { objects, taken })
     }
 
@@ -67,7 +67,7 @@ impl FirstLook {
         if took_over || !self.was_quiet() || self.taken.elapsed() > FRESH_FOR {
             return Ok(false);
         }
-        let now = store.list(STATE_PREFIX).await?;
+        let now = store.list_flat(STATE_PREFIX).await?;
         Ok(Self::versions(&now) == Self::versions(&self.objects))
     }
 }

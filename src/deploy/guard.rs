@@ -56,6 +56,10 @@ impl Store for GuardedStore {
         self.inner.list(prefix).await
     }
 
+    async fn list_flat(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list_flat(prefix).await
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         self.inner.get(key).await
     }

@@ -244,17 +244,23 @@ impl Lease {
     /// Stops the heartbeat and deletes the lock if it is still ours. Returns whether it was.
     pub async fn release(&self) -> Result<bool, DeployError> {
         let _renewing = self.renewing.lock().await;
-        let holder_id = {
+        let held = {
             let mut state = self.state();
             state.stopped = true;
-            if state.lost.is_some() { None } else { Some(state.record.holder.id.clone()) }
+            if state.lost.is_some() { None } else { Some((state.record.holder.id.clone(), state.version.clone())) }
         };
         if let Some(handle) = self.heartbeat.lock().unwrap().take() {
             handle.abort();
         }
-        match holder_id {
-            Some(id) => lock::release(self.store.as_ref(), &id).await,
-            None => Ok(false),
+        let Some((id, version)) = held else { return Ok(false) };
+        // The lock at our last confirmed version is ours: one conditioned delete. When it changed since (a
+        // renewal of ours that landed unconfirmed, or another writer), read it and delete it only if it names us.
+        match self.store.delete_if(LOCK_KEY, &version).await {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind == crate::store::StoreErrorKind::Changed => {
+                lock::release(self.store.as_ref(), &id).await
+            }
+            Err(err) => Err(err.into()),
         }
     }
 

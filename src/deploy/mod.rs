@@ -631,24 +631,30 @@ async fn apply_and_record(
     // deploy is recorded and its marker written, so it succeeded; an intent left behind names objects the ledger
     // now holds (never taken for drift), and the next deploy removes it.
     let own = ledger::intent_key(&record.id);
-    for key in stale_intents.iter().chain(std::iter::once(&own).filter(|_| !plan.is_noop())) {
-        if let Err(err) = store.delete(key).await {
+    let intents = async {
+        for key in stale_intents.iter().chain(std::iter::once(&own).filter(|_| !plan.is_noop())) {
+            if let Err(err) = store.delete(key).await {
+                crate::notice::announce(
+                    crate::notice::Level::Warning,
+                    &format!("the deploy intent `{key}` stays until the next deploy removes it: {err}"),
+                );
+            }
+        }
+    };
+    // Retention, best effort like the intents (and beside them): the deploy succeeded; a record left over is
+    // pruned next time.
+    let retention = async {
+        if let Err(err) = ledger::prune(store, keep, &record.id).await {
             crate::notice::announce(
                 crate::notice::Level::Warning,
-                &format!("the deploy intent `{key}` stays until the next deploy removes it: {err}"),
+                &format!(
+                    "could not prune the deploy history to its newest {} (`history.keep`): {err}",
+                    crate::plural::plural(keep, "record")
+                ),
             );
         }
-    }
-    // Retention, best effort like the intents: the deploy succeeded; a record left over is pruned next time.
-    if let Err(err) = ledger::prune(store, keep, &record.id).await {
-        crate::notice::announce(
-            crate::notice::Level::Warning,
-            &format!(
-                "could not prune the deploy history to its newest {} (`history.keep`): {err}",
-                crate::plural::plural(keep, "record")
-            ),
-        );
-    }
+    };
+    futures::future::join(intents, retention).await;
     Ok(applied.steps)
 }
 

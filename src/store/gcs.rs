@@ -291,6 +291,12 @@ impl Store for GcsStore {
         fanout::list(self.full_key(prefix), |full, delimited| self.list_pages(full, delimited)).await
     }
 
+    async fn list_flat(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut objects = self.list_pages(self.full_key(prefix), false).await?.objects;
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         check_key(&self.url, key)?;
         let request =

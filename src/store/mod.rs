@@ -143,6 +143,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn url(&self) -> &StoreUrl;
     /// Every object whose key starts with `prefix`, following pagination.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// [`Store::list`] as one flat paginated listing, without the fan-out by sub-folder: for a prefix of a few
+    /// hundred keys in sub-folders (dagship's own `.dagship/`), one round trip instead of two.
+    async fn list_flat(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.list(prefix).await
+    }
     /// The object's bytes, or `None` when it does not exist.
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
     /// The object's bytes with their version, or `None` when it does not exist. The version is the one a

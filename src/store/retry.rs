@@ -74,6 +74,10 @@ impl Store for Retrying {
         self.policy.run(|| self.inner.list(prefix)).await
     }
 
+    async fn list_flat(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.policy.run(|| self.inner.list_flat(prefix)).await
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         self.policy.run(|| self.inner.get(key)).await
     }

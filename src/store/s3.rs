@@ -358,6 +358,12 @@ impl Store for S3Store {
         fanout::list(self.full_key(prefix), |full, delimited| self.list_pages(full, delimited)).await
     }
 
+    async fn list_flat(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut objects = self.list_pages(self.full_key(prefix), false).await?.objects;
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         Ok(self.get_versioned(key).await?.map(|versioned| versioned.bytes))
     }

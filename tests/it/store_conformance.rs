@@ -86,15 +86,25 @@ async fn prefixes_are_exact_and_isolated(backend: Backend) {
     for key in ["dags/a.py", "dags2/b.py", "dagsfile.py"] {
         store.put(&put_bytes(key, b"x", PutMode::Overwrite)).await.unwrap();
     }
+    for key in ["dags/team/deep/c.py", "dags/team/d.py"] {
+        store.put(&put_bytes(key, b"x", PutMode::Overwrite)).await.unwrap();
+    }
     let keys: Vec<String> = store.list("dags/").await.unwrap().into_iter().map(|object| object.key).collect();
-    assert_eq!(keys, ["dags/a.py"], "`dags/` must not match `dags2/` or `dagsfile.py`");
+    assert_eq!(
+        keys,
+        ["dags/a.py", "dags/team/d.py", "dags/team/deep/c.py"],
+        "`dags/` must not match `dags2/` or `dagsfile.py`"
+    );
+    // The flat listing (no fan-out by sub-folder) lists the very same keys.
+    let flat: Vec<String> = store.list_flat("dags/").await.unwrap().into_iter().map(|object| object.key).collect();
+    assert_eq!(flat, keys);
 
     // A store one folder deeper sees only its own objects, with keys relative to its prefix.
     let deeper_url = StoreUrl::parse(&bucket.url, std::path::Path::new("/")).unwrap().child("dags");
     let options = StoreOptions { endpoint: bucket.endpoint.clone(), ..StoreOptions::default() };
     let deeper = store::open(&deeper_url, &options).await.unwrap();
     let keys: Vec<String> = deeper.list("").await.unwrap().into_iter().map(|object| object.key).collect();
-    assert_eq!(keys, ["a.py"]);
+    assert_eq!(keys, ["a.py", "team/d.py", "team/deep/c.py"]);
 }
 
 async fn listing_follows_pages(backend: Backend) {
