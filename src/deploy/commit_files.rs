@@ -155,17 +155,22 @@ fn stage_lfs(root: &Path, work_tree: &Path, path: &str, pointer: &[u8]) -> Resul
     let expected = String::from_utf8_lossy(pointer)
         .lines()
         .find_map(|line| line.strip_prefix("oid sha256:").map(str::to_string))
-        .ok_or_else(|| super::commit_source::refuse(path, "a Git LFS pointer without a sha256 oid"))?;
+        .ok_or_else(|| refuse(path, "a Git LFS pointer without a sha256 oid"))?;
     let bytes = std::fs::read(work_tree.join(path)).unwrap_or_default();
     let actual: String = Sha256::digest(&bytes).iter().map(|byte| format!("{byte:02x}")).collect();
     if actual != expected {
-        return Err(super::commit_source::refuse(
+        return Err(refuse(
             path,
             "a Git LFS file whose content is not in the work tree (or differs from the commit): run `git lfs pull` \
              (actions/checkout: `lfs: true`), then deploy again",
         ));
     }
     write_file(&root.join(path), &bytes).map_err(|err| DeployError::Input(format!("staging {path}: {err}")))
+}
+
+/// A source file or folder that cannot be deployed safely (exit 3, nothing written).
+pub(super) fn refuse(path: &str, why: &str) -> DeployError {
+    DeployError::UnsafeSource(format!("`{path}`: {why}"))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

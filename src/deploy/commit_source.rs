@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::DeployError;
-use super::commit_files::{CommitFiles, write_blobs};
+use super::commit_files::{CommitFiles, refuse, write_blobs};
 use super::exclude::Excludes;
 use crate::git::{Git, WorkTreeChanges};
 
@@ -191,10 +191,6 @@ fn short(commit: &str) -> &str {
 
 fn join(folder: &str, relative: &str) -> String {
     if folder.is_empty() { relative.to_string() } else { format!("{folder}/{relative}") }
-}
-
-pub(super) fn refuse(path: &str, why: &str) -> DeployError {
-    DeployError::UnsafeSource(format!("`{path}`: {why}"))
 }
 
 /// A path resolved inside the commit's tree.
