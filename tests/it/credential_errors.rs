@@ -46,7 +46,7 @@ fn assert_one_line(run: &Run, line: &str) {
 fn s3_without_credentials_is_one_line_naming_the_sources_and_the_fix() {
     let setup = setup();
     let line = format!(
-        "error: download s3://{BUCKET}/.dagship/last-deploy.json: no AWS credentials (tried env vars, profile \
+        "error: list s3://{BUCKET}/.dagship/: no AWS credentials (tried env vars, profile \
          `default`, web identity, ECS, instance metadata): run `aws sso login` or `aws configure`, or in a workflow \
          aws-actions/configure-aws-credentials"
     );
@@ -63,7 +63,7 @@ fn an_unknown_aws_profile_is_named_with_the_files_looked_in() {
     let setup = setup();
     let home = setup.home.path().display();
     let line = format!(
-        "error: download s3://{BUCKET}/.dagship/last-deploy.json: no AWS profile `nope` (AWS_PROFILE) in \
+        "error: list s3://{BUCKET}/.dagship/: no AWS profile `nope` (AWS_PROFILE) in \
          {home}/.aws/config or {home}/.aws/credentials: fix the name (`aws configure list-profiles`)"
     );
     assert_one_line(&setup.plan("mwaa", &[("AWS_PROFILE", "nope")], false), &line);
