@@ -253,15 +253,7 @@ impl Lease {
             handle.abort();
         }
         let Some((id, version)) = held else { return Ok(false) };
-        // The lock at our last confirmed version is ours: one conditioned delete. When it changed since (a
-        // renewal of ours that landed unconfirmed, or another writer), read it and delete it only if it names us.
-        match self.store.delete_if(LOCK_KEY, &version).await {
-            Ok(()) => Ok(true),
-            Err(err) if err.kind == crate::store::StoreErrorKind::Changed => {
-                lock::release(self.store.as_ref(), &id).await
-            }
-            Err(err) => Err(err.into()),
-        }
+        lock::release(self.store.as_ref(), &id, Some(&version)).await
     }
 
     fn fenced(&self, operation: &'static str, reason: String) -> StoreError {

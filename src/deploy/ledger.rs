@@ -153,11 +153,6 @@ pub async fn newest(store: &dyn Store, limit: usize) -> Result<Vec<Record>, Stor
     Ok(records.into_iter().flatten().collect())
 }
 
-/// The newest record whose writes all finished: what the bucket should hold unless someone changed it since.
-pub async fn last_deployed(store: &dyn Store) -> Result<Option<Record>, StoreError> {
-    last_deployed_before(store, &ids(store).await?, None).await
-}
-
 /// The newest deployed record among `ids` (in ledger order), or None when there is none or when the newest is
 /// `known` (a record whose objects the caller holds already: the marker's, which the marker repeats), which is then
 /// not read.

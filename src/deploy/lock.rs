@@ -284,7 +284,16 @@ async fn take_over(
 
 /// Deletes the lock if it is still ours: conditioned on the version read, so a lock another deploy took over
 /// meanwhile is never removed. Returns whether ours was removed.
-pub async fn release(store: &dyn Store, holder_id: &str) -> Result<bool, DeployError> {
+pub async fn release(store: &dyn Store, holder_id: &str, last_version: Option<&str>) -> Result<bool, DeployError> {
+    // The lock at the holder's last confirmed version is its own: one conditioned delete. When it changed since (a
+    // renewal of ours that landed unconfirmed, or another writer), read it and delete it only if it names us.
+    if let Some(version) = last_version {
+        match store.delete_if(LOCK_KEY, version).await {
+            Ok(()) => return Ok(true),
+            Err(err) if err.kind == StoreErrorKind::Changed => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
     for _ in 0..5 {
         let Some(current) = store.get_versioned(LOCK_KEY).await? else { return Ok(false) };
         if LockRecord::parse(&current.bytes).holder.id != holder_id {
@@ -452,9 +461,9 @@ mod tests {
         let lock = acquire(store.as_ref(), holder("first", 0), "test", &policy(1000, 1000)).await.unwrap();
         let other = LockRecord::new(&holder("second", 0), "test", Duration::from_secs(1));
         store.put(&PutRequest::bytes(LOCK_KEY, other.to_bytes(), PutMode::Replace(lock.version))).await.unwrap();
-        assert!(!release(store.as_ref(), "first").await.unwrap());
+        assert!(!release(store.as_ref(), "first", None).await.unwrap());
         assert_eq!(LockRecord::parse(&store.get(LOCK_KEY).await.unwrap().unwrap()).holder.id, "second");
-        assert!(release(store.as_ref(), "second").await.unwrap());
+        assert!(release(store.as_ref(), "second", None).await.unwrap());
         assert_eq!(store.get(LOCK_KEY).await.unwrap(), None);
     }
 }

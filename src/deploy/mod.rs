@@ -127,6 +127,7 @@ impl Request<'_> {
 }
 
 /// A plan and the store it was made against.
+#[derive(Clone)]
 pub struct Prepared {
     pub store: Arc<dyn Store>,
     pub plan: Plan,
@@ -505,13 +506,7 @@ async fn deploy_locked(
     // The plan made before the lock, when nothing dagship writes changed since it was made; else a new one,
     // against the bucket no other deploy is changing now.
     let prepared = match first.look.still_holds(store.as_ref(), took_over).await? {
-        true => Prepared {
-            store: store.clone(),
-            plan: first.plan.clone(),
-            marker: first.marker.clone(),
-            intents: first.intents.clone(),
-            look: first.look.clone(),
-        },
+        true => Prepared { store: store.clone(), ..first.clone() },
         false => prepare_with(request, store.clone()).await?,
     };
     if !prepared.plan.refusals.is_empty() {

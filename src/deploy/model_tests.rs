@@ -423,7 +423,7 @@ fn a_lock_whose_create_answer_was_lost_is_recognised_as_ours() {
         let lock = super::lock::acquire(store.as_ref(), holder("me"), "test", &lock_policy()).await.unwrap();
         assert!(lock.took_over.is_none());
         assert_eq!(memory.journal(), vec![format!("PUT {}", super::LOCK_KEY)], "one create, no takeover");
-        assert!(super::lock::release(store.as_ref(), "me").await.unwrap());
+        assert!(super::lock::release(store.as_ref(), "me", None).await.unwrap());
         assert!(memory.objects().is_empty(), "released");
     });
 }

@@ -40,6 +40,17 @@ where
     Ok(objects)
 }
 
+/// All pages of one flat listing of `prefix` (`pages(prefix, false)`), sorted by key: no fan-out.
+pub async fn flat<P, PF>(prefix: String, pages: P) -> Result<Vec<ObjectMeta>, StoreError>
+where
+    P: Fn(String, bool) -> PF,
+    PF: Future<Output = Result<Level, StoreError>>,
+{
+    let mut objects = pages(prefix, false).await?.objects;
+    objects.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(objects)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -359,9 +359,7 @@ impl Store for S3Store {
     }
 
     async fn list_flat(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let mut objects = self.list_pages(self.full_key(prefix), false).await?.objects;
-        objects.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(objects)
+        fanout::flat(self.full_key(prefix), |full, delimited| self.list_pages(full, delimited)).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
