@@ -43,6 +43,10 @@ class Pacer:
 def handler(upstream: urllib.parse.SplitResult, latency: float, pacer: Pacer, stats: dict):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY: an answer goes out as two writes (headers, then body). With Nagle's algorithm the small body
+        # waits for the client's delayed ACK of the headers, 40 ms on Linux, so every small answer (an upload's,
+        # a conditional write's) cost the tools a stall a bucket's front end does not add.
+        disable_nagle_algorithm = True
         upstream_conn: http.client.HTTPConnection | None = None
 
         def log_message(self, *args) -> None:  # quiet

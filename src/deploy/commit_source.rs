@@ -16,7 +16,8 @@ use std::sync::Arc;
 use super::DeployError;
 use super::commit_files::{CommitFiles, refuse, write_blobs};
 use super::exclude::Excludes;
-use crate::git::{Git, WorkTreeChanges};
+use super::work_tree::WorkTreeCheck;
+use crate::git::Git;
 
 /// The most symlinks one path may pass through before it counts as a loop (Linux's own limit).
 const MAX_LINK_HOPS: usize = 40;
@@ -45,11 +46,10 @@ pub struct StagedSource {
     pub excludes: Arc<Excludes>,
     /// Files left out by the exclude rules, per staged folder.
     pub excluded: BTreeMap<String, usize>,
-    /// Tracked files under the deployed paths whose work-tree state differs from the commit (only looked at when
-    /// the commit is HEAD: another commit is never the work tree's).
-    pub dirty: Vec<String>,
-    /// Files under the deployed paths that git does not track: never deployed.
-    pub untracked: Vec<String>,
+    /// Tracked files under the deployed paths whose work-tree state differs from the commit, and files there git
+    /// does not track (never deployed). Only looked at when the commit is HEAD: another commit is never the work
+    /// tree's. Running while the deploy goes on (src/deploy/work_tree.rs).
+    pub work_tree: WorkTreeCheck,
     /// The mirrored folders' files by blob id, read on demand (none for files staged some other way).
     pub(super) files: Option<Arc<CommitFiles>>,
 }
@@ -59,15 +59,7 @@ impl StagedSource {
     /// the commit they are, with no work-tree comparison (the commit is not checked out).
     pub(super) fn from_dir(commit: String, dir: tempfile::TempDir, excludes: Arc<Excludes>) -> StagedSource {
         // No blob ids: nothing here came from git, so every file is read from the folder and hashed.
-        StagedSource {
-            commit,
-            dir,
-            excludes,
-            excluded: BTreeMap::new(),
-            dirty: Vec::new(),
-            untracked: Vec::new(),
-            files: None,
-        }
+        StagedSource { commit, dir, excludes, excluded: BTreeMap::new(), work_tree: WorkTreeCheck::none(), files: None }
     }
 
     /// The staging folder: the repository's layout, holding only the commit's deployable files.
@@ -167,18 +159,17 @@ pub fn stage(spec: &SourceSpec, generated: impl FnOnce(&Path) -> Vec<String>) ->
     }
     write_blobs(&git, dir.path(), spec.repo_root, &written)?;
 
-    let (dirty, untracked) = if commit == head {
+    let work_tree = if commit == head {
         let mut pathspecs: Vec<String> =
             spec.folders.iter().chain(&spec.written).chain(&spec.files).map(|path| normalize(path)).collect();
         pathspecs.extend(spec.exclude_from.map(normalize));
         pathspecs.extend(spec.dbt_project_dir.map(normalize));
         pathspecs.iter_mut().filter(|path| path.is_empty()).for_each(|path| *path = ".".into());
-        let WorkTreeChanges { changed, untracked } = git.work_tree_changes(&pathspecs).map_err(git_error)?;
-        (changed, untracked)
+        WorkTreeCheck::start(git, pathspecs)
     } else {
-        (Vec::new(), Vec::new())
+        WorkTreeCheck::none()
     };
-    Ok(StagedSource { commit, dir, excludes, excluded, dirty, untracked, files: Some(Arc::new(files)) })
+    Ok(StagedSource { commit, dir, excludes, excluded, work_tree, files: Some(Arc::new(files)) })
 }
 
 fn git_error(err: crate::git::GitError) -> DeployError {

@@ -102,7 +102,7 @@ pub fn format_seconds(duration: Duration) -> f64 {
 
 /// Appends `record`, never replacing an existing one.
 pub async fn append(store: &dyn Store, record: &Record) -> Result<(), StoreError> {
-    let bytes = Bytes::from(serde_json::to_vec_pretty(record).expect("records serialize"));
+    let bytes = Bytes::from(serde_json::to_vec(record).expect("records serialize"));
     let key = record.key();
     match store.put(&PutRequest::bytes(&key, bytes.clone(), PutMode::Create)).await {
         Ok(_) => Ok(()),

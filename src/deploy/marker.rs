@@ -60,6 +60,6 @@ pub async fn read(store: &dyn Store) -> Result<Option<Marker>, StoreError> {
 }
 
 pub async fn write(store: &dyn Store, marker: &Marker) -> Result<(), StoreError> {
-    let bytes = Bytes::from(serde_json::to_vec_pretty(marker).expect("the marker serializes"));
+    let bytes = Bytes::from(serde_json::to_vec(marker).expect("the marker serializes"));
     store.put(&PutRequest::bytes(MARKER_KEY, bytes, PutMode::Overwrite)).await.map(|_| ())
 }

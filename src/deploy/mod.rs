@@ -24,6 +24,7 @@ mod restore;
 mod review;
 mod safety;
 mod source;
+mod work_tree;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -177,7 +178,8 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
             .map_err(DeployError::from)
     };
     let intents = async { ledger::intents_in(store.as_ref(), &look.objects).await.map_err(DeployError::from) };
-    let ((marker, trees), listings, intents) = futures::future::try_join3(marker_and_trees, listings, intents).await?;
+    let ((marker, trees), listings, intents, work_tree) =
+        futures::future::try_join4(marker_and_trees, listings, intents, source.work_tree.changes()).await?;
     let ledger_ids = ledger::ids_in(&look.objects);
     // The drift baseline: the newest deployed record. When that is the marker's own record, the marker holds the
     // same objects (both are written from one set, src/deploy/mod.rs `apply_and_record`) and it is not read again.
@@ -198,7 +200,7 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         refusals.extend(safety::key_length_refusals(&phases, &store.url().prefix));
     }
     if !request.allow_dirty {
-        refusals.extend(safety::dirty_refusal(&source.dirty, &source.commit));
+        refusals.extend(safety::dirty_refusal(&work_tree.changed, &source.commit));
     }
     let baseline = match (&last_record, &marker) {
         (Some(record), _) => {
@@ -232,8 +234,8 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         last_deploy: marker
             .as_ref()
             .map(|marker| LastDeploy { commit: marker.commit.clone(), deployed_at: marker.deployed_at.clone() }),
-        uncommitted: source.dirty.clone(),
-        untracked: source.untracked.len(),
+        untracked: work_tree.untracked.len(),
+        uncommitted: work_tree.changed,
         refusals,
         drift,
         older_than_deployed: older::older_than(request.repo_root, marker.as_ref(), &source.commit),

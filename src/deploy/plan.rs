@@ -212,11 +212,7 @@ pub fn plan_mapping(state: &MappingState, rules: &Rules) -> PhasePlan {
 /// The object's content hash: the marker's when it recorded this very version (S3 multipart and KMS objects
 /// have no MD5 ETag), else the backend's.
 fn remote_md5(object: &ObjectMeta, marker: Option<&Marker>) -> Option<Md5> {
-    marker
-        .and_then(|marker| marker.objects.get(&object.key))
-        .filter(|record| record.version == object.version && record.size == object.size)
-        .map(|record| record.md5)
-        .or(object.md5)
+    recorded(object, marker).map(|record| record.md5).or(object.md5)
 }
 
 /// The kept version an unchanged object is: the listing's (GCS generation), else the marker's record of this

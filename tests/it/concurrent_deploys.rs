@@ -227,10 +227,11 @@ fn requests(proxy: &FaultProxy, bucket: &Bucket) -> Vec<Request> {
         .collect()
 }
 
-/// The `"commit": "..."` a lock or marker body names.
+/// The `"commit": "..."` a lock or marker body names (pretty or compact JSON).
 fn commit_in(body: &str) -> Option<String> {
-    let start = body.find("\"commit\": \"")? + 11;
-    Some(body[start..start + body[start..].find('"')?].to_string())
+    let after_key = &body[body.find("\"commit\":")? + 9..];
+    let value = after_key.trim_start().strip_prefix('"')?;
+    Some(value[..value.find('"')?].to_string())
 }
 
 /// Who held the lock when: from each successful lock write by a new holder (it may have been applied any time
