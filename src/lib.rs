@@ -28,6 +28,7 @@ pub mod glob;
 pub mod hash;
 pub mod impact;
 pub mod init;
+pub mod malloc_arenas;
 pub mod notice;
 pub mod output_keys;
 pub mod platform;

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     dagship::child::own_environ::wipe();
     // Before any thread starts: it may set GOOGLE_APPLICATION_CREDENTIALS (see the function).
     dagship::github::container::map_runner_paths_into_workspace();
+    dagship::malloc_arenas::limit();
     let cli = dagship::cli::Cli::parse();
     dagship::verbose::set(cli.verbose);
     dagship::style::set(cli.color);
