@@ -86,17 +86,7 @@ pub fn policy(policies: &DriftPolicies, phase: Phase) -> DriftPolicy {
 /// Drifted objects under a `refuse` mapping (by default DAGs and plugins) this plan would overwrite or delete: a
 /// hand edit lost without anyone deciding so.
 pub fn refusal(drift: &Drift, phases: &[PhasePlan], environment: &str, policies: &DriftPolicies) -> Option<String> {
-    let touched: BTreeSet<&str> = phases
-        .iter()
-        .filter(|phase| policy(policies, phase.phase) == DriftPolicy::Refuse)
-        .flat_map(|phase| phase.replacements.iter().chain(&phase.deletions))
-        .map(|change| change.key.as_str())
-        .collect();
-    let lost: Vec<&Drifted> = drift
-        .objects
-        .iter()
-        .filter(|object| object.kind != DriftKind::Removed && touched.contains(object.key.as_str()))
-        .collect();
+    let lost = lost(drift, phases, policies);
     if lost.is_empty() {
         return None;
     }
@@ -123,6 +113,26 @@ pub fn refusal(drift: &Drift, phases: &[PhasePlan], environment: &str, policies:
         &drift.since_commit[..drift.since_commit.len().min(12)],
         listed.join(", ")
     ))
+}
+
+/// The keys of the drifted objects [`refusal`] would name.
+pub fn refused_keys(drift: &Drift, phases: &[PhasePlan], policies: &DriftPolicies) -> BTreeSet<String> {
+    lost(drift, phases, policies).into_iter().map(|object| object.key.clone()).collect()
+}
+
+/// Drifted objects (changed or added) under a `refuse` mapping that the plan overwrites or deletes.
+fn lost<'a>(drift: &'a Drift, phases: &[PhasePlan], policies: &DriftPolicies) -> Vec<&'a Drifted> {
+    let touched: BTreeSet<&str> = phases
+        .iter()
+        .filter(|phase| policy(policies, phase.phase) == DriftPolicy::Refuse)
+        .flat_map(|phase| phase.replacements.iter().chain(&phase.deletions))
+        .map(|change| change.key.as_str())
+        .collect();
+    drift
+        .objects
+        .iter()
+        .filter(|object| object.kind != DriftKind::Removed && touched.contains(object.key.as_str()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod commit_files;
 mod commit_source;
 mod drift;
 mod drifted;
+mod etag_md5;
 mod exclude;
 mod first_look;
 mod guard;
@@ -193,15 +194,6 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         protected: &protected,
         marker: marker.as_ref(),
     };
-    let phases = plan_phases(&mappings, &trees, &listings, &rules);
-    let mut refusals = safety::refusals(&phases, request.config.deploy.max_delete, request.allow_deletes);
-    refusals.extend(safety::name_refusals(&phases));
-    if store.url().scheme != store::Scheme::File {
-        refusals.extend(safety::key_length_refusals(&phases, &store.url().prefix));
-    }
-    if !request.allow_dirty {
-        refusals.extend(safety::dirty_refusal(&work_tree.changed, &source.commit));
-    }
     let baseline = match (&last_record, &marker) {
         (Some(record), _) => {
             Some(drift::Baseline { since: record.id.clone(), commit: record.commit.clone(), objects: &record.objects })
@@ -214,16 +206,44 @@ async fn prepare_with(request: &Request<'_>, store: Arc<dyn Store>) -> Result<Pr
         (None, None) => None,
     };
     let unfinished: Vec<ledger::Intent> = intents.iter().map(|(_, intent)| intent.clone()).collect();
-    let drift = baseline.map(|baseline| {
-        let explained = |key: &str, md5| unfinished.iter().any(|intent| intent.explains(key, md5));
-        let mut drift = drift::compute(&baseline, &mappings, &owned_prefixes, &listings, &phases, explained);
-        drift.who = (!drift.is_empty()).then(|| drifted::who_hint(store.url().scheme).to_string());
-        drift
-    });
+    let drift_of = |phases: &[PhasePlan], listings: &[Vec<ObjectMeta>]| {
+        baseline.as_ref().map(|baseline| {
+            let explained = |key: &str, md5| unfinished.iter().any(|intent| intent.explains(key, md5));
+            let mut drift = drift::compute(baseline, &mappings, &owned_prefixes, listings, phases, explained);
+            drift.who = (!drift.is_empty()).then(|| drifted::who_hint(store.url().scheme).to_string());
+            drift
+        })
+    };
+    let policies = &request.config.deploy.drift;
+    let mut listings = listings;
+    let mut phases = plan_phases(&mappings, &trees, &listings, &rules);
+    let mut drift = drift_of(&phases, &listings);
+    // On an S3 bucket whose ETags are not MD5s (SSE-KMS), what a refusal for drift would name is read and hashed
+    // before it is believed, and the plan made again (src/deploy/etag_md5.rs).
+    if let Some(found) = &drift
+        && !request.overwrite_drift
+        && store.url().scheme == store::Scheme::S3
+        && etag_md5::etags_are_not_md5s(marker.as_ref())
+    {
+        let named = drift::refused_keys(found, &phases, policies);
+        if !named.is_empty() {
+            etag_md5::hash_objects(store.as_ref(), &named, &mut listings).await?;
+            phases = plan_phases(&mappings, &trees, &listings, &rules);
+            drift = drift_of(&phases, &listings);
+        }
+    }
+    let mut refusals = safety::refusals(&phases, request.config.deploy.max_delete, request.allow_deletes);
+    refusals.extend(safety::name_refusals(&phases));
+    if store.url().scheme != store::Scheme::File {
+        refusals.extend(safety::key_length_refusals(&phases, &store.url().prefix));
+    }
+    if !request.allow_dirty {
+        refusals.extend(safety::dirty_refusal(&work_tree.changed, &source.commit));
+    }
     if let Some(drift) = &drift
         && !request.overwrite_drift
     {
-        refusals.extend(drift::refusal(drift, &phases, request.environment, &request.config.deploy.drift));
+        refusals.extend(drift::refusal(drift, &phases, request.environment, policies));
     }
     let plan = Plan {
         environment: request.environment.to_string(),

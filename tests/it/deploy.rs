@@ -447,6 +447,41 @@ fn sse_kms_etags_are_not_taken_for_md5s() {
     assert_eq!(summary(&second.json()), (0, 0, 0, files), "the marker's hashes stand in for the ETags");
 }
 
+/// On an SSE-KMS bucket an ETag is not the content's MD5, so what a deploy that stopped part-way wrote cannot be
+/// told from a hand edit by its listing. B's ledger record fails to be written after every object of B landed
+/// (a changed DAG and a new one); the next deploy of B must repair that (record B, rewrite nothing), not refuse
+/// B's own objects as drift. Through the KMS proxy (moto cannot encrypt) with the fault proxy in front of it.
+#[test]
+fn on_a_kms_bucket_the_deploy_after_one_that_stopped_part_way_repairs_it() {
+    use common::fault_proxy::{Fault, FaultProxy, Flavor, Rule};
+    let project = Project::new(Backend::S3, "");
+    let kms = common::rewrite_proxy::RewritingProxy::kms(project.bucket.endpoint.as_ref().unwrap());
+    let deploy = |endpoint: &str| {
+        let mut command = project.command(&["deploy", "--env", "test", "--format", "json"]);
+        command.env("AWS_ENDPOINT_URL_S3", endpoint);
+        common::run_command(&mut command)
+    };
+    deploy(&kms.url).assert_code(0);
+    project.repo.write("dags/daily.py", "# B changed it\n").write("dags/added_in_b.py", "# B added it\n");
+    let b = project.repo.commit("B");
+
+    let faults = FaultProxy::start(&kms.url, Flavor::S3, 0.0, 1, &[]);
+    faults.add_rule(Rule::from_then_on("PUT", ".dagship/history/", 1, Fault::Unavailable));
+    let failed = deploy(&faults.url);
+    assert_eq!(failed.code, 4, "B's record cannot be written: {}", failed.stderr);
+    assert_eq!(project.deployed(), project.expected(), "every object of B landed");
+
+    let repaired = deploy(&kms.url);
+    repaired.assert_code(0);
+    let report = repaired.json();
+    assert_eq!(report["commit"], b.as_str());
+    let (uploads, replacements, deletions, _) = summary(&report);
+    assert_eq!((uploads, replacements, deletions), (0, 0, 0), "B's objects are B's: {}", repaired.stderr);
+    assert_eq!(project.deployed(), project.expected());
+    let drift = project.command(&["drift", "--env", "test"]).env("AWS_ENDPOINT_URL_S3", &kms.url).output().unwrap();
+    assert_eq!(drift.status.code(), Some(0), "{}", String::from_utf8_lossy(&drift.stderr));
+}
+
 #[test]
 fn dbt_build_output_is_never_deployed_wherever_dbt_project_yml_puts_it() {
     let project = Project::new(Backend::Local, "dbt:\n  project_dir: dags/dbt\n");
