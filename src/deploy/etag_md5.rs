@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::marker::Marker;
 use crate::hash::Md5;
-use crate::store::{ObjectMeta, Store, StoreError};
+use crate::store::{ObjectMeta, Store, StoreError, md5_of_etag};
 
 /// Objects read at once.
 const READS_IN_FLIGHT: usize = 16;
@@ -25,39 +25,29 @@ const READS_IN_FLIGHT: usize = 16;
 /// multipart one ends in `-N` and is never taken for an MD5 anyway).
 pub fn etags_are_not_md5s(marker: Option<&Marker>) -> bool {
     marker.is_some_and(|marker| {
-        marker
-            .objects
-            .values()
-            .any(|record| Md5::from_hex(unquoted(&record.version)).is_some_and(|etag| etag != record.md5))
+        marker.objects.values().any(|record| md5_of_etag(&record.version).is_some_and(|etag| etag != record.md5))
     })
 }
 
 /// Replaces the ETag-derived MD5 of the listed objects named in `keys` by the MD5 of their bytes (or by none,
-/// when an object changed between the listing and the read). Returns how many were read.
+/// when an object changed between the listing and the read).
 pub async fn hash_objects(
     store: &dyn Store,
     keys: &BTreeSet<String>,
     listings: &mut [Vec<ObjectMeta>],
-) -> Result<usize, StoreError> {
-    let named: Vec<&mut ObjectMeta> =
-        listings.iter_mut().flatten().filter(|object| keys.contains(&object.key)).collect();
-    let read = named.len();
+) -> Result<(), StoreError> {
+    let named = listings.iter_mut().flatten().filter(|object| keys.contains(&object.key));
     futures::stream::iter(named)
         .map(|object| async move {
             let served = store.get_versioned(&object.key).await?;
-            object.md5 = served
-                .filter(|served| unquoted(&served.version) == unquoted(&object.version))
-                .map(|served| Md5::of_bytes(&served.bytes));
+            object.md5 =
+                served.filter(|served| served.version == object.version).map(|served| Md5::of_bytes(&served.bytes));
             Ok::<(), StoreError>(())
         })
         .buffer_unordered(READS_IN_FLIGHT)
         .try_collect::<Vec<()>>()
         .await?;
-    Ok(read)
-}
-
-fn unquoted(etag: &str) -> &str {
-    etag.trim_matches('"')
+    Ok(())
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use bytes::Bytes;
 pub use error::{StoreError, StoreErrorKind};
 pub use location::{Scheme, StoreUrl};
 pub use retry::{RetryPolicy, Retrying};
+pub use s3::md5_of_etag;
 pub(crate) use s3::{any_variable_set, client as s3_client};
 
 use crate::hash::Md5;

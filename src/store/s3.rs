@@ -333,7 +333,7 @@ fn kept_version(version_id: Option<&str>) -> Option<String> {
 }
 
 /// The MD5 an ETag carries: only single-part uploads without KMS encryption have one.
-fn md5_of_etag(etag: &str) -> Option<Md5> {
+pub fn md5_of_etag(etag: &str) -> Option<Md5> {
     Md5::from_hex(etag.trim_matches('"'))
 }
 
