@@ -1,7 +1,8 @@
-//! The work-tree check of a deploy (`git status` of the deployed paths), started when the commit is staged and
-//! read when the plan is made. On a fresh checkout (what CI runners have) the index is racily clean, so git
-//! reads and hashes every file under the deployed folders: 0.3 s for 7,000 files here. Run beside the DAG check,
-//! dbt and the bucket reads, it costs the deploy nothing it would not wait for anyway.
+//! The work-tree check of a deploy (`git status` of the deployed paths), taken when the commit is staged and
+//! read when the plan is made. It must see the work tree before dagship's own steps write into it (dbt's
+//! exposure pull rewrites files under the deployed folders): run on a thread beside them, it raced with those
+//! writes and refused the deploy as dirty (found by `dbt::deploys_publish_packages_with_delete_and_pull_exposures_first`
+//! in a clean run). So git runs at once, in staging; on a fresh checkout that costs 0.3 s for 7,000 files.
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
@@ -18,16 +19,11 @@ impl WorkTreeCheck {
         WorkTreeCheck(futures::future::ready(Ok(WorkTreeChanges::default())).boxed().shared())
     }
 
-    /// Starts `git status` of `pathspecs` on a thread of its own; blocking work never runs on the async threads.
+    /// Runs `git status` of `pathspecs` now (blocking: staging runs off the async threads); a failure is
+    /// reported when the plan reads the answer, before any write.
     pub fn start(git: Git, pathspecs: Vec<String>) -> WorkTreeCheck {
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            // The receiver is gone when the staged commit was dropped unplanned: nobody needs the answer then.
-            let _ = sender.send(git.work_tree_changes(&pathspecs).map_err(|err| err.to_string()));
-        });
-        let answer = receiver
-            .map(|received| received.unwrap_or_else(|_| Err("the work-tree check stopped unexpectedly".into())));
-        WorkTreeCheck(answer.boxed().shared())
+        let answer = git.work_tree_changes(&pathspecs).map_err(|err| err.to_string());
+        WorkTreeCheck(futures::future::ready(answer).boxed().shared())
     }
 
     /// The tracked files that differ from the commit and the untracked ones, once git has answered.
